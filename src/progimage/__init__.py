@@ -1,0 +1,24 @@
+"""ProgImage: store images over HTTP and serve them back in any format."""
+
+from flask import Flask
+
+from . import api, errors
+from .config import Settings
+from .formats import FormatRegistry
+from .service import ImageService
+from .storage import make_storage
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the app from ``settings``, or from ``PROGIMAGE_*`` variables if none."""
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    app.extensions["progimage"] = ImageService(
+        settings=settings,
+        storage=make_storage(settings.storage),
+        formats=FormatRegistry.from_pillow(),
+    )
+    app.register_blueprint(api.bp)
+    errors.register(app)
+    return app

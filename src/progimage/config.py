@@ -1,0 +1,52 @@
+"""Settings: defaults, overlaid by ``PROGIMAGE_*`` environment variables."""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+
+MIB = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting has a value the service cannot start with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service can be configured with, validated on creation."""
+
+    # Where originals live: a folder path (created if missing).
+    storage: str = "./data"
+    # Largest accepted upload body, in bytes; larger ones answer 413.
+    max_upload_bytes: int = 50 * MIB
+    # Largest accepted image, in pixels (width x height x frames); larger answer 422.
+    max_pixels: int = 50_000_000
+
+    def __post_init__(self) -> None:
+        if not self.storage:
+            raise SettingsError("PROGIMAGE_STORAGE must not be empty")
+        for name in ("max_upload_bytes", "max_pixels"):
+            if getattr(self, name) <= 0:
+                raise SettingsError(f"PROGIMAGE_{name.upper()} must be positive")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
+        """Build settings from ``PROGIMAGE_<NAME>`` variables, defaults elsewhere.
+
+        :raises SettingsError: a variable does not parse as its setting's type.
+        """
+        values = {}
+        for field in fields(cls):
+            key = f"PROGIMAGE_{field.name.upper()}"
+            if key in environ:
+                values[field.name] = _parse(key, environ[key], field.type)
+        return cls(**values)
+
+
+def _parse(key: str, raw: str, kind: type | str) -> object:
+    if kind in (int, "int"):
+        try:
+            return int(raw.replace("_", ""))
+        except ValueError:
+            raise SettingsError(f"{key} must be a whole number, not {raw!r}") from None
+    return raw

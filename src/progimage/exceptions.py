@@ -1,0 +1,36 @@
+"""Domain errors: what a client can get wrong, free of any HTTP knowledge.
+
+``errors.py`` maps each class to a status code; nothing else here knows about HTTP.
+"""
+
+
+class ServiceError(Exception):
+    """Base of every error that a request can foreseeably cause."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidUpload(ServiceError):
+    """The upload request lacks the file or the file is empty."""
+
+
+class UnsupportedImage(ServiceError):
+    """The bytes are not an image that Pillow can read."""
+
+
+class UnknownFormat(ServiceError):
+    """The requested output extension names no format that can be written."""
+
+
+class ImageTooLarge(ServiceError):
+    """The image has more pixels than the configured limit."""
+
+
+class ConversionFailed(ServiceError):
+    """A stored image could not be decoded or re-encoded."""
+
+
+class ImageNotFound(ServiceError):
+    """No image is stored under the reference."""

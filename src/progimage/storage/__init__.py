@@ -1,0 +1,61 @@
+"""Where originals live: a small backend interface and the way to pick a backend."""
+
+import json
+from dataclasses import asdict, dataclass
+from typing import BinaryIO, Protocol
+
+from ..exceptions import ImageNotFound
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """What is known about a stored original, saved beside its bytes."""
+
+    format: str
+    mime: str
+    width: int
+    height: int
+    frames: int
+    mode: str
+    size: int
+    sha256: str
+    created: str
+
+    def to_json(self) -> bytes:
+        """The record as stored: UTF-8 JSON."""
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> "ImageRecord":
+        """Read a record back; unknown keys from newer versions are ignored."""
+        values = json.loads(data)
+        return cls(**{key: values[key] for key in cls.__dataclass_fields__})
+
+
+class Storage(Protocol):
+    """A place for originals, addressed by reference (a canonical UUID4 string)."""
+
+    def save(self, ref: str, data: BinaryIO, record: ImageRecord) -> None:
+        """Store bytes and record atomically: both become visible at once, or neither."""
+
+    def record(self, ref: str) -> ImageRecord:
+        """The record saved with the image.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+
+    def open(self, ref: str) -> BinaryIO:
+        """The original bytes, as a readable binary file; the caller closes it.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+
+
+def make_storage(location: str) -> Storage:
+    """The backend for a ``PROGIMAGE_STORAGE`` value: a folder path."""
+    from .filesystem import FilesystemStorage
+
+    return FilesystemStorage(location)
+
+
+__all__ = ["ImageNotFound", "ImageRecord", "Storage", "make_storage"]

@@ -1,0 +1,111 @@
+"""Originals on the local filesystem, one folder per image, written atomically.
+
+An image is the folder ``<root>/<ab>/<cd>/<ref>/`` (``ab`` and ``cd`` are the first
+hex digits of the reference, so no folder holds more than 256 shards) holding
+``original`` and ``record.json``. Both files are written and fsynced in a private
+folder under ``<root>/.incoming/`` which is then renamed into place: a reader sees
+the whole image or nothing. A crash leaves only a staging folder, named after the
+process that wrote it; it is removed at the next start-up once that process is gone.
+"""
+
+import io
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import BinaryIO
+
+from ..exceptions import ImageNotFound
+from . import ImageRecord
+
+CHUNK_SIZE = 1024 * 1024
+INCOMING = ".incoming"
+ORIGINAL = "original"
+RECORD = "record.json"
+
+
+class FilesystemStorage:
+    """The default backend: a folder tree under ``root``."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).resolve()
+        self._incoming = self.root / INCOMING
+        self._incoming.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned(self._incoming)
+
+    def save(self, ref: str, data: BinaryIO, record: ImageRecord) -> None:
+        """Write the original and its record, then publish them with one rename."""
+        final = self._folder(ref)
+        staging = self._incoming / f"{os.getpid()}.{uuid.uuid4().hex}"
+        staging.mkdir()
+        try:
+            _write_synced(staging / ORIGINAL, data)
+            _write_synced(staging / RECORD, io.BytesIO(record.to_json()))
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        _sync_folder(final.parent)
+
+    def record(self, ref: str) -> ImageRecord:
+        """The record saved beside the original."""
+        try:
+            return ImageRecord.from_json((self._folder(ref) / RECORD).read_bytes())
+        except (FileNotFoundError, NotADirectoryError):
+            raise ImageNotFound(f"no image is stored under {ref}") from None
+
+    def open(self, ref: str) -> BinaryIO:
+        """The original file, opened for reading."""
+        try:
+            return open(self._folder(ref) / ORIGINAL, "rb")
+        except (FileNotFoundError, NotADirectoryError):
+            raise ImageNotFound(f"no image is stored under {ref}") from None
+
+    def _folder(self, ref: str) -> Path:
+        """The folder for a reference; refuses anything but a canonical UUID.
+
+        :raises ImageNotFound: ``ref`` is not a canonical UUID string.
+        """
+        try:
+            canonical = str(uuid.UUID(ref))
+        except ValueError:
+            canonical = None
+        if canonical != ref:
+            raise ImageNotFound(f"{ref!r} is not an image reference")
+        return self.root / ref[:2] / ref[2:4] / ref
+
+
+def _remove_abandoned(incoming: Path) -> None:
+    """Delete staging folders whose writing process is gone (crashed or killed)."""
+    for entry in incoming.iterdir():
+        pid = entry.name.partition(".")[0]
+        if not (pid.isdigit() and _running(int(pid))):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_synced(path: Path, data: BinaryIO) -> None:
+    with open(path, "xb") as target:
+        while chunk := data.read(CHUNK_SIZE):
+            target.write(chunk)
+        target.flush()
+        os.fsync(target.fileno())
+
+
+def _sync_folder(path: Path) -> None:
+    """Make a rename durable: fsync the folder that holds the new entry."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
