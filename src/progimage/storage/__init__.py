@@ -50,6 +50,12 @@ class Storage(Protocol):
         :raises ImageNotFound: nothing is stored under ``ref``.
         """
 
+    def delete(self, ref: str) -> None:
+        """Remove the image; afterwards it is not found.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+
 
 def make_storage(location: str) -> Storage:
     """The backend for a ``PROGIMAGE_STORAGE`` value: a folder path."""

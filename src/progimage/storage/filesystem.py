@@ -62,6 +62,15 @@ class FilesystemStorage:
         except (FileNotFoundError, NotADirectoryError):
             raise ImageNotFound(f"no image is stored under {ref}") from None
 
+    def delete(self, ref: str) -> None:
+        """Unpublish the folder with one rename, then remove it at leisure."""
+        doomed = self._incoming / f"{os.getpid()}.{uuid.uuid4().hex}"
+        try:
+            os.rename(self._folder(ref), doomed)
+        except (FileNotFoundError, NotADirectoryError):
+            raise ImageNotFound(f"no image is stored under {ref}") from None
+        shutil.rmtree(doomed, ignore_errors=True)
+
     def _folder(self, ref: str) -> Path:
         """The folder for a reference; refuses anything but a canonical UUID.
 
