@@ -1,4 +1,4 @@
-"""Fixtures that build the world: an app on a temporary folder, images made in memory."""
+"""Fixtures that build the world: an app on a temporary folder, images in memory."""
 
 import io
 import os
@@ -38,7 +38,11 @@ def make_image(
     width, height = size
     image = Image.new("RGB", size)
     image.putdata(
-        [(x * 255 // width, y * 255 // height, 128) for y in range(height) for x in range(width)]
+        [
+            (x * 255 // width, y * 255 // height, 128)
+            for y in range(height)
+            for x in range(width)
+        ]
     )
     if mode != "RGB":
         image = image.convert(mode)

@@ -66,7 +66,9 @@ def test_extension_converts(client, ext, fmt, mime):
 ])
 def test_bad_upload_is_400_with_reason(client, fields, message):
     """Missing field, empty file and non-images answer 400 saying which."""
-    response = client.put("/storage/", data=fields, content_type="multipart/form-data")
+    response = client.put(
+        "/storage/", data=fields, content_type="multipart/form-data"
+    )
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
     body = response.get_json()
@@ -99,7 +101,8 @@ def test_unwritable_extension_is_400_listing_formats(client, ext, message):
 
 @pytest.mark.parametrize("path", [
     str(uuid.uuid4()), f"{uuid.uuid4()}.png", "not-a-uuid", "..", "%2e%2e%2fetc",
-    str(uuid.uuid4()).upper(), str(uuid.uuid1()), "00000000-0000-0000-0000-000000000000",
+    str(uuid.uuid4()).upper(), str(uuid.uuid1()),
+    "00000000-0000-0000-0000-000000000000",
 ])
 def test_unknown_or_malformed_reference_is_404(client, path):
     """References that are unknown or not a canonical UUID4 answer 404."""

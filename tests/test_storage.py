@@ -1,4 +1,4 @@
-"""The filesystem backend: round trips, atomic publication, refusal of odd references."""
+"""The filesystem backend: round trips, atomic publication, odd references refused."""
 
 import io
 import os

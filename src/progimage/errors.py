@@ -1,4 +1,4 @@
-"""Every error as RFC 9457 problem JSON, and the one table from domain error to status."""
+"""Every error as RFC 9457 problem JSON; the one table from domain error to status."""
 
 import json
 import logging

@@ -53,9 +53,13 @@ def open_image(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge(_too_large(max_pixels)) from None
     except UnidentifiedImageError:
-        raise UnsupportedImage("the file is not an image in a format we read") from None
+        raise UnsupportedImage(
+            "the file is not an image in a format we read"
+        ) from None
     except DECODE_ERRORS as error:
-        raise UnsupportedImage(f"the image header is damaged ({_reason(error)})") from None
+        raise UnsupportedImage(
+            f"the image header is damaged ({_reason(error)})"
+        ) from None
     with image:
         if image.width * image.height * frame_count(image) > max_pixels:
             raise ImageTooLarge(_too_large(max_pixels))
@@ -99,4 +103,7 @@ def _reason(error: Exception) -> str:
 
 
 def _too_large(max_pixels: int) -> str:
-    return f"the image exceeds the limit of {max_pixels:,} pixels (width x height x frames)"
+    return (
+        f"the image exceeds the limit of {max_pixels:,} pixels "
+        "(width x height x frames)"
+    )

@@ -1,4 +1,4 @@
-"""The service's operations, free of HTTP: store an upload, read an original, convert."""
+"""The service's operations, free of HTTP: store an upload, convert a stored image."""
 
 import hashlib
 import uuid

@@ -36,7 +36,7 @@ class Storage(Protocol):
     """A place for originals, addressed by reference (a canonical UUID4 string)."""
 
     def save(self, ref: str, data: BinaryIO, record: ImageRecord) -> None:
-        """Store bytes and record atomically: both become visible at once, or neither."""
+        """Store bytes and record atomically: both appear at once, or neither does."""
 
     def record(self, ref: str) -> ImageRecord:
         """The record saved with the image.
