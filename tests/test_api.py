@@ -21,7 +21,7 @@ def test_put_answers_reference_as_plain_text(client):
 
 def test_post_works_like_put(client):
     """HTML forms cannot PUT, so POST stores too."""
-    response = upload(client, make_image("JPEG"), method="post")
+    response = upload(client, make_image("JPEG"), method="POST")
     assert response.status_code == 200
 
 

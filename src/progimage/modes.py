@@ -37,9 +37,11 @@ FALLBACKS = {
 def adapt(image: Image.Image, fmt: ImageFormat) -> Image.Image:
     """Return ``image`` in a mode that ``fmt`` stores, converting only if needed."""
     mode = CANONICAL.get(image.mode, image.mode)
-    if mode == "P" and "P" not in fmt.modes:
-        # Expand the palette first so that transparency survives as alpha.
-        mode = "RGBA" if "transparency" in image.info else "RGB"
+    transparency = image.info.get("transparency")
+    if mode == "P" and ("P" not in fmt.modes or isinstance(transparency, bytes)):
+        # Expand the palette first so that transparency survives as alpha; an
+        # alpha value per palette entry (bytes) only survives that way.
+        mode = "RGB" if transparency is None else "RGBA"
     if mode != image.mode:
         image = image.convert(mode)
     if mode in fmt.modes:
