@@ -3,7 +3,7 @@
 import io
 import re
 
-from flask import Blueprint, Response, current_app, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
 
 from .exceptions import ImageNotFound, InvalidUpload
 from .service import ImageService
@@ -46,8 +46,7 @@ def upload() -> Response:
 def download(name: str) -> Response:
     """The original (``<ref>``) or the image converted to ``<ref>.<ext>``."""
     ref, dot, extension = name.partition(".")
-    if not REFERENCE.fullmatch(ref):
-        raise ImageNotFound(f"'{ref}' is not an image reference")
+    _check_reference(ref)
     service = get_service()
     if not dot:
         record = service.storage.record(ref)
@@ -58,6 +57,47 @@ def download(name: str) -> Response:
     response = _send(io.BytesIO(data), target.mime, f"{record.sha256}.{target.name}")
     response.headers["Content-Disposition"] = f'inline; filename="{ref}.{extension}"'
     return response
+
+
+@bp.route("/storage/<ref>", methods=["DELETE"])
+def delete(ref: str) -> Response:
+    """Remove an image: afterwards it and everything derived from it answer 404.
+
+    :raises ImageNotFound: nothing is stored under ``ref``.
+    """
+    _check_reference(ref)
+    get_service().delete(ref)
+    return Response(status=204)
+
+
+@bp.route("/storage/<ref>/info", methods=["GET"])
+def info(ref: str) -> Response:
+    """What is known about a stored image, as JSON.
+
+    :raises ImageNotFound: nothing is stored under ``ref``.
+    """
+    _check_reference(ref)
+    record = get_service().info(ref)
+    return jsonify(
+        format=record.format,
+        mime=record.mime,
+        width=record.width,
+        height=record.height,
+        mode=record.mode,
+        frames=record.frames,
+        animated=record.frames > 1,
+        bytes=record.size,
+        sha256=record.sha256,
+        orientation=record.orientation,
+        has_alpha=record.has_alpha,
+        created=record.created,
+    )
+
+
+def _check_reference(ref: str) -> None:
+    """:raises ImageNotFound: ``ref`` is not a canonical UUID4, so nothing is there."""
+    if not REFERENCE.fullmatch(ref):
+        raise ImageNotFound(f"'{ref}' is not an image reference")
 
 
 def _send(file: io.BufferedIOBase, mime: str, etag: str) -> Response:

@@ -26,11 +26,32 @@ class ImageService:
         :raises UnsupportedImage: the upload is not an image Pillow can read.
         :raises ImageTooLarge: the image is above the pixel limit.
         """
+        record = self._examine(upload)
+        ref = str(uuid.uuid4())
+        self.storage.save(ref, upload, record)
+        return ref
+
+    def info(self, ref: str) -> ImageRecord:
+        """What is known about the stored image ``ref``.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+        return self.storage.record(ref)
+
+    def delete(self, ref: str) -> None:
+        """Remove the image ``ref``; every result derived from it goes with it.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+        self.storage.delete(ref)
+
+    def _examine(self, upload: BinaryIO) -> ImageRecord:
+        """The record for an upload, checking that it is an image within limits."""
         info = imaging.inspect(upload, self.formats, self.settings.max_pixels)
         digest = hashlib.file_digest(upload, "sha256").hexdigest()
         size = upload.tell()
         upload.seek(0)
-        record = ImageRecord(
+        return ImageRecord(
             format=info.format.name,
             mime=info.format.mime,
             width=info.width,
@@ -40,10 +61,9 @@ class ImageService:
             size=size,
             sha256=digest,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            orientation=info.orientation,
+            has_alpha=info.has_alpha,
         )
-        ref = str(uuid.uuid4())
-        self.storage.save(ref, upload, record)
-        return ref
 
     def convert(self, ref: str, target: ImageFormat) -> bytes:
         """The stored image ``ref`` encoded as ``target``.
