@@ -2,8 +2,10 @@
 
 import io
 import re
+from typing import BinaryIO
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from werkzeug.datastructures import FileStorage
 
 from .exceptions import ImageNotFound, InvalidUpload
 from .service import ImageService
@@ -26,20 +28,39 @@ def get_service() -> ImageService:
 def upload() -> Response:
     """Store the multipart file ``data``; answer its reference as plain text.
 
-    :raises InvalidUpload: the field is missing or the file is empty.
+    Several ``data`` fields are a batch: all are stored, or none is, and the answer
+    is the JSON list of their references in the order of the fields.
+
+    :raises InvalidUpload: the field is missing or a file is empty.
     """
-    file = request.files.get("data")
-    if file is None:
+    files = request.files.getlist("data")
+    if not files:
         raise InvalidUpload(
             "missing the multipart file field 'data' (curl -F data=@image.jpg)"
         )
-    if file.stream.seek(0, io.SEEK_END) == 0:
-        raise InvalidUpload("the file in field 'data' is empty")
-    file.stream.seek(0)
-    ref = get_service().store(file.stream)
+    if len(files) > 1:
+        named = {_label(number, file): file.stream for number, file in
+                 enumerate(files, start=1)}
+        for label, stream in named.items():
+            _check_not_empty(label, stream)
+        return jsonify(get_service().store_many(named))
+    _check_not_empty("the file in field 'data'", files[0].stream)
+    ref = get_service().store(files[0].stream)
     response = Response(ref, mimetype="text/plain")
     response.headers["Location"] = f"/storage/{ref}"
     return response
+
+
+def _label(number: int, file: FileStorage) -> str:
+    """How an error names one file of a batch: its position and its file name."""
+    return f"file {number} ({file.filename!r})" if file.filename else f"file {number}"
+
+
+def _check_not_empty(label: str, stream: BinaryIO) -> None:
+    """:raises InvalidUpload: the stream holds no bytes."""
+    if stream.seek(0, io.SEEK_END) == 0:
+        raise InvalidUpload(f"{label} is empty")
+    stream.seek(0)
 
 
 @bp.route("/storage/<name>", methods=["GET"])

@@ -2,12 +2,14 @@
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import BinaryIO
 
 from . import converter, imaging
 from .config import Settings
+from .exceptions import ServiceError
 from .formats import FormatRegistry, ImageFormat
 from .storage import ImageRecord, Storage
 
@@ -30,6 +32,29 @@ class ImageService:
         ref = str(uuid.uuid4())
         self.storage.save(ref, upload, record)
         return ref
+
+    def store_many(self, uploads: Mapping[str, BinaryIO]) -> list[str]:
+        """Store a batch: every upload, or none if any one fails; references in order.
+
+        :raises UnsupportedImage: an upload is not an image (named by its key).
+        :raises ImageTooLarge: an upload is above the pixel limit (named by its key).
+        """
+        records = []
+        for label, upload in uploads.items():
+            try:
+                records.append(self._examine(upload))
+            except ServiceError as error:
+                raise type(error)(f"{label}: {error.detail}") from None
+        refs: list[str] = []
+        try:
+            for upload, record in zip(uploads.values(), records, strict=True):
+                refs.append(str(uuid.uuid4()))
+                self.storage.save(refs[-1], upload, record)
+        except BaseException:
+            for ref in refs[:-1]:
+                self.storage.delete(ref)
+            raise
+        return refs
 
     def info(self, ref: str) -> ImageRecord:
         """What is known about the stored image ``ref``.
