@@ -1,6 +1,10 @@
 """Phone and modern web formats: HEIF/HEIC through pillow-heif, AVIF through Pillow."""
 
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops
@@ -89,3 +93,17 @@ def test_heif_with_mask_keeps_alpha(client):
     image = decode(client.get(f"/storage/{ref}.heic?mask=circle").data)
     assert image.mode == "RGBA"
     assert image.getpixel((0, 0))[3] == 0 and image.getpixel((64, 64))[3] == 255
+
+
+def test_registry_built_first_still_has_heif():
+    """However a process builds the format registry first, HEIF is in it."""
+    code = (
+        "from progimage.formats import FormatRegistry\n"
+        "print(FormatRegistry.from_pillow().for_extension('heic').name)\n"
+    )
+    source = Path(__file__).resolve().parents[1] / "src"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+        env={**os.environ, "PYTHONPATH": str(source)},
+    )
+    assert result.stdout.strip() == "HEIF"

@@ -479,6 +479,13 @@ def test_odd_modes_are_processed(client, store, name, query, mode):
     assert image.mode == mode
 
 
+def test_fax_tiff_resized_stays_tiff(client, store):
+    """A 1-bit fax-compressed TIFF, resized to gray levels, is still written as TIFF."""
+    ref = store(corpus_image("hopper_g4.tif"))
+    image = fetch(client, f"/storage/{ref}?w=64")
+    assert (image.format, image.mode, image.size) == ("TIFF", "L", (64, 64))
+
+
 def test_options_change_the_etag(client, store):
     """Each set of options has its own validator; a repeat answers 304."""
     ref = store(make_image())

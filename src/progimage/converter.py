@@ -45,9 +45,11 @@ def convert(
             )
             for frame in frames
         ]
-        params.update(encoding.save_params(frames[0], target, options))
         fill = encoding.background(options)
         adapted = [modes.adapt(frame, target, fill) for frame in frames]
+        params.update(
+            encoding.save_params(frames[0].info, adapted[0].mode, target, options)
+        )
         if len(adapted) > 1:
             params["append_images"] = adapted[1:]
         output = io.BytesIO()

@@ -1,7 +1,5 @@
 """Encoder settings for a request: quality, lossless, metadata and background."""
 
-from PIL import Image
-
 from . import modes
 from .formats import ImageFormat
 from .options import ImageOptions
@@ -22,23 +20,28 @@ def background(options: ImageOptions) -> tuple[int, int, int, int]:
 
 
 def save_params(
-    frame: Image.Image, target: ImageFormat, options: ImageOptions
+    info: dict, mode: str, target: ImageFormat, options: ImageOptions
 ) -> dict[str, object]:
-    """Keyword arguments for ``Image.save`` of ``frame`` (already in its final mode).
+    """Keyword arguments for ``Image.save`` of a processed frame: ``info`` is its
+    metadata, ``mode`` the mode it is written in.
 
-    The frame's metadata is carried over: the ICC profile always (when it fits the
-    output's colour space), EXIF and XMP unless ``strip`` is set. The orientation
-    step has already reset the orientation they hold.
+    The metadata is carried over: the ICC profile always (when it fits the output's
+    colour space), EXIF and XMP unless ``strip`` is set. The orientation step has
+    already reset the orientation they hold.
     """
     params: dict[str, object] = {}
     if options.quality is not None and target.name in QUALITY_FORMATS:
         params["quality"] = options.quality
     if options.lossless:
         params.update(_lossless(target.name))
-    info = frame.info
+    if target.name == "TIFF" and mode != "1" and str(
+        info.get("compression")
+    ).startswith("group"):
+        # Fax (CCITT group 3/4) compression, kept from a 1-bit source, needs 1 bit.
+        params["compression"] = "tiff_lzw"
     icc = info.get("icc_profile")
     if target.name in ICC_FORMATS:
-        params["icc_profile"] = icc if icc and _fits(icc, frame.mode) else None
+        params["icc_profile"] = icc if icc and _fits(icc, mode) else None
     if options.strip:
         params["comment"] = b""
         return params

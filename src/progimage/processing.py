@@ -58,10 +58,12 @@ def draft(image: Image.Image, options: ImageOptions) -> None:
     """Let a JPEG decode at 1/2, 1/4 or 1/8 scale when the result is smaller anyway.
 
     Call before the image is loaded; other formats ignore it. Skipped with ``crop``,
-    whose coordinates are in full-size pixels.
+    whose coordinates are in full-size pixels, and for multi-frame files.
     """
     if options.crop or not (options.width or options.height):
         return
+    if getattr(image, "n_frames", 1) > 1:
+        return  # MPO: frames after the first are decoded at full size anyway
     size = oriented_size(image, options)
     width, height = _scaled_size(size, options)
     if size != image.size:
@@ -89,7 +91,7 @@ def apply(
     :raises InvalidOptions: the crop reaches outside the image.
     :raises ImageTooLarge: the result would be above ``max_pixels``.
     """
-    if options.orient:
+    if options.orient and orientation(frame) != 1:
         frame = ImageOps.exif_transpose(frame)
     metadata = {key: frame.info[key] for key in METADATA if key in frame.info}
     frame = _prepare(frame, options)
