@@ -76,3 +76,18 @@ def decode(data: bytes) -> Image.Image:
 def corpus_required() -> bool:
     """On CI the corpus must be there; elsewhere its tests are skipped."""
     return os.environ.get("CI", "").lower() == "true"
+
+
+def with_orientation(orientation: int) -> Image.Exif:
+    """EXIF data holding only the orientation tag, for ``make_image(exif=...)``."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
+
+
+def corpus_image(name: str) -> bytes:
+    """A real sample image from the corpus; the test is skipped where it is absent."""
+    path = CORPUS / "images" / name
+    if not path.is_file() and not corpus_required():
+        pytest.skip(f"corpus image {name} is not available here")
+    return path.read_bytes()

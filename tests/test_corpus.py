@@ -17,7 +17,11 @@ from progimage.formats import FormatRegistry
 MANIFEST = CORPUS / "manifest.tsv"
 LOSSLESS = ("png", "bmp", "tiff", "ppm", "tga", "qoi")
 # Read by packages this project installs, though the corpus manifest lacked them.
-EXTRA_READERS = {"hopper.mic": "olefile", "input_bw_one_band.fpx": "olefile"}
+EXTRA_READERS = {
+    "hopper.mic": "olefile",
+    "input_bw_one_band.fpx": "olefile",
+    "hopper.heif": "pillow-heif",
+}
 # Pillow reads EPS through Ghostscript, a system program.
 NEEDS_GHOSTSCRIPT = {"non_zero_bb.eps"}
 DEFAULT_MAX_PIXELS = 50_000_000

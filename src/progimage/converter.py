@@ -5,10 +5,11 @@ from typing import BinaryIO
 
 from PIL import Image, ImageSequence
 
-from . import modes
+from . import encoding, modes, processing
 from .exceptions import ConversionFailed
 from .formats import FormatRegistry, ImageFormat
 from .imaging import DECODE_ERRORS, frame_count, load, open_image
+from .options import NO_OPTIONS, ImageOptions
 
 ICO_MAX = 256
 ICO_SIDES = (16, 24, 32, 48, 64, 128, 256)
@@ -17,31 +18,46 @@ PAGED_FORMATS = frozenset({"TIFF", "PDF"})
 
 
 def convert(
-    stream: BinaryIO, target: ImageFormat, registry: FormatRegistry, max_pixels: int
+    stream: BinaryIO,
+    target: ImageFormat,
+    registry: FormatRegistry,
+    max_pixels: int,
+    options: ImageOptions = NO_OPTIONS,
+    mask: Image.Image | None = None,
 ) -> bytes:
-    """Encode the image in ``stream`` as ``target``.
+    """Encode the image in ``stream`` as ``target``, after the operations in
+    ``options`` (``mask``: the decoded image a ``mask=<ref>`` option names).
 
     Multi-frame sources keep all frames, durations and loop count when the target
-    can store several frames; otherwise the first frame is used.
+    can store several frames; otherwise the first frame is used. Operations apply
+    to every frame.
 
     :raises UnsupportedImage: the stored image cannot be decoded.
-    :raises ImageTooLarge: the stored image is above the pixel limit.
+    :raises ImageTooLarge: the stored image or the result is above the pixel limit.
+    :raises InvalidOptions: an option does not fit this image (a crop outside it).
     :raises ConversionFailed: the encoder refused the image.
     """
     with open_image(stream, registry, max_pixels) as image:
         source = registry.for_name(image.format)
+        full_size = processing.oriented_size(image, options)
+        processing.draft(image, options)
         frames = _decoded_frames(image, source, all_frames=target.multi_frame)
         if target.name not in PAGED_FORMATS and _sizes_differ(frames):
             frames = frames[:1]  # an animation needs one canvas size
         params = _animation_params(image, frames)
-        adapted = [modes.adapt(frame, target) for frame in frames]
-        if target.name == "ICNS":
-            adapted = [_square(frame) for frame in adapted]
-        elif target.name == "ICO":
-            params["sizes"] = _icon_sizes(adapted[0].size)
-            if adapted[0].mode == "I;16":
-                # The ICO writer resizes, which Pillow cannot do in 16-bit modes.
-                adapted = [modes.to_mode(frame, "L") for frame in adapted]
+        frames = [
+            processing.apply(
+                frame, options, full_size=full_size, mask=mask,
+                max_pixels=max_pixels // len(frames),
+            )
+            for frame in frames
+        ]
+        fill = encoding.background(options)
+        adapted = _fit_icon([modes.adapt(frame, target, fill) for frame in frames],
+                            target, params)
+        params.update(
+            encoding.save_params(frames[0].info, adapted[0].mode, target, options)
+        )
         if len(adapted) > 1:
             params["append_images"] = adapted[1:]
         output = io.BytesIO()
@@ -65,6 +81,20 @@ def _decoded_frames(
     for frame in ImageSequence.Iterator(image):
         load(frame, source)
         frames.append(frame.copy())
+    return frames
+
+
+def _fit_icon(
+    frames: list[Image.Image], target: ImageFormat, params: dict[str, object]
+) -> list[Image.Image]:
+    """Shape frames for the icon formats, whose sizes are fixed by the format."""
+    if target.name == "ICNS":
+        return [_square(frame) for frame in frames]
+    if target.name == "ICO":
+        params["sizes"] = _icon_sizes(frames[0].size)
+        if frames[0].mode == "I;16":
+            # The ICO writer resizes, which Pillow cannot do in 16-bit modes.
+            return [modes.to_mode(frame, "L") for frame in frames]
     return frames
 
 

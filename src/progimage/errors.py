@@ -11,6 +11,7 @@ from .exceptions import (
     ConversionFailed,
     ImageNotFound,
     ImageTooLarge,
+    InvalidOptions,
     InvalidUpload,
     ServiceError,
     UnknownFormat,
@@ -19,6 +20,7 @@ from .exceptions import (
 
 STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     InvalidUpload: 400,
+    InvalidOptions: 400,
     UnsupportedImage: 400,
     UnknownFormat: 400,
     ImageNotFound: 404,

@@ -14,6 +14,9 @@ from .formats import FormatRegistry, ImageFormat
 # Layers of these formats are not frames: only the composite image is shown.
 LAYERED_FORMATS = frozenset({"PSD"})
 
+# The EXIF tag that says how the camera was held.
+ORIENTATION = 0x0112
+
 # What Pillow raises for damaged, truncated or undecodable data.
 DECODE_ERRORS = (
     OSError, ValueError, EOFError, SyntaxError, IndexError, KeyError, TypeError,
@@ -30,6 +33,10 @@ class ImageInfo:
     height: int
     frames: int
     mode: str
+    #: EXIF orientation, 1 (upright) when the image has none or an invalid one.
+    orientation: int = 1
+    #: The image has an alpha channel or a transparent palette entry or colour.
+    has_alpha: bool = False
 
 
 def frame_count(image: Image.Image) -> int:
@@ -81,9 +88,32 @@ def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Imag
             # Decoding at 1/8 scale still reads every byte, at a fraction of the cost.
             image.draft(image.mode, (1, 1))
         load(image, fmt)
-        info = ImageInfo(fmt, image.width, image.height, frame_count(image), image.mode)
+        info = ImageInfo(
+            fmt, image.width, image.height, frame_count(image), image.mode,
+            orientation=orientation(image), has_alpha=image.has_transparency_data,
+        )
     stream.seek(0)
     return info
+
+
+def decode(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Image.Image:
+    """The first frame of an image, decoded and independent of ``stream``.
+
+    :raises UnsupportedImage: not an image, or its pixels cannot be decoded.
+    :raises ImageTooLarge: above the pixel limit.
+    """
+    with open_image(stream, registry, max_pixels) as image:
+        load(image, registry.for_name(image.format))
+        return image.copy()
+
+
+def orientation(image: Image.Image) -> int:
+    """The EXIF orientation tag (1-8); 1 when it is absent, invalid or unreadable."""
+    try:
+        value = image.getexif().get(ORIENTATION, 1)
+    except DECODE_ERRORS:
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def load(image: Image.Image, fmt: ImageFormat) -> None:

@@ -20,6 +20,10 @@ class ImageRecord:
     size: int
     sha256: str
     created: str
+    #: EXIF orientation (1-8), 1 when absent; older records without it load as 1.
+    orientation: int = 1
+    #: The image has an alpha channel or a transparent colour.
+    has_alpha: bool = False
 
     def to_json(self) -> bytes:
         """The record as stored: UTF-8 JSON."""
@@ -27,9 +31,11 @@ class ImageRecord:
 
     @classmethod
     def from_json(cls, data: bytes) -> "ImageRecord":
-        """Read a record back; unknown keys from newer versions are ignored."""
+        """Read a record back; unknown keys from newer versions are ignored, keys
+        missing from older versions take their defaults."""
         values = json.loads(data)
-        return cls(**{key: values[key] for key in cls.__dataclass_fields__})
+        return cls(**{key: values[key] for key in cls.__dataclass_fields__
+                      if key in values})
 
 
 class Storage(Protocol):
