@@ -2,10 +2,13 @@
 
 import io
 import re
+from typing import BinaryIO
 
 from flask import Blueprint, Response, current_app, request, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from .exceptions import ImageNotFound, InvalidUpload
+from .metrics import get_metrics
 from .service import ImageService
 
 bp = Blueprint("api", __name__)
@@ -51,20 +54,33 @@ def download(name: str) -> Response:
     service = get_service()
     if not dot:
         record = service.storage.record(ref)
-        return _send(service.storage.open(ref), record.mime, record.sha256)
+        return _send(
+            service.storage.open(ref), record.mime, record.sha256, record.size
+        )
     target = service.formats.for_extension(extension)
     record = service.storage.record(ref)
-    data = service.convert(ref, target)
-    response = _send(io.BytesIO(data), target.mime, f"{record.sha256}.{target.name}")
+    with get_metrics().conversion(record.format, target.name):
+        data = service.convert(ref, target)
+    response = _send(
+        io.BytesIO(data), target.mime, f"{record.sha256}.{target.name}", len(data)
+    )
     response.headers["Content-Disposition"] = f'inline; filename="{ref}.{extension}"'
     return response
 
 
-def _send(file: io.BufferedIOBase, mime: str, etag: str) -> Response:
-    """Send a file with validators, so that repeats and ranges are cheap."""
-    response = send_file(
-        file, mimetype=mime, etag=etag, conditional=True, max_age=ONE_YEAR
-    )
+def _send(file: BinaryIO, mime: str, etag: str, size: int) -> Response:
+    """Send a file with validators, so that repeats and ranges are cheap.
+
+    The size comes from the caller: werkzeug cannot measure a stream from S3, and
+    without it there would be no Content-Length and no ranges.
+    """
+    response = send_file(file, mimetype=mime, etag=etag, max_age=ONE_YEAR)
+    response.content_length = size
+    try:
+        response.make_conditional(request, accept_ranges=True, complete_length=size)
+    except RequestedRangeNotSatisfiable:
+        file.close()
+        raise
     response.cache_control.public = True
     response.cache_control.immutable = True
     return response

@@ -13,6 +13,7 @@ from .exceptions import (
     ImageTooLarge,
     InvalidUpload,
     ServiceError,
+    StorageUnavailable,
     UnknownFormat,
     UnsupportedImage,
 )
@@ -24,6 +25,7 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     ImageNotFound: 404,
     ImageTooLarge: 422,
     ConversionFailed: 422,
+    StorageUnavailable: 503,
 }
 
 log = logging.getLogger(__name__)
