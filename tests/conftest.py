@@ -69,3 +69,29 @@ def decode(data: bytes) -> Image.Image:
 def corpus_required() -> bool:
     """On CI the corpus must be there; elsewhere its tests are skipped."""
     return os.environ.get("CI", "").lower() == "true"
+
+
+BUCKET = "progimage-test"
+
+
+@pytest.fixture(name="aws_env")
+def _aws_env(monkeypatch):
+    """Dummy credentials and a region, so boto3 never looks for real ones."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(name="s3_bucket")
+def _s3_bucket(aws_env):
+    """An empty bucket in moto's in-process S3; yields its name."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        yield BUCKET

@@ -49,7 +49,7 @@ class S3Storage:
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
         # None lets boto3 find AWS_ENDPOINT_URL itself; credentials come from its
         # usual chain (environment, config files, instance roles).
-        self._client = boto3.client("s3", endpoint_url=endpoint, config=CLIENT)
+        self.client = boto3.client("s3", endpoint_url=endpoint, config=CLIENT)
         self._check_bucket()
 
     @classmethod
@@ -74,7 +74,7 @@ class S3Storage:
             "Metadata": {"record": record.to_json().decode("ascii")},
         }
         with self._translated(ref):
-            self._client.upload_fileobj(
+            self.client.upload_fileobj(
                 data, self.bucket, key, ExtraArgs=extra, Config=TRANSFER
             )
 
@@ -82,7 +82,7 @@ class S3Storage:
         """The record, read from the object's metadata without fetching its bytes."""
         key = self._key(ref)
         with self._translated(ref):
-            head = self._client.head_object(Bucket=self.bucket, Key=key)
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
         if "record" not in head["Metadata"]:
             raise ImageNotFound(f"no image is stored under {ref}")
         return ImageRecord.from_json(head["Metadata"]["record"].encode())
@@ -91,21 +91,21 @@ class S3Storage:
         """The object's body: a stream read from the network as the caller reads."""
         key = self._key(ref)
         with self._translated(ref):
-            body = self._client.get_object(Bucket=self.bucket, Key=key)["Body"]
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
         return cast(BinaryIO, body)
 
     def delete(self, ref: str) -> None:
         """Delete the object; S3 deletes silently, so its presence is checked first."""
         self.record(ref)
         with self._translated(ref):
-            self._client.delete_object(Bucket=self.bucket, Key=self._key(ref))
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(ref))
 
     def check(self) -> None:
         """Write a small probe object and delete it."""
         key = f"{self.prefix}probes/{uuid.uuid4()}"
         with self._translated(key):
-            self._client.put_object(Bucket=self.bucket, Key=key, Body=b"probe")
-            self._client.delete_object(Bucket=self.bucket, Key=key)
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=b"probe")
+            self.client.delete_object(Bucket=self.bucket, Key=key)
 
     def _key(self, ref: str) -> str:
         """The object key of a reference, refusing anything but a canonical UUID."""
@@ -117,7 +117,7 @@ class S3Storage:
         :raises SettingsError: the bucket does not exist or cannot be used.
         """
         try:
-            self._client.head_bucket(Bucket=self.bucket)
+            self.client.head_bucket(Bucket=self.bucket)
         except ClientError as error:
             code = _code(error)
             if code in NOT_FOUND | NO_BUCKET:
