@@ -74,7 +74,9 @@ def _send(file: BinaryIO, mime: str, etag: str, size: int) -> Response:
     The size comes from the caller: werkzeug cannot measure a stream from S3, and
     without it there would be no Content-Length and no ranges.
     """
-    response = send_file(file, mimetype=mime, etag=etag, max_age=ONE_YEAR)
+    response = send_file(
+        file, mimetype=mime, etag=etag, max_age=ONE_YEAR, conditional=False
+    )
     response.content_length = size
     try:
         response.make_conditional(request, accept_ranges=True, complete_length=size)

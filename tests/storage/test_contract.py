@@ -1,4 +1,4 @@
-"""One behaviour suite for every storage backend: filesystem and S3 (moto in process)."""
+"""One behaviour suite for every storage backend: filesystem, and S3 under moto."""
 
 import io
 import os
