@@ -42,10 +42,15 @@ class Instance:
     url: str
     port: int
     log: Path
+    process: subprocess.Popen
 
     def log_text(self) -> str:
         """Everything the instance wrote to stdout and stderr so far."""
         return self.log.read_text()
+
+    def stop(self) -> None:
+        """Shut the instance down, as a crash or a deployment would."""
+        _stop(self.process)
 
 
 @contextlib.contextmanager
@@ -74,6 +79,8 @@ def gunicorn(folder: Path, env: dict[str, str]) -> Iterator[Instance]:
     command = [
         sys.executable, "-m", "gunicorn", "--config", str(DEPLOY / "gunicorn.conf.py"),
         "--bind", f"fd://{listener.fileno()}", "progimage:create_app()",
+        # One control socket per instance: the default is one per user.
+        "--control-socket", str(folder / "gunicorn.ctl"),
     ]
     with listener, open(log, "wb") as output:
         process = subprocess.Popen(
@@ -81,7 +88,7 @@ def gunicorn(folder: Path, env: dict[str, str]) -> Iterator[Instance]:
             pass_fds=[listener.fileno()],
         )
     try:
-        instance = Instance(f"http://127.0.0.1:{port}", port, log)
+        instance = Instance(f"http://127.0.0.1:{port}", port, log, process)
         _wait_until_ready(f"{instance.url}/readyz", process, log)
         yield instance
     finally:

@@ -40,17 +40,21 @@ def _bucket(s3):
     return name
 
 
-@pytest.fixture(name="pair", scope="module")
-def _pair(tmp_path_factory, s3_endpoint, bucket):
-    """Two gunicorn instances (two workers each) sharing the bucket; B logs JSON."""
-    env = {
+@pytest.fixture(name="instance_env", scope="module")
+def _instance_env(s3_endpoint, bucket):
+    """The environment of an instance on the shared bucket, as in docs/deploy.md."""
+    return {
         "AWS_ENDPOINT_URL": s3_endpoint, "PROGIMAGE_STORAGE": f"s3://{bucket}/shared",
         "WEB_CONCURRENCY": "2",
     }
-    with servers.gunicorn(tmp_path_factory.mktemp("a"), env) as first, \
-            servers.gunicorn(
-                tmp_path_factory.mktemp("b"), {**env, "PROGIMAGE_LOG_FORMAT": "json"}
-            ) as second:
+
+
+@pytest.fixture(name="pair", scope="module")
+def _pair(tmp_path_factory, instance_env):
+    """Two gunicorn instances (two workers each) sharing the bucket; B logs JSON."""
+    json_env = {**instance_env, "PROGIMAGE_LOG_FORMAT": "json"}
+    with servers.gunicorn(tmp_path_factory.mktemp("a"), instance_env) as first, \
+            servers.gunicorn(tmp_path_factory.mktemp("b"), json_env) as second:
         yield first, second
 
 
@@ -195,3 +199,17 @@ def test_nginx_passes_the_apps_413(nginx):
     )
     assert response.status_code == 413
     assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_nginx_routes_around_a_stopped_instance(tmp_path, pair, instance_env):
+    """When one instance goes away, nginx keeps serving every image from the other."""
+    ref = put_image(pair[0].url, make_image("PNG"))
+    one_worker = {**instance_env, "WEB_CONCURRENCY": "1"}
+    with servers.gunicorn(tmp_path, one_worker) as doomed, \
+            servers.nginx(tmp_path, [pair[0].port, doomed.port]) as url:
+        doomed.stop()
+        statuses = [
+            requests.get(f"{url}/storage/{ref}", timeout=30).status_code
+            for _ in range(4)
+        ]
+    assert statuses == [200] * 4
