@@ -191,3 +191,20 @@ def test_app_answers_503_when_the_bucket_is_gone(s3_client, s3_bucket):
     assert response.get_json()["detail"] == (
         "the S3 store refused the request (NoSuchBucket)"
     )
+
+
+def test_app_converts_every_frame_from_s3(s3_client):
+    """An animation read from S3 (a stream that cannot seek) keeps all its frames."""
+    frames = [make_image("PNG", size=(16, 16)), make_image("PNG", size=(16, 16))]
+    images = [decode(data).convert("P") for data in frames]
+    images[1].paste(0, (0, 0, 8, 8))
+    buffer = io.BytesIO()
+    images[0].save(
+        buffer, "GIF", save_all=True, append_images=images[1:], duration=[70, 90],
+        loop=0,
+    )
+    ref = upload(s3_client, buffer.getvalue()).get_data(as_text=True)
+    response = s3_client.get(f"/storage/{ref}.webp")
+    assert response.status_code == 200
+    image = decode(response.data)
+    assert (image.format, image.n_frames) == ("WEBP", 2)
