@@ -7,12 +7,8 @@ import uuid
 import pytest
 
 from progimage.exceptions import ImageNotFound
-from progimage.storage import ImageRecord, make_storage
-
-RECORD = ImageRecord(
-    format="PNG", mime="image/png", width=3, height=2, frames=1, mode="RGB",
-    size=3, sha256="ab" * 32, created="2026-01-01T00:00:00+00:00",
-)
+from progimage.storage import make_storage
+from storage_samples import RECORD, FailingStream
 
 
 @pytest.fixture(name="storage", params=["filesystem", "s3"])
@@ -22,22 +18,6 @@ def _storage(request, tmp_path):
         return make_storage(str(tmp_path / "store"))
     bucket = request.getfixturevalue("s3_bucket")
     return make_storage(f"s3://{bucket}/tenant/images")
-
-
-class FailingStream(io.RawIOBase):
-    """A readable stream that breaks after some bytes, like a dropped connection."""
-
-    def __init__(self):
-        self.sent = False
-
-    def readable(self):
-        return True
-
-    def read(self, size=-1):
-        if self.sent:
-            raise OSError("connection reset")
-        self.sent = True
-        return b"partial"
 
 
 def test_round_trip(storage):

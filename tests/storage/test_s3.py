@@ -14,11 +14,7 @@ from progimage.config import Settings, SettingsError
 from progimage.exceptions import ImageNotFound, StorageUnavailable
 from progimage.storage import ImageRecord
 from progimage.storage.s3 import S3Storage
-
-RECORD = ImageRecord(
-    format="PNG", mime="image/png", width=3, height=2, frames=1, mode="RGB",
-    size=3, sha256="cd" * 32, created="2026-01-01T00:00:00+00:00",
-)
+from storage_samples import RECORD
 
 
 @pytest.fixture(name="storage")
