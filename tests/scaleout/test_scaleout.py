@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import servers
 from conftest import decode, make_image
+from progimage.storage.s3 import S3Storage
 
 pytestmark = pytest.mark.integration
 
@@ -128,11 +129,13 @@ def test_large_upload_streams_to_s3_in_parts(pair, s3, bucket):
     assert response.content == original
 
 
-def test_deleted_image_is_gone_from_both(pair, s3, bucket):
-    """Once the object is deleted from the bucket, both instances answer 404."""
+def test_deleted_image_is_gone_from_both(pair, s3_endpoint, bucket, monkeypatch):
+    """Once the backend deletes an image from the bucket, both instances say 404."""
     first, second = pair
     ref = put_image(first.url, make_image("PNG"))
-    s3.delete_object(Bucket=bucket, Key=f"shared/originals/{ref}")
+    for name, value in servers.CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    S3Storage(bucket, "shared", endpoint=s3_endpoint).delete(ref)
     for_first = requests.get(f"{first.url}/storage/{ref}", timeout=30)
     for_second = requests.get(f"{second.url}/storage/{ref}.jpg", timeout=30)
     assert (for_first.status_code, for_second.status_code) == (404, 404)
