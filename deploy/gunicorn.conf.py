@@ -28,7 +28,7 @@ if _OWN_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="progimage-")
 
 
-def on_starting(server):
+def on_starting(server: object) -> None:
     """Start from zero: samples left by an earlier run would be added up too."""
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
     os.makedirs(folder, exist_ok=True)
@@ -37,14 +37,14 @@ def on_starting(server):
             os.remove(os.path.join(folder, name))
 
 
-def child_exit(server, worker):
+def child_exit(server: object, worker: object) -> None:
     """Let the metrics of a finished worker stop counting as live."""
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
 
 
-def on_exit(server):
+def on_exit(server: object) -> None:
     """Remove the metrics folder if this configuration made it."""
     if _OWN_METRICS_DIR:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

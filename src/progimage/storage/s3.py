@@ -44,7 +44,9 @@ log = logging.getLogger(__name__)
 class S3Storage:
     """Originals as objects under ``prefix`` in ``bucket``."""
 
-    def __init__(self, bucket: str, prefix: str = "", endpoint: str | None = None):
+    def __init__(
+        self, bucket: str, prefix: str = "", endpoint: str | None = None
+    ) -> None:
         self.bucket = bucket
         self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
         # None lets boto3 find AWS_ENDPOINT_URL itself; credentials come from its
