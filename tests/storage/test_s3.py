@@ -123,7 +123,7 @@ def test_unreachable_store_starts_but_is_unavailable(aws_env, closed_port, caplo
         storage="s3://progimage-test", s3_endpoint=f"http://127.0.0.1:{closed_port}"
     )
     storage = create_app(settings).extensions["progimage"].storage
-    assert "S3 endpoint unreachable at start-up" in caplog.text
+    assert "S3 store cannot be checked at start-up" in caplog.text
     with pytest.raises(StorageUnavailable, match="cannot be reached"):
         storage.record(str(uuid.uuid4()))
 

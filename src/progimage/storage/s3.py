@@ -129,7 +129,7 @@ class S3Storage:
             log.warning("bucket %s cannot be checked (%s)", self.bucket, code)
         except BotoCoreError as error:
             # The store may come up after us: /readyz says 503 until it does.
-            log.warning("S3 endpoint unreachable at start-up: %s", error)
+            log.warning("S3 store cannot be checked at start-up: %s", error)
 
     @contextlib.contextmanager
     def _translated(self, ref: str) -> Iterator[None]:
