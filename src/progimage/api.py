@@ -36,10 +36,11 @@ def upload() -> Response:
         raise InvalidUpload(
             "missing the multipart file field 'data' (curl -F data=@image.jpg)"
         )
-    if file.stream.seek(0, io.SEEK_END) == 0:
-        raise InvalidUpload("the file in field 'data' is empty")
-    file.stream.seek(0)
-    ref = get_service().store(file.stream)
+    with file.stream:
+        if file.stream.seek(0, io.SEEK_END) == 0:
+            raise InvalidUpload("the file in field 'data' is empty")
+        file.stream.seek(0)
+        ref = get_service().store(file.stream)
     response = Response(ref, mimetype="text/plain")
     response.headers["Location"] = f"/storage/{ref}"
     return response

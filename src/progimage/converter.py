@@ -10,6 +10,11 @@ from .exceptions import ConversionFailed
 from .formats import FormatRegistry, ImageFormat
 from .imaging import DECODE_ERRORS, frame_count, load, open_image
 
+ICO_MAX = 256
+ICO_SIDES = (16, 24, 32, 48, 64, 128, 256)
+# Formats whose frames are pages that may each have their own size.
+PAGED_FORMATS = frozenset({"TIFF", "PDF"})
+
 
 def convert(
     stream: BinaryIO, target: ImageFormat, registry: FormatRegistry, max_pixels: int
@@ -26,8 +31,17 @@ def convert(
     with open_image(stream, registry, max_pixels) as image:
         source = registry.for_name(image.format)
         frames = _decoded_frames(image, source, all_frames=target.multi_frame)
+        if target.name not in PAGED_FORMATS and _sizes_differ(frames):
+            frames = frames[:1]  # an animation needs one canvas size
         params = _animation_params(image, frames)
         adapted = [modes.adapt(frame, target) for frame in frames]
+        if target.name == "ICNS":
+            adapted = [_square(frame) for frame in adapted]
+        elif target.name == "ICO":
+            params["sizes"] = _icon_sizes(adapted[0].size)
+            if adapted[0].mode == "I;16":
+                # The ICO writer resizes, which Pillow cannot do in 16-bit modes.
+                adapted = [modes.to_mode(frame, "L") for frame in adapted]
         if len(adapted) > 1:
             params["append_images"] = adapted[1:]
         output = io.BytesIO()
@@ -54,6 +68,29 @@ def _decoded_frames(
     return frames
 
 
+def _square(image: Image.Image) -> Image.Image:
+    """Centre on a transparent square: ICNS only stores square icons."""
+    side = max(image.size)
+    if image.width == image.height:
+        return image
+    canvas = Image.new("RGBA", (side, side))
+    canvas.paste(image.convert("RGBA"), ((side - image.width) // 2,
+                                         (side - image.height) // 2))
+    return canvas
+
+
+def _icon_sizes(size: tuple[int, int]) -> list[tuple[int, int]]:
+    """The standard icon sizes that fit, plus the image's own (ICO stops at 256)."""
+    largest = Image.new("1", size)
+    largest.thumbnail((ICO_MAX, ICO_MAX))
+    standard = [(side, side) for side in ICO_SIDES if side <= min(largest.size)]
+    return standard + [largest.size]
+
+
+def _sizes_differ(frames: list[Image.Image]) -> bool:
+    return len({frame.size for frame in frames}) > 1
+
+
 def _animation_params(
     image: Image.Image, frames: list[Image.Image]
 ) -> dict[str, object]:
@@ -63,7 +100,8 @@ def _animation_params(
     params: dict[str, object] = {"save_all": True}
     durations = [frame.info.get("duration") for frame in frames]
     if all(isinstance(duration, (int, float)) for duration in durations):
-        params["duration"] = durations
+        # APNG gives fractional milliseconds; AVIF and WebP want whole ones.
+        params["duration"] = [round(duration) for duration in durations]
     if "loop" in image.info:
         params["loop"] = image.info["loop"]
     return params
