@@ -91,3 +91,29 @@ def corpus_image(name: str) -> bytes:
     if not path.is_file() and not corpus_required():
         pytest.skip(f"corpus image {name} is not available here")
     return path.read_bytes()
+
+
+BUCKET = "progimage-test"
+
+
+@pytest.fixture(name="aws_env")
+def _aws_env(monkeypatch):
+    """Dummy credentials and a region, so boto3 never looks for real ones."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(name="s3_bucket")
+def _s3_bucket(aws_env):
+    """An empty bucket in moto's in-process S3; yields its name."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        yield BUCKET

@@ -172,3 +172,28 @@ def test_netpbm_extension_picks_the_subtype(client, ext, mode, mime, magic):
     assert response.mimetype == mime
     assert response.data.startswith(magic)
     assert decode(response.data).mode == mode
+
+
+@pytest.mark.parametrize("suffix", ["", ".png"])
+def test_byte_ranges_with_length(client, suffix):
+    """Originals and conversions carry Content-Length and answer byte ranges."""
+    ref = upload(client, make_image("BMP")).get_data(as_text=True)
+    with client.get(f"/storage/{ref}{suffix}") as whole:
+        body = whole.data
+        assert whole.content_length == len(body)
+        assert whole.headers["Accept-Ranges"] == "bytes"
+    with client.get(
+        f"/storage/{ref}{suffix}", headers={"Range": "bytes=10-19"}
+    ) as part:
+        assert part.status_code == 206
+        assert part.headers["Content-Range"] == f"bytes 10-19/{len(body)}"
+        assert part.data == body[10:20]
+
+
+def test_unsatisfiable_range_is_416(client):
+    """A range past the end answers 416 with the real length."""
+    original = make_image("PNG")
+    ref = upload(client, original).get_data(as_text=True)
+    response = client.get(f"/storage/{ref}", headers={"Range": "bytes=99999-"})
+    assert response.status_code == 416
+    assert response.headers["Content-Range"] == f"bytes */{len(original)}"

@@ -5,8 +5,10 @@ from typing import BinaryIO
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from .exceptions import ImageNotFound, InvalidUpload
+from .metrics import get_metrics
 from .options import REFERENCE
 from .options import parse as parse_options
 from .service import ImageService
@@ -73,11 +75,14 @@ def download(name: str) -> Response:
     service = get_service()
     record = service.storage.record(ref)
     if not dot and not options.key():
-        return _send(service.storage.open(ref), record.mime, record.sha256)
+        return _send(
+            service.storage.open(ref), record.mime, record.sha256, record.size
+        )
     target = service.formats.for_extension(extension or _extension(record.format))
-    data = service.convert(ref, target, options)
+    with get_metrics().conversion(record.format, target.name):
+        data = service.convert(ref, target, options)
     etag = ".".join(filter(None, (record.sha256, target.name, options.key())))
-    response = _send(io.BytesIO(data), target.mime, etag)
+    response = _send(io.BytesIO(data), target.mime, etag, len(data))
     filename = f"{ref}.{extension or target.extension}"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
@@ -130,11 +135,21 @@ def _check_reference(ref: str) -> None:
         raise ImageNotFound(f"'{ref}' is not an image reference")
 
 
-def _send(file: io.BufferedIOBase, mime: str, etag: str) -> Response:
-    """Send a file with validators, so that repeats and ranges are cheap."""
+def _send(file: BinaryIO, mime: str, etag: str, size: int) -> Response:
+    """Send a file with validators, so that repeats and ranges are cheap.
+
+    The size comes from the caller: werkzeug cannot measure a stream from S3, and
+    without it there would be no Content-Length and no ranges.
+    """
     response = send_file(
-        file, mimetype=mime, etag=etag, conditional=True, max_age=ONE_YEAR
+        file, mimetype=mime, etag=etag, max_age=ONE_YEAR, conditional=False
     )
+    response.content_length = size
+    try:
+        response.make_conditional(request, accept_ranges=True, complete_length=size)
+    except RequestedRangeNotSatisfiable:
+        file.close()
+        raise
     response.cache_control.public = True
     response.cache_control.immutable = True
     return response

@@ -14,6 +14,7 @@ from .exceptions import (
     InvalidOptions,
     InvalidUpload,
     ServiceError,
+    StorageUnavailable,
     UnknownFormat,
     UnsupportedImage,
 )
@@ -26,6 +27,7 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     ImageNotFound: 404,
     ImageTooLarge: 422,
     ConversionFailed: 422,
+    StorageUnavailable: 503,
 }
 
 log = logging.getLogger(__name__)

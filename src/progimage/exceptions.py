@@ -38,3 +38,7 @@ class ConversionFailed(ServiceError):
 
 class ImageNotFound(ServiceError):
     """No image is stored under the reference."""
+
+
+class StorageUnavailable(ServiceError):
+    """The storage backend cannot be reached or refuses to work; try again later."""
