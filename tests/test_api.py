@@ -197,3 +197,15 @@ def test_unsatisfiable_range_is_416(client):
     response = client.get(f"/storage/{ref}", headers={"Range": "bytes=99999-"})
     assert response.status_code == 416
     assert response.headers["Content-Range"] == f"bytes */{len(original)}"
+
+
+def test_large_blp_is_written_in_linear_time(client):
+    """A 4-megapixel BLP (Pillow's own encoder is quadratic) converts, pixels intact."""
+    buffer = io.BytesIO()
+    Image.linear_gradient("L").resize((2000, 2000)).convert("P").save(buffer, "PNG")
+    ref = upload(client, buffer.getvalue()).get_data(as_text=True)
+    response = client.get(f"/storage/{ref}.blp")
+    assert response.status_code == 200
+    with client.get(f"/storage/{ref}") as original:
+        expected = decode(original.data).convert("RGB")
+    assert decode(response.data).convert("RGB").tobytes() == expected.tobytes()
