@@ -7,6 +7,7 @@ from .config import Settings
 from .formats import FormatRegistry
 from .service import ImageService
 from .storage import make_storage
+from .variants import make_cache
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -18,6 +19,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings=settings,
         storage=make_storage(settings.storage),
         formats=FormatRegistry.from_pillow(),
+        cache=make_cache(settings),
     )
     app.register_blueprint(api.bp)
     errors.register(app)

@@ -1,12 +1,19 @@
 """HTTP routes: parse the request, call the service, shape the response."""
 
+import functools
 import io
 import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import BinaryIO
 
 from flask import Blueprint, Response, current_app, request, send_file
+from werkzeug.http import is_resource_modified
 
 from .exceptions import ImageNotFound, InvalidUpload
 from .service import ImageService
+from .storage import ImageRecord
+from .variants import variant_tag
 
 bp = Blueprint("api", __name__)
 
@@ -49,24 +56,46 @@ def download(name: str) -> Response:
     if not REFERENCE.fullmatch(ref):
         raise ImageNotFound(f"'{ref}' is not an image reference")
     service = get_service()
-    if not dot:
-        record = service.storage.record(ref)
-        return _send(service.storage.open(ref), record.mime, record.sha256)
-    target = service.formats.for_extension(extension)
     record = service.storage.record(ref)
-    data = service.convert(ref, target)
-    response = _send(io.BytesIO(data), target.mime, f"{record.sha256}.{target.name}")
+    if not dot:
+        original = functools.partial(service.storage.open, ref)
+        return _send(original, record.mime, record.sha256, record)
+    target = service.formats.for_extension(extension)
+    etag = variant_tag(record.sha256, service.variant_key(target))
+    variant = functools.partial(service.variant, ref, target)
+    response = _send(variant, target.mime, etag, record)
     response.headers["Content-Disposition"] = f'inline; filename="{ref}.{extension}"'
     return response
 
 
-def _send(file: io.BufferedIOBase, mime: str, etag: str) -> Response:
-    """Send a file with validators, so that repeats and ranges are cheap."""
-    response = send_file(
-        file, mimetype=mime, etag=etag, conditional=True, max_age=ONE_YEAR
-    )
+def _send(
+    open_file: Callable[[], BinaryIO], mime: str, etag: str, record: ImageRecord
+) -> Response:
+    """Answer 304 without touching the file when the client's copy is current; else
+    send the file with validators (ranges included), or hand it to nginx."""
+    created = datetime.fromisoformat(record.created)
+    if not is_resource_modified(request.environ, etag=etag, last_modified=created):
+        response = Response(status=304)
+    else:
+        response = _file_response(open_file(), mime, etag)
+    response.set_etag(etag)
+    response.last_modified = created
     response.cache_control.public = True
+    response.cache_control.max_age = ONE_YEAR
     response.cache_control.immutable = True
+    return response
+
+
+def _file_response(file: BinaryIO, mime: str, etag: str) -> Response:
+    """The file itself (sendfile under gunicorn) or, behind nginx, a pointer to it."""
+    service = get_service()
+    prefix = service.settings.accel_redirect
+    internal = service.internal_path(file) if prefix else None
+    if internal is None:
+        return send_file(file, mimetype=mime, etag=etag, conditional=True)
+    file.close()
+    response = Response(mimetype=mime)
+    response.headers["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{internal}"
     return response
 
 

@@ -1,6 +1,7 @@
 """Re-encode a stored image into another format, keeping every frame it can."""
 
 import io
+from collections.abc import Mapping
 from typing import BinaryIO
 
 from PIL import Image, ImageSequence
@@ -12,9 +13,13 @@ from .imaging import DECODE_ERRORS, frame_count, load, open_image
 
 
 def convert(
-    stream: BinaryIO, target: ImageFormat, registry: FormatRegistry, max_pixels: int
+    stream: BinaryIO,
+    target: ImageFormat,
+    registry: FormatRegistry,
+    max_pixels: int,
+    encoder: Mapping[str, object] | None = None,
 ) -> bytes:
-    """Encode the image in ``stream`` as ``target``.
+    """Encode the image in ``stream`` as ``target``, with ``encoder`` save settings.
 
     Multi-frame sources keep all frames, durations and loop count when the target
     can store several frames; otherwise the first frame is used.
@@ -26,7 +31,7 @@ def convert(
     with open_image(stream, registry, max_pixels) as image:
         source = registry.for_name(image.format)
         frames = _decoded_frames(image, source, all_frames=target.multi_frame)
-        params = _animation_params(image, frames)
+        params = {**(encoder or {}), **_animation_params(image, frames)}
         adapted = [modes.adapt(frame, target) for frame in frames]
         if len(adapted) > 1:
             params["append_images"] = adapted[1:]

@@ -1,15 +1,19 @@
 """The service's operations, free of HTTP: store an upload, convert a stored image."""
 
+import contextlib
 import hashlib
+import io
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import BinaryIO
 
-from . import converter, imaging
+from . import converter, encoding, imaging
 from .config import Settings
 from .formats import FormatRegistry, ImageFormat
 from .storage import ImageRecord, Storage
+from .variants import VariantCache, variant_key
 
 
 @dataclass(frozen=True)
@@ -19,6 +23,8 @@ class ImageService:
     settings: Settings
     storage: Storage
     formats: FormatRegistry
+    #: Converted variants kept on disk; None converts on every request.
+    cache: VariantCache | None = None
 
     def store(self, upload: BinaryIO) -> str:
         """Check that ``upload`` is a readable image, store it and return its reference.
@@ -53,5 +59,60 @@ class ImageService:
         """
         with self.storage.open(ref) as original:
             return converter.convert(
-                original, target, self.formats, self.settings.max_pixels
+                original,
+                target,
+                self.formats,
+                self.settings.max_pixels,
+                self._encoder(target),
             )
+
+    def variant_key(self, target: ImageFormat) -> str:
+        """What identifies the conversion of any image to ``target`` (cache, ETag)."""
+        return variant_key(target.name, self._encoder(target))
+
+    def variant(self, ref: str, target: ImageFormat) -> BinaryIO:
+        """The stored image ``ref`` as ``target``, from the cache or converted once.
+
+        Concurrent first requests for one variant wait for a single conversion.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises ConversionFailed: the image cannot be encoded in that format.
+        """
+        if self.cache is None:
+            return io.BytesIO(self.convert(ref, target))
+        key = self.variant_key(target)
+        cached = self.cache.open(ref, key)
+        if cached is not None:
+            return cached
+        with self.cache.lock(ref, key):
+            cached = self.cache.open(ref, key)
+            if cached is not None:
+                return cached
+            data = self.convert(ref, target)
+            self.cache.put(ref, key, data)
+        return io.BytesIO(data)
+
+    def internal_path(self, file: BinaryIO) -> str | None:
+        """``originals/...`` or ``variants/...``: where a local file lies under the
+        storage or cache folder, for ``X-Accel-Redirect``; None if it lies nowhere."""
+        name = getattr(file, "name", None)
+        roots = [("originals", getattr(self.storage, "root", None))]
+        if self.cache is not None:
+            roots.insert(0, ("variants", self.cache.folder))
+        for prefix, root in roots:
+            if isinstance(name, str) and root is not None:
+                with contextlib.suppress(ValueError):
+                    return f"{prefix}/{Path(name).relative_to(root).as_posix()}"
+        return None
+
+    def _encoder(self, target: ImageFormat) -> dict[str, object]:
+        return encoding.encoder_params(self.settings).get(target.name, {})
+
+    def delete(self, ref: str) -> None:
+        """Delete the original and every cached variant of it.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+        self.storage.delete(ref)
+        if self.cache is not None:
+            self.cache.purge(ref)
