@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import BinaryIO
 
 from flask import Blueprint, Response, current_app, request, send_file
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import is_resource_modified
 
 from .exceptions import ImageNotFound, InvalidUpload
@@ -77,22 +78,34 @@ def _send(
     if not is_resource_modified(request.environ, etag=etag, last_modified=created):
         response = Response(status=304)
     else:
-        response = _file_response(open_file(), mime, etag)
+        response = _file_response(open_file(), mime)
     response.set_etag(etag)
     response.last_modified = created
     response.cache_control.public = True
     response.cache_control.max_age = ONE_YEAR
     response.cache_control.immutable = True
+    if response.status_code == 200 and "X-Accel-Redirect" not in response.headers:
+        try:
+            response.make_conditional(
+                request, accept_ranges=True, complete_length=response.content_length
+            )
+        except RequestedRangeNotSatisfiable:
+            response.close()
+            raise
     return response
 
 
-def _file_response(file: BinaryIO, mime: str, etag: str) -> Response:
+def _file_response(file: BinaryIO, mime: str) -> Response:
     """The file itself (sendfile under gunicorn) or, behind nginx, a pointer to it."""
     service = get_service()
     prefix = service.settings.accel_redirect
     internal = service.internal_path(file) if prefix else None
     if internal is None:
-        return send_file(file, mimetype=mime, etag=etag, conditional=True)
+        size = file.seek(0, io.SEEK_END)
+        file.seek(0)
+        response = send_file(file, mimetype=mime, conditional=False)
+        response.content_length = size
+        return response
     file.close()
     response = Response(mimetype=mime)
     response.headers["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{internal}"

@@ -3,6 +3,8 @@
 import contextlib
 import hashlib
 import io
+import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,6 +16,8 @@ from .config import Settings
 from .formats import FormatRegistry, ImageFormat
 from .storage import ImageRecord, Storage
 from .variants import VariantCache, variant_key
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,14 +61,20 @@ class ImageService:
         :raises ImageNotFound: nothing is stored under ``ref``.
         :raises ConversionFailed: the image cannot be encoded in that format.
         """
+        started = time.perf_counter()
         with self.storage.open(ref) as original:
-            return converter.convert(
+            data = converter.convert(
                 original,
                 target,
                 self.formats,
                 self.settings.max_pixels,
                 self._encoder(target),
             )
+        log.info(
+            "converted %s to %s in %.0f ms",
+            ref, target.name, (time.perf_counter() - started) * 1000,
+        )
+        return data
 
     def variant_key(self, target: ImageFormat) -> str:
         """What identifies the conversion of any image to ``target`` (cache, ETag)."""
@@ -105,9 +115,6 @@ class ImageService:
                     return f"{prefix}/{Path(name).relative_to(root).as_posix()}"
         return None
 
-    def _encoder(self, target: ImageFormat) -> dict[str, object]:
-        return encoding.encoder_params(self.settings).get(target.name, {})
-
     def delete(self, ref: str) -> None:
         """Delete the original and every cached variant of it.
 
@@ -116,3 +123,6 @@ class ImageService:
         self.storage.delete(ref)
         if self.cache is not None:
             self.cache.purge(ref)
+
+    def _encoder(self, target: ImageFormat) -> dict[str, object]:
+        return encoding.encoder_params(self.settings).get(target.name, {})
