@@ -1,5 +1,6 @@
 """HTTP routes: parse the request, call the service, shape the response."""
 
+import contextlib
 import functools
 import io
 import re
@@ -41,10 +42,11 @@ def upload() -> Response:
         raise InvalidUpload(
             "missing the multipart file field 'data' (curl -F data=@image.jpg)"
         )
-    if file.stream.seek(0, io.SEEK_END) == 0:
-        raise InvalidUpload("the file in field 'data' is empty")
-    file.stream.seek(0)
-    ref = get_service().store(file.stream)
+    with contextlib.closing(file):
+        if file.stream.seek(0, io.SEEK_END) == 0:
+            raise InvalidUpload("the file in field 'data' is empty")
+        file.stream.seek(0)
+        ref = get_service().store(file.stream)
     response = Response(ref, mimetype="text/plain")
     response.headers["Location"] = f"/storage/{ref}"
     return response
