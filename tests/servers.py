@@ -1,10 +1,11 @@
-"""Real servers for integration tests: gunicorn with the shipped settings, on a free
-loopback port that it picks itself."""
+"""Real servers for integration tests and the benchmark: gunicorn with the shipped
+settings and nginx with the shipped site, each on a free loopback port."""
 
 import contextlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -58,9 +59,13 @@ def memory_kib(pid: int, key: str) -> int:
 
 @contextlib.contextmanager
 def gunicorn(
-    tmp_path: Path, env: dict[str, str], *options: str, workers: int = 2
+    tmp_path: Path,
+    env: dict[str, str],
+    *options: str,
+    workers: int = 2,
+    app: str = "progimage:create_app()",
 ) -> Iterator[Server]:
-    """Run ``progimage:create_app()`` under gunicorn with deploy/gunicorn.conf.py."""
+    """Run ``app`` under gunicorn with deploy/gunicorn.conf.py."""
     log_config = tmp_path / "logging.json"
     log_config.write_text(json.dumps(LOG_CONFIG))
     command = [
@@ -68,7 +73,7 @@ def gunicorn(
         "--bind", "127.0.0.1:0", "--workers", str(workers),
         "--log-config-json", str(log_config),
         "--access-logformat", "access pid=%(p)s %(r)s %(s)s", "--no-control-socket",
-        *options, "progimage:create_app()",
+        *options, app,
     ]
     process = subprocess.Popen(
         command, env={**os.environ, **env}, cwd=tmp_path,
@@ -111,3 +116,74 @@ def _wait_until_ready(server: Server, workers: int) -> None:
                     return
         time.sleep(0.1)
     raise RuntimeError("gunicorn did not start:\n" + "\n".join(server.lines))
+
+
+# The parts of deploy/nginx.conf that name this machine, and what replaces them.
+SITE_PLACEHOLDERS = ("listen 8080;", "127.0.0.1:5000", "/var/lib/progimage/data/",
+                     "/var/cache/nginx/progimage")
+MAIN_CONF = """
+daemon off;
+user root root;
+worker_processes 2;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    include /etc/nginx/mime.types;
+    access_log off;
+    client_body_temp_path {folder}/body;
+    proxy_temp_path {folder}/proxy;
+    fastcgi_temp_path {folder}/fastcgi;
+    uwsgi_temp_path {folder}/uwsgi;
+    scgi_temp_path {folder}/scgi;
+    include {folder}/site.conf;
+}}
+"""
+
+
+def deploy_site(port: int, upstream: str, storage: Path, cache: Path) -> str:
+    """deploy/nginx.conf with this machine's port, upstream and folders."""
+    site = (ROOT / "deploy" / "nginx.conf").read_text()
+    values = (f"listen 127.0.0.1:{port};", upstream, f"{storage}/", str(cache))
+    for placeholder, value in zip(SITE_PLACEHOLDERS, values, strict=True):
+        assert placeholder in site, placeholder
+        site = site.replace(placeholder, value)
+    return site
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (for servers that cannot bind 0)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def nginx(folder: Path, site: str) -> Iterator[None]:
+    """Run nginx in the foreground with ``site`` (http-level configuration)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "site.conf").write_text(site)
+    (folder / "nginx.conf").write_text(MAIN_CONF.format(folder=folder))
+    process = subprocess.Popen(
+        ["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        port = int(re.search(r"listen 127\.0\.0\.1:(\d+)", site).group(1))
+        _wait_for_port(process, port, folder / "error.log")
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _wait_for_port(process: subprocess.Popen, port: int, log: Path) -> None:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("nginx exited:\n" + log.read_text())
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError("nginx did not start")

@@ -23,6 +23,7 @@ def test_response_carries_strong_validators_and_immutable_caching(client, ref, p
         assert parse_date(response.headers["Last-Modified"]) is not None
         cache = response.cache_control
         assert cache.public and cache.immutable and cache.max_age == 31536000
+        assert not cache.no_cache
 
 
 def test_variant_etags_differ_from_original_and_each_other(client, ref):

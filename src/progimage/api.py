@@ -105,7 +105,7 @@ def _file_response(file: BinaryIO, mime: str) -> Response:
     if internal is None:
         size = file.seek(0, io.SEEK_END)
         file.seek(0)
-        response = send_file(file, mimetype=mime, conditional=False)
+        response = send_file(file, mimetype=mime, conditional=False, max_age=ONE_YEAR)
         response.content_length = size
         return response
     file.close()
