@@ -69,7 +69,8 @@ def gunicorn(
     log_config = tmp_path / "logging.json"
     log_config.write_text(json.dumps(LOG_CONFIG))
     command = [
-        sys.executable, "-m", "gunicorn", "--config", str(ROOT / "deploy/gunicorn.conf.py"),
+        sys.executable, "-m", "gunicorn",
+        "--config", str(ROOT / "deploy/gunicorn.conf.py"),
         "--bind", "127.0.0.1:0", "--workers", str(workers),
         "--log-config-json", str(log_config),
         "--access-logformat", "access pid=%(p)s %(r)s %(s)s", "--no-control-socket",

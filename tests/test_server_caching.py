@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from PIL import Image
-from servers import gunicorn, memory_kib
+from servers import deploy_site, free_port, gunicorn, memory_kib, nginx
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,8 @@ def _noise(fmt: str, size: tuple[int, int], **params) -> bytes:
 
 
 def _store(url: str, data: bytes) -> str:
-    response = requests.put(f"{url}/storage/", files={"data": ("image", data)}, timeout=60)
+    files = {"data": ("image", data)}
+    response = requests.put(f"{url}/storage/", files=files, timeout=60)
     assert response.status_code == 200, response.text
     return response.text
 
@@ -100,3 +101,57 @@ def test_original_download_does_not_grow_worker_memory(tmp_path):
         grown = memory_kib(worker, "VmHWM") - before
     assert bodies == [data] * 3
     assert grown < 2 * 1024, f"peak RSS grew by {grown} KiB"
+
+
+@pytest.fixture(name="behind_nginx")
+def _behind_nginx(tmp_path):
+    """gunicorn with PROGIMAGE_ACCEL_REDIRECT behind nginx with deploy/nginx.conf."""
+    storage = tmp_path / "data"
+    env = {
+        "PROGIMAGE_STORAGE": str(storage), "PROGIMAGE_ACCEL_REDIRECT": "/_progimage",
+    }
+    with gunicorn(tmp_path, env, workers=1) as server:
+        port = free_port()
+        upstream = server.url.removeprefix("http://")
+        site = deploy_site(port, upstream, storage, tmp_path / "nginx-cache")
+        with nginx(tmp_path / "nginx", site):
+            yield f"http://127.0.0.1:{port}", server
+
+
+def test_nginx_sends_originals_handed_over_by_x_accel_redirect(behind_nginx):
+    """The app answers headers only; nginx sends the original's bytes from disk."""
+    url, server = behind_nginx
+    data = _noise("PNG", (300, 200))
+    ref = _store(url, data)
+    response = requests.get(f"{url}/storage/{ref}", timeout=30)
+    assert response.status_code == 200
+    assert response.content == data
+    assert response.headers["Content-Type"] == "image/png"
+    assert "immutable" in response.headers["Cache-Control"]
+    ranged = requests.get(f"{url}/storage/{ref}", headers={"Range": "bytes=0-7"})
+    assert (ranged.status_code, ranged.content) == (206, data[:8])
+
+
+def test_direct_request_answers_x_accel_redirect_header(behind_nginx):
+    """Without nginx in between, the response is only the internal pointer."""
+    url, server = behind_nginx
+    ref = _store(url, _noise("PNG", (30, 20)))
+    response = requests.get(f"{server.url}/storage/{ref}", timeout=30)
+    assert response.content == b""
+    assert response.headers["X-Accel-Redirect"] == (
+        f"/_progimage/originals/{ref[:2]}/{ref[2:4]}/{ref}/original"
+    )
+
+
+def test_nginx_caches_variants_and_converts_once(behind_nginx):
+    """Repeat requests for a variant are nginx cache hits; the app converted once."""
+    url, server = behind_nginx
+    ref = _store(url, _noise("PNG", (300, 200)))
+    variant = f"{url}/storage/{ref}.webp"
+    responses = [requests.get(variant, timeout=30) for _ in range(3)]
+    assert [r.headers["X-Cache-Status"] for r in responses] == ["MISS", "HIT", "HIT"]
+    assert len({r.content for r in responses}) == 1
+    assert Image.open(io.BytesIO(responses[0].content)).format == "WEBP"
+    direct = requests.get(f"{server.url}/storage/{ref}.webp", timeout=30)
+    pointer = direct.headers["X-Accel-Redirect"]
+    assert pointer.startswith(f"/_progimage/variants/{ref[:2]}/{ref}/")
