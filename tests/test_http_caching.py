@@ -1,8 +1,12 @@
 """HTTP validators on originals and variants: ETag, Last-Modified, 304, 206."""
 
+import dataclasses
+
 import pytest
 from conftest import decode, make_image, upload
 from werkzeug.http import http_date, parse_date
+
+from progimage import create_app
 
 PATHS = ["/storage/{ref}", "/storage/{ref}.webp", "/storage/{ref}.png"]
 
@@ -102,3 +106,24 @@ def test_unsatisfiable_range_answers_416(client, ref):
     with client.get(f"/storage/{ref}", headers=headers) as response:
         assert response.status_code == 416
         assert response.headers["Content-Range"] == f"bytes */{size}"
+
+
+def test_accel_redirect_hands_originals_to_nginx(settings):
+    """With PROGIMAGE_ACCEL_REDIRECT an original is a header-only pointer for nginx;
+    validators and 304 still come from the app, and variants are sent as bytes."""
+    app = create_app(dataclasses.replace(settings, accel_redirect="/_internal/"))
+    client = app.test_client()
+    ref = upload(client, make_image("PNG")).get_data(as_text=True)
+    with client.get(f"/storage/{ref}") as response:
+        assert response.status_code == 200
+        assert response.get_data() == b""
+        assert response.mimetype == "image/png"
+        assert response.headers["X-Accel-Redirect"] == (
+            f"/_internal/{ref[:2]}/{ref[2:4]}/{ref}/original"
+        )
+        etag = response.headers["ETag"]
+    with client.get(f"/storage/{ref}", headers={"If-None-Match": etag}) as response:
+        assert response.status_code == 304
+    with client.get(f"/storage/{ref}.webp") as response:
+        assert "X-Accel-Redirect" not in response.headers
+        assert decode(response.get_data()).format == "WEBP"

@@ -13,6 +13,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import is_resource_modified
 
 from .exceptions import ImageNotFound, InvalidUpload
+from .formats import ImageFormat
 from .service import ImageService
 from .storage import ImageRecord
 from .variants import variant_tag
@@ -61,26 +62,23 @@ def download(name: str) -> Response:
     service = get_service()
     record = service.storage.record(ref)
     if not dot:
-        original = functools.partial(service.storage.open, ref)
-        return _send(original, record.mime, record.sha256, record)
+        original = functools.partial(_original, ref, record.mime)
+        return _send(original, record.sha256, record)
     target = service.formats.for_extension(extension)
     etag = variant_tag(record.sha256, service.variant_key(target))
-    variant = functools.partial(service.variant, ref, target)
-    response = _send(variant, target.mime, etag, record)
+    response = _send(functools.partial(_variant, ref, target), etag, record)
     response.headers["Content-Disposition"] = f'inline; filename="{ref}.{extension}"'
     return response
 
 
-def _send(
-    open_file: Callable[[], BinaryIO], mime: str, etag: str, record: ImageRecord
-) -> Response:
+def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Response:
     """Answer 304 without touching the file when the client's copy is current; else
-    send the file with validators (ranges included), or hand it to nginx."""
+    the file's response, with validators and ranges."""
     created = datetime.fromisoformat(record.created)
     if not is_resource_modified(request.environ, etag=etag, last_modified=created):
         response = Response(status=304)
     else:
-        response = _file_response(open_file(), mime)
+        response = respond()
     response.set_etag(etag)
     response.last_modified = created
     response.cache_control.public = True
@@ -97,20 +95,30 @@ def _send(
     return response
 
 
-def _file_response(file: BinaryIO, mime: str) -> Response:
-    """The file itself (sendfile under gunicorn) or, behind nginx, a pointer to it."""
+def _original(ref: str, mime: str) -> Response:
+    """The original, or behind nginx (PROGIMAGE_ACCEL_REDIRECT) a pointer to it."""
     service = get_service()
     prefix = service.settings.accel_redirect
-    internal = service.internal_path(file) if prefix else None
+    internal = service.internal_path(ref) if prefix else None
     if internal is None:
-        size = file.seek(0, io.SEEK_END)
-        file.seek(0)
-        response = send_file(file, mimetype=mime, conditional=False, max_age=ONE_YEAR)
-        response.content_length = size
-        return response
-    file.close()
+        return _file(service.storage.open(ref), mime)
     response = Response(mimetype=mime)
     response.headers["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{internal}"
+    return response
+
+
+def _variant(ref: str, target: ImageFormat) -> Response:
+    """The converted image: from the variant cache, or converted now. Never handed to
+    nginx: nginx caches variants itself (deploy/nginx.conf)."""
+    return _file(get_service().variant(ref, target), target.mime)
+
+
+def _file(file: BinaryIO, mime: str) -> Response:
+    """A file sent by the server's file wrapper (sendfile under gunicorn)."""
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    response = send_file(file, mimetype=mime, conditional=False, max_age=ONE_YEAR)
+    response.content_length = size
     return response
 
 

@@ -1,6 +1,5 @@
 """The service's operations, free of HTTP: store an upload, convert a stored image."""
 
-import contextlib
 import hashlib
 import io
 import logging
@@ -102,18 +101,14 @@ class ImageService:
             self.cache.put(ref, key, data)
         return io.BytesIO(data)
 
-    def internal_path(self, file: BinaryIO) -> str | None:
-        """``originals/...`` or ``variants/...``: where a local file lies under the
-        storage or cache folder, for ``X-Accel-Redirect``; None if it lies nowhere."""
-        name = getattr(file, "name", None)
-        roots = [("originals", getattr(self.storage, "root", None))]
-        if self.cache is not None:
-            roots.insert(0, ("variants", self.cache.folder))
-        for prefix, root in roots:
-            if isinstance(name, str) and root is not None:
-                with contextlib.suppress(ValueError):
-                    return f"{prefix}/{Path(name).relative_to(root).as_posix()}"
-        return None
+    def internal_path(self, ref: str) -> str | None:
+        """``<ab>/<cd>/<ref>/original``: where the original lies under the storage
+        folder, for ``X-Accel-Redirect``; None if the storage has no local files."""
+        root = getattr(self.storage, "root", None)
+        if root is None:
+            return None
+        with self.storage.open(ref) as file:
+            return Path(file.name).relative_to(root).as_posix()
 
     def delete(self, ref: str) -> None:
         """Delete the original and every cached variant of it.
