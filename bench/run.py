@@ -231,7 +231,7 @@ def behind_nginx(folder: Path, storage: Path, ref: str) -> list[Result]:
     return results
 
 
-def report(results: list[Result], rates: dict, workers: int) -> str:
+def report(results: list[Result], rates: dict, workers: int, load: str) -> str:
     """The Markdown table, Pillow's rates and the target ratios."""
     cpu = next((line.split(":", 1)[1].strip()
                 for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -239,7 +239,10 @@ def report(results: list[Result], rates: dict, workers: int) -> str:
     lines = [
         f"Machine: {os.cpu_count()} CPUs, {cpu}; Python {platform.python_version()}, "
         f"Pillow {Image.__version__}; "
-        f"wrk -t2 -c{CONNECTIONS} -d{SECONDS}s on loopback.",
+        f"wrk -t2 -c{CONNECTIONS} -d{SECONDS}s on loopback; {workers} gunicorn "
+        "workers.",
+        f"Load average (1 min) before and after the run: {load} (other work on the "
+        "machine competes for the same cores).",
         "",
         "| scenario | req/s | p50 ms | p99 ms | worker RSS MiB | non-2xx |",
         "|---|---:|---:|---:|---:|---:|",
@@ -286,9 +289,11 @@ def ratios(rps: dict[str, float], rates: dict, workers: int) -> list:
 
 def main() -> None:
     """Run everything in a temporary folder and print the report."""
+    before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="progimage-bench-") as folder:
         results, rates, workers = run(Path(folder))
-    text = report(results, rates, workers)
+    load = f"{before:.1f} / {os.getloadavg()[0]:.1f}"
+    text = report(results, rates, workers, load)
     print(text)
     out = ROOT / "reports" / "benchmark.md"
     out.parent.mkdir(exist_ok=True)
