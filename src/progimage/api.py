@@ -25,6 +25,7 @@ REFERENCE = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 )
 ONE_YEAR = 365 * 24 * 3600
+IMMUTABLE = f"public, max-age={ONE_YEAR}, immutable"
 
 
 def get_service() -> ImageService:
@@ -81,9 +82,8 @@ def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Re
         response = respond()
     response.set_etag(etag)
     response.last_modified = created
-    response.cache_control.public = True
-    response.cache_control.max_age = ONE_YEAR
-    response.cache_control.immutable = True
+    # Set as a string: the cache_control accessors re-parse the header on every write.
+    response.headers["Cache-Control"] = IMMUTABLE
     if response.status_code == 200 and "X-Accel-Redirect" not in response.headers:
         try:
             response.make_conditional(
@@ -117,7 +117,7 @@ def _file(file: BinaryIO, mime: str) -> Response:
     """A file sent by the server's file wrapper (sendfile under gunicorn)."""
     size = file.seek(0, io.SEEK_END)
     file.seek(0)
-    response = send_file(file, mimetype=mime, conditional=False, max_age=ONE_YEAR)
+    response = send_file(file, mimetype=mime, conditional=False)
     response.content_length = size
     return response
 
