@@ -103,7 +103,10 @@ class ImageService:
 
     def internal_path(self, ref: str) -> str | None:
         """``<ab>/<cd>/<ref>/original``: where the original lies under the storage
-        folder, for ``X-Accel-Redirect``; None if the storage has no local files."""
+        folder, for ``X-Accel-Redirect``; None if the storage has no local files.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
         root = getattr(self.storage, "root", None)
         if root is None:
             return None
