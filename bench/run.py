@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import requests  # noqa: E402
-from servers import (  # noqa: E402
+from live_servers import (  # noqa: E402
     Server, deploy_site, free_port, gunicorn, memory_kib, nginx,
 )
 

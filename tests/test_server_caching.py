@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from PIL import Image
-from servers import deploy_site, free_port, gunicorn, memory_kib, nginx
+from live_servers import deploy_site, free_port, gunicorn, memory_kib, nginx
 
 pytestmark = pytest.mark.integration
 

@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import api, errors
+from . import access_log, api, errors, health, logs, metrics
 from .config import Settings
 from .formats import FormatRegistry
 from .service import ImageService
@@ -13,14 +13,19 @@ from .variants import make_cache
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from ``settings``, or from ``PROGIMAGE_*`` variables if none."""
     settings = settings or Settings.from_env()
+    logs.configure(settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    metrics.init_app(app)
     app.extensions["progimage"] = ImageService(
         settings=settings,
-        storage=make_storage(settings.storage),
+        storage=make_storage(settings.storage, settings.s3_endpoint),
         formats=FormatRegistry.from_pillow(),
         cache=make_cache(settings),
+        metrics=metrics.get_metrics(app),
     )
     app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    access_log.init_app(app)
     errors.register(app)
     return app

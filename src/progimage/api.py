@@ -3,27 +3,25 @@
 import contextlib
 import functools
 import io
-import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import BinaryIO
 
-from flask import Blueprint, Response, current_app, request, send_file
+from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import is_resource_modified
 
 from .exceptions import ImageNotFound, InvalidUpload
 from .formats import ImageFormat
+from .options import REFERENCE, ImageOptions
+from .options import parse as parse_options
 from .service import ImageService
 from .storage import ImageRecord
 from .variants import variant_tag
 
 bp = Blueprint("api", __name__)
 
-# A reference is a UUID4 in canonical form; anything else is a 404 with no disk access.
-REFERENCE = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-)
 ONE_YEAR = 365 * 24 * 3600
 IMMUTABLE = f"public, max-age={ONE_YEAR}, immutable"
 
@@ -37,39 +35,113 @@ def get_service() -> ImageService:
 def upload() -> Response:
     """Store the multipart file ``data``; answer its reference as plain text.
 
-    :raises InvalidUpload: the field is missing or the file is empty.
+    Several ``data`` fields are a batch: all are stored, or none is, and the answer
+    is the JSON list of their references in the order of the fields.
+
+    :raises InvalidUpload: the field is missing or a file is empty.
     """
-    file = request.files.get("data")
-    if file is None:
+    files = request.files.getlist("data")
+    if not files:
         raise InvalidUpload(
             "missing the multipart file field 'data' (curl -F data=@image.jpg)"
         )
-    with contextlib.closing(file):
-        if file.stream.seek(0, io.SEEK_END) == 0:
-            raise InvalidUpload("the file in field 'data' is empty")
-        file.stream.seek(0)
-        ref = get_service().store(file.stream)
+    with contextlib.ExitStack() as uploads:
+        for file in files:
+            uploads.callback(file.close)
+        if len(files) > 1:
+            named = {_label(number, file): file.stream for number, file in
+                     enumerate(files, start=1)}
+            for label, stream in named.items():
+                _check_not_empty(label, stream)
+            return jsonify(get_service().store_many(named))
+        _check_not_empty("the file in field 'data'", files[0].stream)
+        ref = get_service().store(files[0].stream)
     response = Response(ref, mimetype="text/plain")
     response.headers["Location"] = f"/storage/{ref}"
     return response
 
 
+def _label(number: int, file: FileStorage) -> str:
+    """How an error names one file of a batch: its position and its file name."""
+    return f"file {number} ({file.filename!r})" if file.filename else f"file {number}"
+
+
+def _check_not_empty(label: str, stream: BinaryIO) -> None:
+    """:raises InvalidUpload: the stream holds no bytes."""
+    if stream.seek(0, io.SEEK_END) == 0:
+        raise InvalidUpload(f"{label} is empty")
+    stream.seek(0)
+
+
 @bp.route("/storage/<name>", methods=["GET"])
 def download(name: str) -> Response:
-    """The original (``<ref>``) or the image converted to ``<ref>.<ext>``."""
+    """The original (``<ref>``) or the image converted to ``<ref>.<ext>``, after the
+    operations in the query string (without an extension: in the original's format).
+
+    :raises InvalidOptions: a query parameter is unknown or has a bad value.
+    """
     ref, dot, extension = name.partition(".")
-    if not REFERENCE.fullmatch(ref):
-        raise ImageNotFound(f"'{ref}' is not an image reference")
+    _check_reference(ref)
+    options = parse_options(request.args.to_dict(flat=False))
     service = get_service()
     record = service.storage.record(ref)
-    if not dot:
-        original = functools.partial(_original, ref, record.mime)
+    if not dot and not options.key():
+        original = functools.partial(_original, ref, record)
         return _send(original, record.sha256, record)
-    target = service.formats.for_extension(extension)
-    etag = variant_tag(record.sha256, service.variant_key(target))
-    response = _send(functools.partial(_variant, ref, target), etag, record)
-    response.headers["Content-Disposition"] = f'inline; filename="{ref}.{extension}"'
+    target = service.formats.for_extension(extension or _extension(record.format))
+    etag = variant_tag(record.sha256, service.variant_key(target, options))
+    variant = functools.partial(_variant, record, ref, target, options)
+    response = _send(variant, etag, record)
+    filename = f"{ref}.{extension or target.extension}"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
+
+
+def _extension(format_name: str) -> str:
+    """The extension to write an original's format, PNG if it is read-only."""
+    fmt = get_service().formats.for_name(format_name)
+    return fmt.extension if fmt.writable else "png"
+
+
+@bp.route("/storage/<ref>", methods=["DELETE"])
+def delete(ref: str) -> Response:
+    """Remove an image: afterwards it and everything derived from it answer 404.
+
+    :raises ImageNotFound: nothing is stored under ``ref``.
+    """
+    _check_reference(ref)
+    get_service().delete(ref)
+    return Response(status=204)
+
+
+@bp.route("/storage/<ref>/info", methods=["GET"])
+def info(ref: str) -> Response:
+    """What is known about a stored image, as JSON.
+
+    :raises ImageNotFound: nothing is stored under ``ref``.
+    """
+    _check_reference(ref)
+    record = get_service().info(ref)
+    return jsonify(
+        format=record.format,
+        mime=record.mime,
+        width=record.width,
+        height=record.height,
+        mode=record.mode,
+        frames=record.frames,
+        animated=record.frames > 1,
+        bytes=record.size,
+        sha256=record.sha256,
+        orientation=record.orientation,
+        has_alpha=record.has_alpha,
+        created=record.created,
+    )
+
+
+def _check_reference(ref: str) -> None:
+    """:raises ImageNotFound: ``ref`` is not a canonical UUID4, so nothing is there."""
+    if not REFERENCE.fullmatch(ref):
+        raise ImageNotFound(f"'{ref}' is not an image reference")
 
 
 def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Response:
@@ -95,28 +167,36 @@ def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Re
     return response
 
 
-def _original(ref: str, mime: str) -> Response:
-    """The original, or behind nginx (PROGIMAGE_ACCEL_REDIRECT) a pointer to it."""
+def _original(ref: str, record: ImageRecord) -> Response:
+    """The original, or behind nginx (PROGIMAGE_ACCEL_REDIRECT) a pointer to it.
+
+    The size comes from the record: a stream from S3 cannot be measured, and
+    without it there would be no Content-Length and no ranges.
+    """
     service = get_service()
     prefix = service.settings.accel_redirect
     internal = service.internal_path(ref) if prefix else None
     if internal is None:
-        return _file(service.storage.open(ref), mime)
-    response = Response(mimetype=mime)
+        return _file(service.storage.open(ref), record.mime, record.size)
+    response = Response(mimetype=record.mime)
     response.headers["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{internal}"
     return response
 
 
-def _variant(ref: str, target: ImageFormat) -> Response:
+def _variant(
+    record: ImageRecord, ref: str, target: ImageFormat, options: ImageOptions
+) -> Response:
     """The converted image: from the variant cache, or converted now. Never handed to
     nginx: nginx caches variants itself (deploy/nginx.conf)."""
-    return _file(get_service().variant(ref, target), target.mime)
-
-
-def _file(file: BinaryIO, mime: str) -> Response:
-    """A file sent by the server's file wrapper (sendfile under gunicorn)."""
+    file = get_service().variant(record, ref, target, options)
     size = file.seek(0, io.SEEK_END)
     file.seek(0)
+    return _file(file, target.mime, size)
+
+
+def _file(file: BinaryIO, mime: str, size: int) -> Response:
+    """A file of ``size`` bytes, sent by the server's file wrapper (sendfile under
+    gunicorn for a local file)."""
     response = send_file(file, mimetype=mime, conditional=False)
     response.content_length = size
     return response

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 
 MIB = 1024 * 1024
+LOG_FORMATS = ("text", "json")
 
 
 # Settings with a bounded range: (name, lowest, highest).
@@ -28,15 +29,19 @@ class SettingsError(ValueError):
 class Settings:
     """Everything the service can be configured with, validated on creation."""
 
-    # Where originals live: a folder path (created if missing).
+    # Where originals live: a folder path (created if missing), or
+    # s3://bucket/optional/prefix for an S3-compatible bucket shared by instances.
     storage: str = "./data"
+    # S3 endpoint URL for MinIO, Ceph and the like; empty: AWS_ENDPOINT_URL or AWS.
+    s3_endpoint: str = ""
     # Largest accepted upload body, in bytes; larger ones answer 413.
     max_upload_bytes: int = 50 * MIB
     # Largest accepted image, in pixels (width x height x frames); larger answer 422.
     max_pixels: int = 50_000_000
     # Converted variants kept on disk, in bytes (least recently used go first); 0: off.
     cache_max_bytes: int = 1024 * MIB
-    # Folder of the variant cache; empty: ``.variants`` inside the storage folder.
+    # Folder of the variant cache (on local disk); empty: ``.variants`` inside the
+    # storage folder, or ``progimage-cache`` in the temporary folder for S3.
     cache_dir: str = ""
     # nginx internal location prefix; when set, files are handed over X-Accel-Redirect.
     accel_redirect: str = ""
@@ -47,10 +52,17 @@ class Settings:
     png_compress_level: int = 3
     webp_quality: int = 80
     webp_method: int = 2
+    # Log lines (one per request, plus errors) as "text" or as "json" objects.
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if not self.storage:
             raise SettingsError("PROGIMAGE_STORAGE must not be empty")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(
+                f"PROGIMAGE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, "
+                f"not {self.log_format!r}"
+            )
         for name in ("max_upload_bytes", "max_pixels"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROGIMAGE_{name.upper()} must be positive")

@@ -11,19 +11,23 @@ from .exceptions import (
     ConversionFailed,
     ImageNotFound,
     ImageTooLarge,
+    InvalidOptions,
     InvalidUpload,
     ServiceError,
+    StorageUnavailable,
     UnknownFormat,
     UnsupportedImage,
 )
 
 STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     InvalidUpload: 400,
+    InvalidOptions: 400,
     UnsupportedImage: 400,
     UnknownFormat: 400,
     ImageNotFound: 404,
     ImageTooLarge: 422,
     ConversionFailed: 422,
+    StorageUnavailable: 503,
 }
 
 log = logging.getLogger(__name__)

@@ -20,6 +20,8 @@ LAYERED_FORMATS = frozenset({"PSD"})
 CHECK_MAX_PIXELS = 2_000_000
 CHECK_CHUNK = 64 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# The EXIF tag that says how the camera was held.
+ORIENTATION = 0x0112
 
 # What Pillow raises for damaged, truncated or undecodable data.
 DECODE_ERRORS = (
@@ -37,6 +39,10 @@ class ImageInfo:
     height: int
     frames: int
     mode: str
+    #: EXIF orientation, 1 (upright) when the image has none or an invalid one.
+    orientation: int = 1
+    #: The image has an alpha channel or a transparent palette entry or colour.
+    has_alpha: bool = False
 
 
 def frame_count(image: Image.Image) -> int:
@@ -56,7 +62,7 @@ def open_image(
     :raises ImageTooLarge: width x height x frames exceeds ``max_pixels``.
     """
     try:
-        image = Image.open(stream)
+        image = Image.open(_Borrowed(stream))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge(_too_large(max_pixels)) from None
     except UnidentifiedImageError:
@@ -64,6 +70,9 @@ def open_image(
             "the file is not an image in a format we read"
         ) from None
     except DECODE_ERRORS as error:
+        if "Decompressed data too large" in str(error):
+            # Pillow's guard against PNG text chunks that inflate without bound.
+            raise ImageTooLarge("the image has a metadata chunk too large to read")
         raise UnsupportedImage(
             f"the image header is damaged ({_reason(error)})"
         ) from None
@@ -86,7 +95,13 @@ def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Imag
     """
     with open_image(stream, registry, max_pixels) as image:
         fmt = registry.for_name(image.format)
-        info = ImageInfo(fmt, image.width, image.height, frame_count(image), image.mode)
+        # A PNG may keep its eXIf chunk after the pixels: reading it would decode them.
+        exif_known = image.format != "PNG" or "exif" in image.info
+        info = ImageInfo(
+            fmt, image.width, image.height, frame_count(image), image.mode,
+            orientation=orientation(image) if exif_known else 1,
+            has_alpha=image.has_transparency_data,
+        )
         if image.format == "PNG":
             _check_png(stream, fmt)
         else:
@@ -127,6 +142,26 @@ def _check_png(stream: BinaryIO, fmt: ImageFormat) -> None:
             return
 
 
+def decode(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Image.Image:
+    """The first frame of an image, decoded and independent of ``stream``.
+
+    :raises UnsupportedImage: not an image, or its pixels cannot be decoded.
+    :raises ImageTooLarge: above the pixel limit.
+    """
+    with open_image(stream, registry, max_pixels) as image:
+        load(image, registry.for_name(image.format))
+        return image.copy()
+
+
+def orientation(image: Image.Image) -> int:
+    """The EXIF orientation tag (1-8); 1 when it is absent, invalid or unreadable."""
+    try:
+        value = image.getexif().get(ORIENTATION, 1)
+    except DECODE_ERRORS:
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
 def load(image: Image.Image, fmt: ImageFormat) -> None:
     """Decode the current frame.
 
@@ -138,6 +173,24 @@ def load(image: Image.Image, fmt: ImageFormat) -> None:
         raise UnsupportedImage(
             f"the {fmt.name} image cannot be decoded ({_reason(error)})"
         ) from None
+
+
+class _Borrowed:
+    """The caller's stream, lent to Pillow: plugins that close it (FTEX, MIC) cannot,
+    and an in-memory upload shows no ``name`` (EPS would take it for a path)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def __getattr__(self, attribute: str) -> object:
+        if attribute == "name" and not isinstance(
+            getattr(self._stream, "name", None), str
+        ):
+            raise AttributeError(attribute)
+        return getattr(self._stream, attribute)
+
+    def close(self) -> None:
+        """Leave the stream open: its owner closes it."""
 
 
 def _reason(error: Exception) -> str:

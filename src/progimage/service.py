@@ -5,14 +5,20 @@ import io
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
+from PIL import Image
+
 from . import converter, encoding, imaging
 from .config import Settings
+from .exceptions import ImageNotFound, InvalidOptions, ServiceError
 from .formats import FormatRegistry, ImageFormat
+from .metrics import Metrics
+from .options import NO_OPTIONS, ImageOptions
 from .storage import ImageRecord, Storage
 from .variants import VariantCache, variant_key
 
@@ -28,6 +34,8 @@ class ImageService:
     formats: FormatRegistry
     #: Converted variants kept on disk; None converts on every request.
     cache: VariantCache | None = None
+    #: Where conversions and cache hits and misses are counted; None: nowhere.
+    metrics: Metrics | None = None
 
     def store(self, upload: BinaryIO) -> str:
         """Check that ``upload`` is a readable image, store it and return its reference.
@@ -35,11 +43,48 @@ class ImageService:
         :raises UnsupportedImage: the upload is not an image Pillow can read.
         :raises ImageTooLarge: the image is above the pixel limit.
         """
+        record = self._examine(upload)
+        ref = str(uuid.uuid4())
+        self.storage.save(ref, upload, record)
+        return ref
+
+    def store_many(self, uploads: Mapping[str, BinaryIO]) -> list[str]:
+        """Store a batch: every upload, or none if any one fails; references in order.
+
+        :raises UnsupportedImage: an upload is not an image (named by its key).
+        :raises ImageTooLarge: an upload is above the pixel limit (named by its key).
+        """
+        records = []
+        for label, upload in uploads.items():
+            try:
+                records.append(self._examine(upload))
+            except ServiceError as error:
+                raise type(error)(f"{label}: {error.detail}") from None
+        refs: list[str] = []
+        try:
+            for upload, record in zip(uploads.values(), records, strict=True):
+                refs.append(str(uuid.uuid4()))
+                self.storage.save(refs[-1], upload, record)
+        except BaseException:
+            for ref in refs[:-1]:
+                self.storage.delete(ref)
+            raise
+        return refs
+
+    def info(self, ref: str) -> ImageRecord:
+        """What is known about the stored image ``ref``.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+        return self.storage.record(ref)
+
+    def _examine(self, upload: BinaryIO) -> ImageRecord:
+        """The record for an upload, checking that it is an image within limits."""
         info = imaging.inspect(upload, self.formats, self.settings.max_pixels)
         digest = hashlib.file_digest(upload, "sha256").hexdigest()
         size = upload.tell()
         upload.seek(0)
-        record = ImageRecord(
+        return ImageRecord(
             format=info.format.name,
             mime=info.format.mime,
             width=info.width,
@@ -49,25 +94,27 @@ class ImageService:
             size=size,
             sha256=digest,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            orientation=info.orientation,
+            has_alpha=info.has_alpha,
         )
-        ref = str(uuid.uuid4())
-        self.storage.save(ref, upload, record)
-        return ref
 
-    def convert(self, ref: str, target: ImageFormat) -> bytes:
-        """The stored image ``ref`` encoded as ``target``.
+    def convert(
+        self, ref: str, target: ImageFormat, options: ImageOptions = NO_OPTIONS
+    ) -> bytes:
+        """The stored image ``ref`` after the operations in ``options``, as ``target``.
 
         :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises InvalidOptions: an option does not fit the image, or the mask
+            reference names no stored image.
+        :raises ImageTooLarge: the result would be above the pixel limit.
         :raises ConversionFailed: the image cannot be encoded in that format.
         """
+        mask = self._mask(options.mask_reference) if options.mask_reference else None
         started = time.perf_counter()
         with self.storage.open(ref) as original:
             data = converter.convert(
-                original,
-                target,
-                self.formats,
-                self.settings.max_pixels,
-                self._encoder(target),
+                original, target, self.formats, self.settings.max_pixels,
+                options, mask, self._encoder(target),
             )
         log.info(
             "converted %s to %s in %.0f ms",
@@ -75,31 +122,44 @@ class ImageService:
         )
         return data
 
-    def variant_key(self, target: ImageFormat) -> str:
-        """What identifies the conversion of any image to ``target`` (cache, ETag)."""
-        return variant_key(target.name, self._encoder(target))
+    def variant_key(
+        self, target: ImageFormat, options: ImageOptions = NO_OPTIONS
+    ) -> str:
+        """What identifies the conversion of any image to ``target`` after
+        ``options`` (cache, ETag)."""
+        return variant_key(target.name, self._encoder(target), options.key())
 
-    def variant(self, ref: str, target: ImageFormat) -> BinaryIO:
-        """The stored image ``ref`` as ``target``, from the cache or converted once.
+    def variant(
+        self,
+        record: ImageRecord,
+        ref: str,
+        target: ImageFormat,
+        options: ImageOptions = NO_OPTIONS,
+    ) -> BinaryIO:
+        """The stored image ``ref`` (described by ``record``) as ``target`` after
+        ``options``, from the cache or converted once.
 
         Concurrent first requests for one variant wait for a single conversion.
 
         :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises InvalidOptions: an option does not fit the image.
+        :raises ImageTooLarge: the result would be above the pixel limit.
         :raises ConversionFailed: the image cannot be encoded in that format.
         """
         if self.cache is None:
-            return io.BytesIO(self.convert(ref, target))
-        key = self.variant_key(target)
+            return io.BytesIO(self._counted_convert(record, ref, target, options))
+        key = self.variant_key(target, options)
         cached = self.cache.open(ref, key)
-        if cached is not None:
-            return cached
-        with self.cache.lock(ref, key):
-            cached = self.cache.open(ref, key)
-            if cached is not None:
-                return cached
-            data = self.convert(ref, target)
-            self.cache.put(ref, key, data)
-        return io.BytesIO(data)
+        if cached is None:
+            with self.cache.lock(ref, key):
+                cached = self.cache.open(ref, key)
+                if cached is None:
+                    self._count(hit=False, target=target)
+                    data = self._counted_convert(record, ref, target, options)
+                    self.cache.put(ref, key, data)
+                    return io.BytesIO(data)
+        self._count(hit=True, target=target)
+        return cached
 
     def internal_path(self, ref: str) -> str | None:
         """``<ab>/<cd>/<ref>/original``: where the original lies under the storage
@@ -114,7 +174,8 @@ class ImageService:
             return Path(file.name).relative_to(root).as_posix()
 
     def delete(self, ref: str) -> None:
-        """Delete the original and every cached variant of it.
+        """Remove the image ``ref``; every result derived from it goes with it (the
+        cached variants included).
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         """
@@ -122,5 +183,35 @@ class ImageService:
         if self.cache is not None:
             self.cache.purge(ref)
 
+    def _counted_convert(
+        self, record: ImageRecord, ref: str, target: ImageFormat,
+        options: ImageOptions,
+    ) -> bytes:
+        """``convert``, counted and timed in the metrics."""
+        if self.metrics is None:
+            return self.convert(ref, target, options)
+        with self.metrics.conversion(record.format, target.name):
+            return self.convert(ref, target, options)
+
+    def _count(self, hit: bool, target: ImageFormat) -> None:
+        """Count a variant cache hit or miss."""
+        if self.metrics is not None:
+            counter = self.metrics.cache_hits if hit else self.metrics.cache_misses
+            counter.labels(target.name).inc()
+
     def _encoder(self, target: ImageFormat) -> dict[str, object]:
         return encoding.encoder_params(self.settings).get(target.name, {})
+
+    def _mask(self, ref: str) -> Image.Image:
+        """The first frame of the stored image used as a mask, decoded.
+
+        :raises InvalidOptions: nothing is stored under ``ref``.
+        """
+        try:
+            stream = self.storage.open(ref)
+        except ImageNotFound:
+            raise InvalidOptions(
+                f"parameter 'mask': no image is stored under {ref}"
+            ) from None
+        with stream:
+            return imaging.decode(stream, self.formats, self.settings.max_pixels)

@@ -17,6 +17,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -35,6 +36,8 @@ ABANDONED_AFTER = 3600.0
 LOCKS = ".locks"
 SIZE = ".size"
 TRASH = ".trash"
+# The default cache folder when originals are in S3, which has no local folder.
+S3_CACHE_DIR = os.path.join(tempfile.gettempdir(), "progimage-cache")
 
 
 def variant_key(
@@ -193,9 +196,13 @@ def _digest(key: str) -> str:
 
 
 def make_cache(settings: Settings) -> VariantCache | None:
-    """The cache in ``PROGIMAGE_CACHE_DIR`` (default: ``.variants`` in the storage
-    folder); None when ``PROGIMAGE_CACHE_MAX_BYTES`` is 0."""
+    """The cache in ``PROGIMAGE_CACHE_DIR``; by default ``.variants`` in the storage
+    folder, or ``progimage-cache`` in the temporary folder (``$TMPDIR``, ``/tmp``)
+    when originals are in S3. None when ``PROGIMAGE_CACHE_MAX_BYTES`` is 0."""
     if settings.cache_max_bytes == 0:
         return None
-    folder = settings.cache_dir or os.path.join(settings.storage, ".variants")
+    folder = settings.cache_dir or (
+        S3_CACHE_DIR if settings.storage.startswith("s3://")
+        else os.path.join(settings.storage, ".variants")
+    )
     return VariantCache(folder, settings.cache_max_bytes)

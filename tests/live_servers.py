@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,7 +74,8 @@ def gunicorn(
         "--config", str(ROOT / "deploy/gunicorn.conf.py"),
         "--bind", "127.0.0.1:0", "--workers", str(workers),
         "--log-config-json", str(log_config),
-        "--access-logformat", "access pid=%(p)s %(r)s %(s)s", "--no-control-socket",
+        "--access-logfile", "-", "--access-logformat", "access pid=%(p)s %(r)s %(s)s",
+        "--no-control-socket",
         *options, app,
     ]
     process = subprocess.Popen(
@@ -112,11 +114,27 @@ def _wait_until_ready(server: Server, workers: int) -> None:
         if ports and len(server.logged("Booting worker")) >= workers:
             server.url = f"http://127.0.0.1:{ports[0]}"
             with contextlib.suppress(requests.ConnectionError):
-                requests.get(f"{server.url}/storage/x", timeout=10).close()
-                if len(server.workers()) >= workers:
+                _probe(f"{server.url}/storage/x", 2 * workers)
+                if len(_answering(server)) >= workers:
                     return
         time.sleep(0.1)
     raise RuntimeError("gunicorn did not start:\n" + "\n".join(server.lines))
+
+
+def _probe(url: str, count: int) -> None:
+    """``count`` simultaneous requests, so that idle workers get some of them."""
+    with ThreadPoolExecutor(count) as pool:
+        for response in pool.map(lambda _: requests.get(url, timeout=10), range(count)):
+            response.close()
+
+
+def _answering(server: Server) -> set[str]:
+    """The workers that have answered a probe: each has loaded the app, so a test's
+    requests are not all taken by the one worker that happened to be ready first."""
+    return {
+        re.search(r"pid=<(\d+)>", line).group(1)
+        for line in server.logged(r"access pid=<\d+> GET /storage/x ")
+    }
 
 
 # The parts of deploy/nginx.conf that name this machine, and what replaces them.
