@@ -89,12 +89,7 @@ def gunicorn(
         _wait_until_ready(server, workers)
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
         reader.join()
         process.stdout.close()
 
@@ -170,6 +165,16 @@ def deploy_site(port: int, upstream: str, storage: Path, cache: Path) -> str:
     return site
 
 
+def stop(process: subprocess.Popen) -> None:
+    """Ask a server to finish, then make sure it did."""
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def free_port() -> int:
     """A loopback port that was free a moment ago (for servers that cannot bind 0)."""
     with socket.socket() as probe:
@@ -192,8 +197,7 @@ def nginx(folder: Path, site: str) -> Iterator[None]:
         _wait_for_port(process, port, folder / "error.log")
         yield
     finally:
-        process.terminate()
-        process.wait(timeout=30)
+        stop(process)
 
 
 def _wait_for_port(process: subprocess.Popen, port: int, log: Path) -> None:

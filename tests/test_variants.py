@@ -86,19 +86,54 @@ def test_changed_encoder_settings_make_a_new_variant(settings, conversions):
     assert len(conversions()) == 2
 
 
-def test_delete_purges_the_variants(app, settings):
-    """Deleting an image removes its cached variants and frees their bytes."""
+def test_delete_purges_the_variants(app):
+    """DELETE /storage/<ref> removes its cached variants (options included) and frees
+    their bytes; the variants answer 404 afterwards."""
     client = app.test_client()
     ref = upload(client, make_image("PNG")).get_data(as_text=True)
-    with client.get(f"/storage/{ref}.webp") as response:
-        assert response.status_code == 200
+    for path in (f"{ref}.webp", f"{ref}.png?w=8", f"{ref}?grayscale"):
+        with client.get(f"/storage/{path}") as response:
+            assert response.status_code == 200
     service = app.extensions["progimage"]
-    assert _total(service.cache) > 0
-    service.delete(ref)
+    assert len(list((service.cache.folder / ref[:2] / ref).iterdir())) == 3
+    assert client.delete(f"/storage/{ref}").status_code == 204
     assert not (service.cache.folder / ref[:2] / ref).exists()
     assert _total(service.cache) == 0
     with client.get(f"/storage/{ref}.webp") as response:
         assert response.status_code == 404
+
+
+@pytest.mark.parametrize("first, second, conversions_made", [
+    ("png?w=10", "png?w=20", 2),
+    ("png?w=10&dpr=2", "png?w=20", 1),
+    ("jpg?q=50", "jpg?q=90", 2),
+    ("png?rotate=-90", "png?rotate=270", 1),
+    ("webp", "webp?lossless", 2),
+])
+def test_processing_options_are_part_of_the_key(
+    client, conversions, first, second, conversions_made
+):
+    """Options that ask for the same result share one cached variant; others not."""
+    ref = upload(client, make_image("PNG", size=(40, 30))).get_data(as_text=True)
+    bodies = []
+    for path in (first, second, first):
+        with client.get(f"/storage/{ref}.{path}") as response:
+            assert response.status_code == 200
+            bodies.append(response.get_data())
+    assert len(conversions()) == conversions_made
+    assert bodies[0] == bodies[2]
+    assert (bodies[0] == bodies[1]) == (conversions_made == 1)
+
+
+def test_mask_reference_variant_is_cached(client, conversions):
+    """A variant masked by another stored image converts once, then comes from disk."""
+    ref = upload(client, make_image("PNG", size=(20, 20))).get_data(as_text=True)
+    mask = upload(client, make_image("PNG", size=(20, 20))).get_data(as_text=True)
+    for _ in range(2):
+        with client.get(f"/storage/{ref}.png?mask={mask}") as response:
+            assert response.status_code == 200
+            assert decode(response.get_data()).mode in ("RGBA", "LA")
+    assert len(conversions()) == 1
 
 
 def test_put_then_open_gives_the_bytes(tmp_path):

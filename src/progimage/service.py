@@ -27,15 +27,16 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class ImageService:
-    """One per app: the settings, the storage backend and the format registry."""
+    """One per app: the settings, the storage backend, the format registry, the
+    metrics and the variant cache."""
 
     settings: Settings
     storage: Storage
     formats: FormatRegistry
+    #: Where conversions and variant cache hits and misses are counted.
+    metrics: Metrics
     #: Converted variants kept on disk; None converts on every request.
     cache: VariantCache | None = None
-    #: Where conversions and cache hits and misses are counted; None: nowhere.
-    metrics: Metrics | None = None
 
     def store(self, upload: BinaryIO) -> str:
         """Check that ``upload`` is a readable image, store it and return its reference.
@@ -188,16 +189,13 @@ class ImageService:
         options: ImageOptions,
     ) -> bytes:
         """``convert``, counted and timed in the metrics."""
-        if self.metrics is None:
-            return self.convert(ref, target, options)
         with self.metrics.conversion(record.format, target.name):
             return self.convert(ref, target, options)
 
     def _count(self, hit: bool, target: ImageFormat) -> None:
         """Count a variant cache hit or miss."""
-        if self.metrics is not None:
-            counter = self.metrics.cache_hits if hit else self.metrics.cache_misses
-            counter.labels(target.name).inc()
+        counter = self.metrics.cache_hits if hit else self.metrics.cache_misses
+        counter.labels(target.name).inc()
 
     def _encoder(self, target: ImageFormat) -> dict[str, object]:
         return encoding.encoder_params(self.settings).get(target.name, {})
