@@ -17,7 +17,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HOST PORT
 
-.PHONY: install run dev test lock clean
+.PHONY: install run dev test lock clean bench
 
 install: .venv/.synced
 
@@ -38,6 +38,10 @@ dev: install
 test: install
 	$(PIPENV) run lint
 	$(PIPENV) run test
+
+# Starts its own servers on free loopback ports; needs wrk and nginx (Debian packages).
+bench: install
+	.venv/bin/python bench/run.py
 
 lock: | $(PIPENV)
 	$(PIPENV) lock

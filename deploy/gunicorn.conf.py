@@ -10,14 +10,21 @@ import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
 # Conversions are CPU-bound: one process per core, threads to overlap disk and network.
+# Measured with wrk runs on 2 cores (docs/benchmarks.md): gthread 2x4,
+# sync x2, gthread 4x2 and gthread 2x16 serve originals and cold conversions within
+# the noise of each other (the kernel's sendfile and Pillow's encoders, which release
+# the GIL, do the work), but sync workers block on a slow client, and 16 threads
+# held 188 MiB per worker in concurrent decodes against 82 MiB for 4. Hence 2x4.
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
 worker_class = "gthread"
 threads = 4
 timeout = 60
 graceful_timeout = 30
-# Recycle workers now and then, against slow memory growth.
-max_requests = 2000
-max_requests_jitter = 200
+# Recycle workers now and then, against slow memory growth. A new worker spends about
+# a second building the app (Pillow's format probe), so at 2,000 requests a worker
+# restarted every second or two under load and cost up to half the CPU: 100,000.
+max_requests = 100_000
+max_requests_jitter = 10_000
 # The app logs one line per request itself (with the request id, as JSON if asked).
 accesslog = None
 

@@ -1,9 +1,12 @@
 """Prometheus metrics: requests, latency, conversions and bytes, as scraped."""
 
+from dataclasses import replace
+
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import make_image, upload
+from progimage import create_app
 
 
 def scrape(client) -> dict:
@@ -48,18 +51,50 @@ def test_requests_counted_by_route_and_status(client, path, route, status):
     assert samples[("progimage_http_request_duration_seconds_count", timed)] == 2
 
 
+def fetch_all(client, ref: str, extensions: tuple[str, ...]) -> None:
+    """GET the image ``ref`` converted to each extension in turn, all answering 200."""
+    for extension in extensions:
+        with client.get(f"/storage/{ref}.{extension}") as response:
+            assert response.status_code == 200
+
+
 def test_conversions_counted_by_formats(client):
-    """A conversion is counted and timed by source and target format."""
+    """A conversion is counted and timed by source and target format; a repeat of
+    one (.jpeg after .jpg) is a cache hit, not a second conversion."""
     ref = upload(client, make_image("PNG")).get_data(as_text=True)
-    client.get(f"/storage/{ref}.jpg")
-    client.get(f"/storage/{ref}.webp")
-    client.get(f"/storage/{ref}.jpeg")
+    fetch_all(client, ref, ("jpg", "webp", "jpeg"))
     samples = scrape(client)
     jpeg = labels(source="PNG", target="JPEG")
-    assert samples[("progimage_conversions_total", jpeg)] == 2
-    assert samples[("progimage_conversion_duration_seconds_count", jpeg)] == 2
+    assert samples[("progimage_conversions_total", jpeg)] == 1
+    assert samples[("progimage_conversion_duration_seconds_count", jpeg)] == 1
     assert samples[("progimage_conversions_total", labels(
         source="PNG", target="WEBP"))] == 1
+    assert samples[("progimage_cache_misses_total", labels(target="JPEG"))] == 1
+    assert samples[("progimage_cache_misses_total", labels(target="WEBP"))] == 1
+    assert samples[("progimage_cache_hits_total", labels(target="JPEG"))] == 1
+
+
+def test_processing_options_are_their_own_variants(client):
+    """Different options miss the cache once each; equal options hit it."""
+    ref = upload(client, make_image("PNG", size=(40, 40))).get_data(as_text=True)
+    fetch_all(client, ref, ("png?w=10", "png?w=20", "png?w=10&dpr=2", "png?w=10"))
+    samples = scrape(client)
+    png = labels(target="PNG")
+    assert samples[("progimage_cache_misses_total", png)] == 2
+    assert samples[("progimage_cache_hits_total", png)] == 2
+    assert samples[("progimage_conversions_total", labels(
+        source="PNG", target="PNG"))] == 2
+
+
+def test_without_cache_every_request_converts(settings):
+    """With the cache off every request converts, and no lookup is counted."""
+    client = create_app(replace(settings, cache_max_bytes=0)).test_client()
+    ref = upload(client, make_image("PNG")).get_data(as_text=True)
+    fetch_all(client, ref, ("jpg", "jpeg"))
+    samples = scrape(client)
+    assert samples[("progimage_conversions_total", labels(
+        source="PNG", target="JPEG"))] == 2
+    assert not any(name == "progimage_cache_misses_total" for name, _ in samples)
 
 
 def test_failed_conversion_is_not_counted(client):

@@ -7,6 +7,7 @@ from .config import Settings
 from .formats import FormatRegistry
 from .service import ImageService
 from .storage import make_storage
+from .variants import make_cache
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -15,14 +16,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     logs.configure(settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    metrics.init_app(app)
     app.extensions["progimage"] = ImageService(
         settings=settings,
         storage=make_storage(settings.storage, settings.s3_endpoint),
         formats=FormatRegistry.from_pillow(),
+        cache=make_cache(settings),
+        metrics=metrics.get_metrics(app),
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
-    metrics.init_app(app)
     access_log.init_app(app)
     errors.register(app)
     return app

@@ -1,21 +1,29 @@
 """HTTP routes: parse the request, call the service, shape the response."""
 
+import contextlib
+import functools
 import io
+from collections.abc import Callable
+from datetime import datetime
 from typing import BinaryIO
 
 from flask import Blueprint, Response, current_app, jsonify, request, send_file
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import is_resource_modified
 
 from .exceptions import ImageNotFound, InvalidUpload
-from .metrics import get_metrics
-from .options import REFERENCE
+from .formats import ImageFormat
+from .options import REFERENCE, ImageOptions
 from .options import parse as parse_options
 from .service import ImageService
+from .storage import ImageRecord
+from .variants import variant_tag
 
 bp = Blueprint("api", __name__)
 
 ONE_YEAR = 365 * 24 * 3600
+IMMUTABLE = f"public, max-age={ONE_YEAR}, immutable"
 
 
 def get_service() -> ImageService:
@@ -37,14 +45,17 @@ def upload() -> Response:
         raise InvalidUpload(
             "missing the multipart file field 'data' (curl -F data=@image.jpg)"
         )
-    if len(files) > 1:
-        named = {_label(number, file): file.stream for number, file in
-                 enumerate(files, start=1)}
-        for label, stream in named.items():
-            _check_not_empty(label, stream)
-        return jsonify(get_service().store_many(named))
-    _check_not_empty("the file in field 'data'", files[0].stream)
-    ref = get_service().store(files[0].stream)
+    with contextlib.ExitStack() as uploads:
+        for file in files:
+            uploads.callback(file.close)
+        if len(files) > 1:
+            named = {_label(number, file): file.stream for number, file in
+                     enumerate(files, start=1)}
+            for label, stream in named.items():
+                _check_not_empty(label, stream)
+            return jsonify(get_service().store_many(named))
+        _check_not_empty("the file in field 'data'", files[0].stream)
+        ref = get_service().store(files[0].stream)
     response = Response(ref, mimetype="text/plain")
     response.headers["Location"] = f"/storage/{ref}"
     return response
@@ -75,14 +86,12 @@ def download(name: str) -> Response:
     service = get_service()
     record = service.storage.record(ref)
     if not dot and not options.key():
-        return _send(
-            service.storage.open(ref), record.mime, record.sha256, record.size
-        )
+        original = functools.partial(_original, ref, record)
+        return _send(original, record.sha256, record)
     target = service.formats.for_extension(extension or _extension(record.format))
-    with get_metrics().conversion(record.format, target.name):
-        data = service.convert(ref, target, options)
-    etag = ".".join(filter(None, (record.sha256, target.name, options.key())))
-    response = _send(io.BytesIO(data), target.mime, etag, len(data))
+    etag = variant_tag(record.sha256, service.variant_key(target, options))
+    variant = functools.partial(_variant, record, ref, target, options)
+    response = _send(variant, etag, record)
     filename = f"{ref}.{extension or target.extension}"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
@@ -135,23 +144,61 @@ def _check_reference(ref: str) -> None:
         raise ImageNotFound(f"'{ref}' is not an image reference")
 
 
-def _send(file: BinaryIO, mime: str, etag: str, size: int) -> Response:
-    """Send a file with validators, so that repeats and ranges are cheap.
+def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Response:
+    """Answer 304 without touching the file when the client's copy is current; else
+    the file's response, with validators and ranges."""
+    created = datetime.fromisoformat(record.created)
+    if not is_resource_modified(request.environ, etag=etag, last_modified=created):
+        response = Response(status=304)
+    else:
+        response = respond()
+    response.set_etag(etag)
+    response.last_modified = created
+    # Set as a string: the cache_control accessors re-parse the header on every write.
+    response.headers["Cache-Control"] = IMMUTABLE
+    if response.status_code == 200 and "X-Accel-Redirect" not in response.headers:
+        try:
+            response.make_conditional(
+                request, accept_ranges=True, complete_length=response.content_length
+            )
+        except RequestedRangeNotSatisfiable:
+            response.close()
+            raise
+    return response
 
-    The size comes from the caller: werkzeug cannot measure a stream from S3, and
+
+def _original(ref: str, record: ImageRecord) -> Response:
+    """The original, or behind nginx (PROGIMAGE_ACCEL_REDIRECT) a pointer to it.
+
+    The size comes from the record: a stream from S3 cannot be measured, and
     without it there would be no Content-Length and no ranges.
     """
-    response = send_file(
-        file, mimetype=mime, etag=etag, max_age=ONE_YEAR, conditional=False
-    )
+    service = get_service()
+    prefix = service.settings.accel_redirect
+    internal = service.internal_path(ref) if prefix else None
+    if internal is None:
+        return _file(service.storage.open(ref), record.mime, record.size)
+    response = Response(mimetype=record.mime)
+    response.headers["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{internal}"
+    return response
+
+
+def _variant(
+    record: ImageRecord, ref: str, target: ImageFormat, options: ImageOptions
+) -> Response:
+    """The converted image: from the variant cache, or converted now. Never handed to
+    nginx: nginx caches variants itself (deploy/nginx.conf)."""
+    file = get_service().variant(record, ref, target, options)
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    return _file(file, target.mime, size)
+
+
+def _file(file: BinaryIO, mime: str, size: int) -> Response:
+    """A file of ``size`` bytes, sent by the server's file wrapper (sendfile under
+    gunicorn for a local file)."""
+    response = send_file(file, mimetype=mime, conditional=False)
     response.content_length = size
-    try:
-        response.make_conditional(request, accept_ranges=True, complete_length=size)
-    except RequestedRangeNotSatisfiable:
-        file.close()
-        raise
-    response.cache_control.public = True
-    response.cache_control.immutable = True
     return response
 
 

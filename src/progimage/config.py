@@ -8,6 +8,19 @@ MIB = 1024 * 1024
 LOG_FORMATS = ("text", "json")
 
 
+# Settings with a bounded range: (name, lowest, highest).
+RANGES = (
+    ("cache_max_bytes", 0, 2**62),
+    ("jpeg_quality", 1, 95),
+    ("png_compress_level", 0, 9),
+    ("webp_quality", 0, 100),
+    ("webp_method", 0, 6),
+)
+BOOLEANS = {
+    "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False,
+}
+
+
 class SettingsError(ValueError):
     """A setting has a value the service cannot start with."""
 
@@ -25,6 +38,20 @@ class Settings:
     max_upload_bytes: int = 50 * MIB
     # Largest accepted image, in pixels (width x height x frames); larger answer 422.
     max_pixels: int = 50_000_000
+    # Converted variants kept on disk, in bytes (least recently used go first); 0: off.
+    cache_max_bytes: int = 1024 * MIB
+    # Folder of the variant cache (on local disk); empty: ``.variants`` inside the
+    # storage folder, or ``progimage-cache`` in the temporary folder for S3.
+    cache_dir: str = ""
+    # nginx internal location prefix; when set, files are handed over X-Accel-Redirect.
+    accel_redirect: str = ""
+    # Encoder settings (see encoding.py for why these defaults).
+    jpeg_quality: int = 85
+    jpeg_optimize: bool = False
+    jpeg_progressive: bool = False
+    png_compress_level: int = 3
+    webp_quality: int = 80
+    webp_method: int = 2
     # Log lines (one per request, plus errors) as "text" or as "json" objects.
     log_format: str = "text"
 
@@ -39,6 +66,13 @@ class Settings:
         for name in ("max_upload_bytes", "max_pixels"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROGIMAGE_{name.upper()} must be positive")
+        for name, low, high in RANGES:
+            if not low <= getattr(self, name) <= high:
+                raise SettingsError(
+                    f"PROGIMAGE_{name.upper()} must be between {low} and {high}"
+                )
+        if self.accel_redirect and not self.accel_redirect.startswith("/"):
+            raise SettingsError("PROGIMAGE_ACCEL_REDIRECT must start with '/'")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -60,4 +94,8 @@ def _parse(key: str, raw: str, kind: type | str) -> object:
             return int(raw.replace("_", ""))
         except ValueError:
             raise SettingsError(f"{key} must be a whole number, not {raw!r}") from None
+    if kind in (bool, "bool"):
+        if raw.strip().lower() not in BOOLEANS:
+            raise SettingsError(f"{key} must be true or false, not {raw!r}")
+        return BOOLEANS[raw.strip().lower()]
     return raw

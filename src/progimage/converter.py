@@ -1,6 +1,7 @@
 """Re-encode a stored image into another format, keeping every frame it can."""
 
 import io
+from collections.abc import Mapping
 from typing import BinaryIO
 
 from PIL import Image, ImageSequence
@@ -24,9 +25,11 @@ def convert(
     max_pixels: int,
     options: ImageOptions = NO_OPTIONS,
     mask: Image.Image | None = None,
+    encoder: Mapping[str, object] | None = None,
 ) -> bytes:
     """Encode the image in ``stream`` as ``target``, after the operations in
-    ``options`` (``mask``: the decoded image a ``mask=<ref>`` option names).
+    ``options`` (``mask``: the decoded image a ``mask=<ref>`` option names), with
+    ``encoder`` as the format's default save settings (the options override them).
 
     Multi-frame sources keep all frames, durations and loop count when the target
     can store several frames; otherwise the first frame is used. Operations apply
@@ -44,7 +47,7 @@ def convert(
         frames = _decoded_frames(image, source, all_frames=target.multi_frame)
         if target.name not in PAGED_FORMATS and _sizes_differ(frames):
             frames = frames[:1]  # an animation needs one canvas size
-        params = _animation_params(image, frames)
+        params = {**(encoder or {}), **_animation_params(image, frames)}
         frames = [
             processing.apply(
                 frame, options, full_size=full_size, mask=mask,

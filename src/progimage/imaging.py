@@ -2,6 +2,7 @@
 
 import contextlib
 import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -14,6 +15,11 @@ from .formats import FormatRegistry, ImageFormat
 # Layers of these formats are not frames: only the composite image is shown.
 LAYERED_FORMATS = frozenset({"PSD"})
 
+# Uploads whose first frame decodes to at most this many pixels are decoded as a
+# check (at most 8 MB of pixel data); JPEG counts at 1/8 scale, PNG is never decoded.
+CHECK_MAX_PIXELS = 2_000_000
+CHECK_CHUNK = 64 * 1024
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The EXIF tag that says how the camera was held.
 ORIENTATION = 0x0112
 
@@ -77,23 +83,63 @@ def open_image(
 
 
 def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> ImageInfo:
-    """Identify an upload and check that its first frame decodes.
+    """Identify an upload from its header and check its data in bounded memory.
 
-    :raises UnsupportedImage: not an image, or its pixels cannot be decoded.
+    The data check never holds a full-size decode: PNG chunks are read through
+    and their checksums compared, JPEG decodes at 1/8 scale (every byte is still
+    read), and other formats decode their first frame only when it is small
+    (``CHECK_MAX_PIXELS``); larger ones are checked at conversion time.
+
+    :raises UnsupportedImage: not an image, or its data is damaged or truncated.
     :raises ImageTooLarge: above the pixel limit.
     """
     with open_image(stream, registry, max_pixels) as image:
         fmt = registry.for_name(image.format)
-        if image.format == "JPEG":
-            # Decoding at 1/8 scale still reads every byte, at a fraction of the cost.
-            image.draft(image.mode, (1, 1))
-        load(image, fmt)
+        # A PNG may keep its eXIf chunk after the pixels: reading it would decode them.
+        exif_known = image.format != "PNG" or "exif" in image.info
         info = ImageInfo(
             fmt, image.width, image.height, frame_count(image), image.mode,
-            orientation=orientation(image), has_alpha=image.has_transparency_data,
+            orientation=orientation(image) if exif_known else 1,
+            has_alpha=image.has_transparency_data,
         )
+        if image.format == "PNG":
+            _check_png(stream, fmt)
+        else:
+            # A no-op except for JPEG, which then decodes at 1/8 of its size.
+            image.draft(image.mode, (1, 1))
+            if image.width * image.height <= CHECK_MAX_PIXELS:
+                load(image, fmt)
     stream.seek(0)
     return info
+
+
+def _check_png(stream: BinaryIO, fmt: ImageFormat) -> None:
+    """Read every chunk up to IEND in small pieces and compare its CRC.
+
+    :raises UnsupportedImage: a chunk is cut off or its checksum is wrong.
+    """
+    truncated = UnsupportedImage(f"the {fmt.name} image cannot be decoded (truncated)")
+    stream.seek(len(PNG_SIGNATURE))
+    while True:
+        header = stream.read(8)
+        if len(header) < 8:
+            raise truncated
+        length, kind = struct.unpack(">I4s", header)
+        crc = zlib.crc32(kind)
+        remaining = length
+        while remaining and (piece := stream.read(min(remaining, CHECK_CHUNK))):
+            crc = zlib.crc32(piece, crc)
+            remaining -= len(piece)
+        stored = stream.read(4)
+        if remaining or len(stored) < 4:
+            raise truncated
+        if struct.unpack(">I", stored)[0] != crc:
+            raise UnsupportedImage(
+                f"the {fmt.name} image cannot be decoded (bad checksum in "
+                f"{kind.decode('latin-1')!r})"
+            )
+        if kind == b"IEND":
+            return
 
 
 def decode(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Image.Image:

@@ -112,9 +112,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
-def get_metrics() -> Metrics:
-    """The current app's metrics."""
-    return current_app.extensions["progimage.metrics"]
+def get_metrics(app: Flask | None = None) -> Metrics:
+    """The metrics of ``app``, by default of the current app."""
+    return (app or current_app).extensions["progimage.metrics"]
 
 
 @bp.route("/metrics")

@@ -1,29 +1,42 @@
 """The service's operations, free of HTTP: store an upload, convert a stored image."""
 
 import hashlib
+import io
+import logging
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import BinaryIO
 
 from PIL import Image
 
-from . import converter, imaging
+from . import converter, encoding, imaging
 from .config import Settings
 from .exceptions import ImageNotFound, InvalidOptions, ServiceError
 from .formats import FormatRegistry, ImageFormat
+from .metrics import Metrics
 from .options import NO_OPTIONS, ImageOptions
 from .storage import ImageRecord, Storage
+from .variants import VariantCache, variant_key
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class ImageService:
-    """One per app: the settings, the storage backend and the format registry."""
+    """One per app: the settings, the storage backend, the format registry, the
+    metrics and the variant cache."""
 
     settings: Settings
     storage: Storage
     formats: FormatRegistry
+    #: Where conversions and variant cache hits and misses are counted.
+    metrics: Metrics
+    #: Converted variants kept on disk; None converts on every request.
+    cache: VariantCache | None = None
 
     def store(self, upload: BinaryIO) -> str:
         """Check that ``upload`` is a readable image, store it and return its reference.
@@ -66,13 +79,6 @@ class ImageService:
         """
         return self.storage.record(ref)
 
-    def delete(self, ref: str) -> None:
-        """Remove the image ``ref``; every result derived from it goes with it.
-
-        :raises ImageNotFound: nothing is stored under ``ref``.
-        """
-        self.storage.delete(ref)
-
     def _examine(self, upload: BinaryIO) -> ImageRecord:
         """The record for an upload, checking that it is an image within limits."""
         info = imaging.inspect(upload, self.formats, self.settings.max_pixels)
@@ -105,11 +111,94 @@ class ImageService:
         :raises ConversionFailed: the image cannot be encoded in that format.
         """
         mask = self._mask(options.mask_reference) if options.mask_reference else None
+        started = time.perf_counter()
         with self.storage.open(ref) as original:
-            return converter.convert(
+            data = converter.convert(
                 original, target, self.formats, self.settings.max_pixels,
-                options, mask,
+                options, mask, self._encoder(target),
             )
+        log.info(
+            "converted %s to %s in %.0f ms",
+            ref, target.name, (time.perf_counter() - started) * 1000,
+        )
+        return data
+
+    def variant_key(
+        self, target: ImageFormat, options: ImageOptions = NO_OPTIONS
+    ) -> str:
+        """What identifies the conversion of any image to ``target`` after
+        ``options`` (cache, ETag)."""
+        return variant_key(target.name, self._encoder(target), options.key())
+
+    def variant(
+        self,
+        record: ImageRecord,
+        ref: str,
+        target: ImageFormat,
+        options: ImageOptions = NO_OPTIONS,
+    ) -> BinaryIO:
+        """The stored image ``ref`` (described by ``record``) as ``target`` after
+        ``options``, from the cache or converted once.
+
+        Concurrent first requests for one variant wait for a single conversion.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises InvalidOptions: an option does not fit the image.
+        :raises ImageTooLarge: the result would be above the pixel limit.
+        :raises ConversionFailed: the image cannot be encoded in that format.
+        """
+        if self.cache is None:
+            return io.BytesIO(self._counted_convert(record, ref, target, options))
+        key = self.variant_key(target, options)
+        cached = self.cache.open(ref, key)
+        if cached is None:
+            with self.cache.lock(ref, key):
+                cached = self.cache.open(ref, key)
+                if cached is None:
+                    self._count(hit=False, target=target)
+                    data = self._counted_convert(record, ref, target, options)
+                    self.cache.put(ref, key, data)
+                    return io.BytesIO(data)
+        self._count(hit=True, target=target)
+        return cached
+
+    def internal_path(self, ref: str) -> str | None:
+        """``<ab>/<cd>/<ref>/original``: where the original lies under the storage
+        folder, for ``X-Accel-Redirect``; None if the storage has no local files.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+        root = getattr(self.storage, "root", None)
+        if root is None:
+            return None
+        with self.storage.open(ref) as file:
+            return Path(file.name).relative_to(root).as_posix()
+
+    def delete(self, ref: str) -> None:
+        """Remove the image ``ref``; every result derived from it goes with it (the
+        cached variants included).
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+        self.storage.delete(ref)
+        if self.cache is not None:
+            self.cache.purge(ref)
+
+    def _counted_convert(
+        self, record: ImageRecord, ref: str, target: ImageFormat,
+        options: ImageOptions,
+    ) -> bytes:
+        """``convert``, counted and timed in the metrics."""
+        with self.metrics.conversion(record.format, target.name):
+            return self.convert(ref, target, options)
+
+    def _count(self, hit: bool, target: ImageFormat) -> None:
+        """Count a variant cache hit or miss."""
+        counter = self.metrics.cache_hits if hit else self.metrics.cache_misses
+        counter.labels(target.name).inc()
+
+    def _encoder(self, target: ImageFormat) -> dict[str, object]:
+        return encoding.encoder_params(self.settings).get(target.name, {})
 
     def _mask(self, ref: str) -> Image.Image:
         """The first frame of the stored image used as a mask, decoded.

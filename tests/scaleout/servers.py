@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from live_servers import free_port, stop
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 CREDENTIALS = {
@@ -50,7 +51,7 @@ class Instance:
 
     def stop(self) -> None:
         """Shut the instance down, as a crash or a deployment would."""
-        _stop(self.process)
+        stop(self.process)
 
 
 @contextlib.contextmanager
@@ -64,7 +65,7 @@ def moto_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{int(process.stdout.readline())}"
     finally:
         process.stdin.close()
-        _stop(process)
+        stop(process)
         process.stdout.close()
 
 
@@ -92,13 +93,13 @@ def gunicorn(folder: Path, env: dict[str, str]) -> Iterator[Instance]:
         _wait_until_ready(f"{instance.url}/readyz", process, log)
         yield instance
     finally:
-        _stop(process)
+        stop(process)
 
 
 @contextlib.contextmanager
 def nginx(folder: Path, upstreams: list[int]) -> Iterator[str]:
     """Run Debian's nginx with deploy/nginx-scaleout.conf in front of two ports."""
-    port = _free_port()
+    port = free_port()
     site = (DEPLOY / "nginx-scaleout.conf").read_text()
     site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
     for default, actual in zip(("8001", "8002"), upstreams, strict=True):
@@ -132,7 +133,7 @@ http {{
         _wait_until_ready(f"{url}/healthz", process, folder / "error.log")
         yield url
     finally:
-        _stop(process)
+        stop(process)
 
 
 def _wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
@@ -150,20 +151,3 @@ def _wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
 
 def _tail(log: Path) -> str:
     return log.read_text()[-3000:] if log.exists() else "(no log)"
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Ask a server to finish, then make sure it did."""
-    process.terminate()
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-def _free_port() -> int:
-    """A loopback port free right now (for nginx, which cannot report its own)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

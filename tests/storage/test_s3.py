@@ -3,7 +3,9 @@
 import io
 import os
 import socket
+import tempfile
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
@@ -204,3 +206,39 @@ def test_app_converts_every_frame_from_s3(s3_client):
     assert response.status_code == 200
     image = decode(response.data)
     assert (image.format, image.n_frames) == ("WEBP", 2)
+
+
+def test_s3_app_caches_variants_in_the_temporary_folder(s3_bucket):
+    """Without PROGIMAGE_CACHE_DIR an S3 app keeps variants under the temporary folder,
+    and a second request is served from there."""
+    app = create_app(Settings(storage=f"s3://{s3_bucket}/cached"))
+    client = app.test_client()
+    cache = app.extensions["progimage"].cache
+    assert cache.folder == Path(tempfile.gettempdir(), "progimage-cache").resolve()
+    ref = upload(client, make_image("PNG", size=(30, 20))).get_data(as_text=True)
+    bodies = []
+    for _ in range(2):
+        with client.get(f"/storage/{ref}.webp?w=15") as response:
+            assert response.status_code == 200
+            bodies.append(response.get_data())
+    kept = [path.read_bytes() for path in (cache.folder / ref[:2] / ref).iterdir()]
+    assert kept == [bodies[0]] == [bodies[1]]
+    assert decode(bodies[0]).size == (15, 10)
+    assert client.delete(f"/storage/{ref}").status_code == 204
+    assert not (cache.folder / ref[:2] / ref).exists()
+
+
+def test_s3_originals_ignore_accel_redirect(s3_bucket, tmp_path):
+    """PROGIMAGE_ACCEL_REDIRECT has no file to point at in S3: the bytes are sent."""
+    settings = Settings(
+        storage=f"s3://{s3_bucket}", accel_redirect="/_internal/",
+        cache_dir=str(tmp_path / "cache"),
+    )
+    client = create_app(settings).test_client()
+    original = make_image("PNG")
+    ref = upload(client, original).get_data(as_text=True)
+    with client.get(f"/storage/{ref}") as response:
+        assert response.status_code == 200
+        assert "X-Accel-Redirect" not in response.headers
+        assert response.content_length == len(original)
+        assert response.get_data() == original

@@ -1,0 +1,208 @@
+"""The variant cache: converted images kept on local disk, bounded, LRU evicted.
+
+A variant is the file ``<folder>/<ab>/<ref>/<digest>`` where ``digest`` hashes the
+variant key (target format plus normalised processing options). Files are written
+under a temporary name and renamed into place, so readers see whole files only. Each
+hit refreshes the file's mtime (at most once a minute), which orders eviction.
+
+The running total of cached bytes lives in ``<folder>/.size``, updated under an
+exclusive ``flock`` by every process that adds or removes a variant; when it passes
+``max_bytes`` the oldest variants are removed until the cache is down to 90% of it.
+Conversions of one key are serialised across processes by ``flock`` on one of a fixed
+set of lock files (hashed from the key), so concurrent first requests convert once.
+"""
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+from .config import Settings
+
+LOCK_STRIPES = 256
+# Evicting down to a low-water mark makes the scan of the cache folder a rare event.
+LOW_WATER = 0.9
+# A hit rewrites the mtime only when it is older than this, sparing metadata writes.
+TOUCH_INTERVAL = 60.0
+# Temporary files older than this belong to a crashed writer and are removed.
+ABANDONED_AFTER = 3600.0
+LOCKS = ".locks"
+SIZE = ".size"
+TRASH = ".trash"
+# The default cache folder when originals are in S3, which has no local folder.
+S3_CACHE_DIR = os.path.join(tempfile.gettempdir(), "progimage-cache")
+
+
+def variant_key(
+    format_name: str, encoder: Mapping[str, object], options_key: str = ""
+) -> str:
+    """The cache key of a conversion: target format, encoder settings and options.
+
+    Encoder settings are part of it so that changing them never serves stale files.
+    """
+    settings = ",".join(f"{name}={value}" for name, value in sorted(encoder.items()))
+    return f"{format_name}|{settings}|{options_key}"
+
+
+def variant_tag(sha256: str, key: str) -> str:
+    """A strong ETag for a variant: the original's content hash and the key."""
+    return f"{sha256}.{_digest(key)[:16]}"
+
+
+class VariantCache:
+    """Converted images on the local filesystem, at most ``max_bytes`` of them."""
+
+    def __init__(self, folder: str | os.PathLike[str], max_bytes: int) -> None:
+        self.folder = Path(folder).resolve()
+        self.max_bytes = max_bytes
+        for name in (LOCKS, TRASH):
+            (self.folder / name).mkdir(parents=True, exist_ok=True)
+        _remove_old(self.folder / TRASH, ABANDONED_AFTER)
+        with self._size_locked() as size:
+            size.write(self._recount())
+
+    def path(self, ref: str, key: str) -> Path:
+        """Where the variant ``key`` of image ``ref`` is (or would be) stored."""
+        return self.folder / ref[:2] / ref / _digest(key)
+
+    def open(self, ref: str, key: str) -> BinaryIO | None:
+        """The cached variant opened for reading, or None if it is not cached."""
+        try:
+            file = open(self.path(ref, key), "rb")
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if time.time() - os.fstat(file.fileno()).st_mtime > TOUCH_INTERVAL:
+            os.utime(file.fileno())
+        return file
+
+    @contextlib.contextmanager
+    def lock(self, ref: str, key: str) -> Iterator[None]:
+        """Hold the conversion lock of one variant, across threads and processes."""
+        stripe = int(_digest(f"{ref}/{key}")[:8], 16) % LOCK_STRIPES
+        with open(self.folder / LOCKS / f"{stripe:03d}", "ab") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(file, fcntl.LOCK_UN)
+
+    def put(self, ref: str, key: str, data: bytes) -> None:
+        """Store a variant atomically; one larger than the whole cache is skipped."""
+        if not 0 < len(data) <= self.max_bytes:
+            return
+        path = self.path(ref, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        with open(temporary, "xb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+        self._account(len(data))
+
+    def purge(self, ref: str) -> None:
+        """Remove every variant of ``ref`` (after its original is deleted)."""
+        doomed = self.folder / TRASH / uuid.uuid4().hex
+        try:
+            os.rename(self.folder / ref[:2] / ref, doomed)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        freed = sum(
+            entry.stat().st_size for entry in doomed.iterdir() if entry.name[0] != "."
+        )
+        shutil.rmtree(doomed, ignore_errors=True)
+        self._account(-freed)
+
+    def _account(self, delta: int) -> None:
+        """Add ``delta`` to the shared total; evict when the cache is over its bound."""
+        with self._size_locked() as size:
+            total = size.read() + delta
+            if total > self.max_bytes:
+                total = self._evict(int(self.max_bytes * LOW_WATER))
+            size.write(max(total, 0))
+
+    @contextlib.contextmanager
+    def _size_locked(self) -> Iterator["_Counter"]:
+        with open(self.folder / SIZE, "a+b") as file:
+            fcntl.flock(file, fcntl.LOCK_EX)
+            try:
+                yield _Counter(file)
+            finally:
+                fcntl.flock(file, fcntl.LOCK_UN)
+
+    def _recount(self) -> int:
+        return sum(size for _, size, _ in self._entries())
+
+    def _evict(self, target: int) -> int:
+        """Remove least recently used variants until at most ``target`` bytes remain."""
+        entries = sorted(self._entries())
+        total = sum(size for _, size, _ in entries)
+        for _, size, path in entries:
+            if total <= target:
+                break
+            path.unlink(missing_ok=True)
+            total -= size
+        return total
+
+    def _entries(self) -> list[tuple[float, int, Path]]:
+        """(mtime, size, path) of every cached variant; abandoned temporaries go."""
+        entries = []
+        now = time.time()
+        for path in self.folder.glob("[0-9a-f][0-9a-f]/*/*"):
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue  # evicted or purged meanwhile
+            if not path.name.startswith("."):
+                entries.append((stat.st_mtime, stat.st_size, path))
+            elif now - stat.st_mtime > ABANDONED_AFTER:
+                path.unlink(missing_ok=True)
+        return entries
+
+
+class _Counter:
+    """The total held in the locked ``.size`` file."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+
+    def read(self) -> int:
+        self._file.seek(0)
+        return int(self._file.read() or 0)
+
+    def write(self, total: int) -> None:
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(str(total).encode())
+        self._file.flush()
+
+
+def _remove_old(folder: Path, age: float) -> None:
+    """Remove what crashed purges left in ``folder`` over ``age`` seconds ago."""
+    for entry in folder.iterdir():
+        if time.time() - entry.stat().st_ctime > age:
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def make_cache(settings: Settings) -> VariantCache | None:
+    """The cache in ``PROGIMAGE_CACHE_DIR``; by default ``.variants`` in the storage
+    folder, or ``progimage-cache`` in the temporary folder (``$TMPDIR``, ``/tmp``)
+    when originals are in S3. None when ``PROGIMAGE_CACHE_MAX_BYTES`` is 0."""
+    if settings.cache_max_bytes == 0:
+        return None
+    folder = settings.cache_dir or (
+        S3_CACHE_DIR if settings.storage.startswith("s3://")
+        else os.path.join(settings.storage, ".variants")
+    )
+    return VariantCache(folder, settings.cache_max_bytes)

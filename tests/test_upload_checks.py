@@ -1,0 +1,94 @@
+"""Upload validation in bounded memory: header facts, plus a cheap check of the data."""
+
+import io
+import os
+
+import pytest
+from conftest import make_image, upload
+from PIL import Image
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+
+def _corrupt_png_crc(data: bytes) -> bytes:
+    """Flip one byte inside the first IDAT chunk's data (its CRC no longer matches)."""
+    at = data.index(b"IDAT") + 4 + 10
+    return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1:]
+
+
+def _upload_large(client, data: bytes):
+    """Upload from memory: Flask's test client leaves its temporary file for bodies
+    over 500 KB open, which ``filterwarnings = error`` turns into a failure."""
+    boundary, body = encode_multipart({"data": FileStorage(io.BytesIO(data), "big")})
+    return client.put(
+        "/storage/", data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+
+
+def _record(app, ref: str):
+    return app.extensions["progimage"].storage.record(ref)
+
+
+@pytest.mark.parametrize("fmt, size", [
+    ("JPEG", (800, 600)), ("PNG", (640, 480)), ("WEBP", (300, 200)), ("BMP", (99, 77)),
+])
+def test_record_holds_the_full_size(app, fmt, size):
+    """The stored width and height are the image's, not those of a reduced decode."""
+    response = upload(app.test_client(), make_image(fmt, size=size))
+    record = _record(app, response.get_data(as_text=True))
+    assert (record.width, record.height, record.format) == (*size, fmt)
+
+
+@pytest.mark.parametrize("name, damage", [
+    ("png cut in half", lambda data: data[: len(data) // 2]),
+    ("png without IEND", lambda data: data[:-12]),
+    ("png with bad IDAT checksum", _corrupt_png_crc),
+])
+def test_damaged_png_is_refused(client, name, damage):
+    """PNG chunks are read through and checked: damage answers 400."""
+    data = make_image("PNG", size=(300, 300))
+    response = upload(client, damage(data))
+    assert response.status_code == 400, name
+    assert "cannot be decoded" in response.get_json()["detail"]
+
+
+def test_truncated_jpeg_is_refused(client):
+    """A JPEG cut off mid-scan is refused (it is decoded at 1/8 scale)."""
+    data = make_image("JPEG", size=(1200, 900), quality=95)
+    response = upload(client, data[: len(data) * 2 // 3])
+    assert response.status_code == 400
+    assert "cannot be decoded" in response.get_json()["detail"]
+
+
+def test_small_truncated_bmp_is_refused(client):
+    """Other formats are decoded at upload when their first frame is small."""
+    data = make_image("BMP", size=(400, 300))
+    response = upload(client, data[: len(data) // 2])
+    assert response.status_code == 400
+
+
+def test_large_damaged_bmp_is_stored_and_refused_at_conversion(client):
+    """Above 2 megapixels only the header is checked at upload; a damaged body then
+    answers 400 when converted, never 500."""
+    data = make_image("BMP", size=(1600, 1300))
+    response = _upload_large(client, data[: len(data) - 1_000_000])
+    assert response.status_code == 200
+    ref = response.get_data(as_text=True)
+    with client.get(f"/storage/{ref}.png") as converted:
+        assert converted.status_code == 400
+        assert "cannot be decoded" in converted.get_json()["detail"]
+
+
+def test_png_check_passes_valid_multichunk_file(app):
+    """A 2 MB PNG of noise, in many IDAT chunks, is accepted byte for byte."""
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", (900, 700), os.urandom(900 * 700 * 3)).save(
+        buffer, "PNG", compress_level=0
+    )
+    data = buffer.getvalue()
+    assert data.count(b"IDAT") > 10
+    client = app.test_client()
+    ref = _upload_large(client, data).get_data(as_text=True)
+    with client.get(f"/storage/{ref}") as response:
+        assert response.get_data() == data

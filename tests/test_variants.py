@@ -1,0 +1,209 @@
+"""The variant cache: stored once, served from disk, bounded, purged with its image."""
+
+import dataclasses
+import logging
+import os
+import time
+
+import pytest
+from conftest import decode, make_image, upload
+
+from progimage import create_app
+from progimage.variants import VariantCache, variant_key
+
+REF = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
+OTHER = "1b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
+
+
+@pytest.fixture(name="conversions")
+def _conversions(caplog):
+    """The service's "converted" log lines, to count real conversions."""
+    caplog.set_level(logging.INFO, logger="progimage.service")
+    return lambda: [r for r in caplog.records if r.getMessage().startswith("converted")]
+
+
+def _age(path: os.PathLike[str], seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def _total(cache: VariantCache) -> int:
+    return int((cache.folder / ".size").read_bytes())
+
+
+def test_second_request_is_served_from_the_cache(client, conversions):
+    """The first GET of a variant converts; the next ones send the stored file."""
+    ref = upload(client, make_image("JPEG")).get_data(as_text=True)
+    bodies = []
+    for _ in range(3):
+        with client.get(f"/storage/{ref}.webp") as response:
+            assert response.status_code == 200
+            bodies.append(response.get_data())
+    assert len(conversions()) == 1
+    assert bodies[0] == bodies[1] == bodies[2]
+    assert decode(bodies[2]).format == "WEBP"
+
+
+def test_each_format_is_its_own_variant(client, conversions):
+    """Two formats of one image are two conversions; .jpg and .jpeg are one."""
+    ref = upload(client, make_image("PNG")).get_data(as_text=True)
+    for ext in ("webp", "jpg", "jpeg", "webp"):
+        with client.get(f"/storage/{ref}.{ext}") as response:
+            assert response.status_code == 200
+    assert len(conversions()) == 2
+
+
+def test_cache_off_converts_every_time(settings, conversions):
+    """With PROGIMAGE_CACHE_MAX_BYTES=0 every request converts and nothing is kept."""
+    client = create_app(dataclasses.replace(settings, cache_max_bytes=0)).test_client()
+    ref = upload(client, make_image("PNG")).get_data(as_text=True)
+    for _ in range(2):
+        with client.get(f"/storage/{ref}.webp") as response:
+            assert decode(response.get_data()).format == "WEBP"
+    assert len(conversions()) == 2
+    assert not os.path.exists(os.path.join(settings.storage, ".variants"))
+
+
+def test_cache_dir_setting_moves_the_cache(settings, tmp_path):
+    """PROGIMAGE_CACHE_DIR puts variants in a folder of its own."""
+    folder = tmp_path / "variants"
+    app = create_app(dataclasses.replace(settings, cache_dir=str(folder)))
+    ref = upload(app.test_client(), make_image("PNG")).get_data(as_text=True)
+    with app.test_client().get(f"/storage/{ref}.gif") as response:
+        assert response.status_code == 200
+    assert len(list(folder.glob(f"{ref[:2]}/{ref}/*"))) == 1
+
+
+def test_changed_encoder_settings_make_a_new_variant(settings, conversions):
+    """Variants made with other encoder settings are not served as current."""
+    first = create_app(settings)
+    ref = upload(first.test_client(), make_image("PNG")).get_data(as_text=True)
+    with first.test_client().get(f"/storage/{ref}.webp") as response:
+        old_tag = response.headers["ETag"]
+    second = create_app(dataclasses.replace(settings, webp_quality=20))
+    with second.test_client().get(f"/storage/{ref}.webp") as response:
+        assert response.headers["ETag"] != old_tag
+    assert len(conversions()) == 2
+
+
+def test_delete_purges_the_variants(app):
+    """DELETE /storage/<ref> removes its cached variants (options included) and frees
+    their bytes; the variants answer 404 afterwards."""
+    client = app.test_client()
+    ref = upload(client, make_image("PNG")).get_data(as_text=True)
+    for path in (f"{ref}.webp", f"{ref}.png?w=8", f"{ref}?grayscale"):
+        with client.get(f"/storage/{path}") as response:
+            assert response.status_code == 200
+    service = app.extensions["progimage"]
+    assert len(list((service.cache.folder / ref[:2] / ref).iterdir())) == 3
+    assert client.delete(f"/storage/{ref}").status_code == 204
+    assert not (service.cache.folder / ref[:2] / ref).exists()
+    assert _total(service.cache) == 0
+    with client.get(f"/storage/{ref}.webp") as response:
+        assert response.status_code == 404
+
+
+@pytest.mark.parametrize("first, second, conversions_made", [
+    ("png?w=10", "png?w=20", 2),
+    ("png?w=10&dpr=2", "png?w=20", 1),
+    ("jpg?q=50", "jpg?q=90", 2),
+    ("png?rotate=-90", "png?rotate=270", 1),
+    ("webp", "webp?lossless", 2),
+])
+def test_processing_options_are_part_of_the_key(
+    client, conversions, first, second, conversions_made
+):
+    """Options that ask for the same result share one cached variant; others not."""
+    ref = upload(client, make_image("PNG", size=(40, 30))).get_data(as_text=True)
+    bodies = []
+    for path in (first, second, first):
+        with client.get(f"/storage/{ref}.{path}") as response:
+            assert response.status_code == 200
+            bodies.append(response.get_data())
+    assert len(conversions()) == conversions_made
+    assert bodies[0] == bodies[2]
+    assert (bodies[0] == bodies[1]) == (conversions_made == 1)
+
+
+def test_mask_reference_variant_is_cached(client, conversions):
+    """A variant masked by another stored image converts once, then comes from disk."""
+    ref = upload(client, make_image("PNG", size=(20, 20))).get_data(as_text=True)
+    mask = upload(client, make_image("PNG", size=(20, 20))).get_data(as_text=True)
+    for _ in range(2):
+        with client.get(f"/storage/{ref}.png?mask={mask}") as response:
+            assert response.status_code == 200
+            assert decode(response.get_data()).mode in ("RGBA", "LA")
+    assert len(conversions()) == 1
+
+
+def test_put_then_open_gives_the_bytes(tmp_path):
+    """A stored variant reads back whole; a missing one is None."""
+    cache = VariantCache(tmp_path, max_bytes=1000)
+    assert cache.open(REF, "WEBP||") is None
+    cache.put(REF, "WEBP||", b"x" * 10)
+    with cache.open(REF, "WEBP||") as file:
+        assert file.read() == b"x" * 10
+    assert _total(cache) == 10
+
+
+def test_least_recently_used_is_evicted_first(tmp_path):
+    """Over the bound, the variants used longest ago go, down to 90% of it."""
+    cache = VariantCache(tmp_path, max_bytes=350)
+    for age, key in ((300, "a"), (200, "b"), (100, "c")):
+        cache.put(REF, key, b"x" * 100)
+        _age(cache.path(REF, key), age)
+    with cache.open(REF, "a"):
+        pass  # a hit makes "a" the most recent
+    cache.put(REF, "d", b"x" * 100)
+    kept = {key for key in "abcd" if cache.path(REF, key).exists()}
+    assert kept == {"a", "c", "d"}
+    assert _total(cache) == 300
+
+
+def test_variant_larger_than_the_cache_is_not_kept(tmp_path):
+    """A variant bigger than the whole bound is served but never stored."""
+    cache = VariantCache(tmp_path, max_bytes=50)
+    cache.put(REF, "big", b"x" * 51)
+    assert cache.open(REF, "big") is None
+    assert _total(cache) == 0
+
+
+def test_total_is_recounted_at_start(tmp_path):
+    """A new process counts what is on disk, whatever the old counter said."""
+    cache = VariantCache(tmp_path, max_bytes=1000)
+    cache.put(REF, "a", b"x" * 40)
+    cache.put(OTHER, "a", b"x" * 2)
+    (tmp_path / ".size").write_bytes(b"999")
+    assert _total(VariantCache(tmp_path, max_bytes=1000)) == 42
+
+
+def test_abandoned_temporary_files_are_removed(tmp_path):
+    """Half-written files of a crashed writer go at the next eviction scan."""
+    cache = VariantCache(tmp_path, max_bytes=1000)
+    cache.put(REF, "a", b"x" * 10)
+    fresh = cache.path(REF, "a").with_name(".fresh")
+    stale = cache.path(REF, "a").with_name(".stale")
+    fresh.write_bytes(b"y")
+    stale.write_bytes(b"y")
+    _age(stale, 7200)
+    assert _total(VariantCache(tmp_path, max_bytes=1000)) == 10
+    assert fresh.exists() and not stale.exists()
+
+
+def test_purge_of_unknown_reference_is_harmless(tmp_path):
+    """Purging an image that has no variants changes nothing."""
+    cache = VariantCache(tmp_path, max_bytes=1000)
+    cache.put(REF, "a", b"x" * 10)
+    cache.purge(OTHER)
+    assert _total(cache) == 10
+
+
+def test_variant_key_names_format_encoder_and_options():
+    """The key changes with any of the three parts."""
+    keys = {
+        variant_key("WEBP", {}),
+        variant_key("PNG", {}),
+        variant_key("WEBP", {"quality": 80}),
+        variant_key("WEBP", {}, "w=100"),
+    }
+    assert len(keys) == 4
