@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .exceptions import ImageTooLarge, UnsupportedImage
 from .formats import FormatRegistry, ImageFormat
@@ -107,7 +107,10 @@ def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Imag
         else:
             # A no-op except for JPEG, which then decodes at 1/8 of its size.
             image.draft(image.mode, (1, 1))
-            if image.width * image.height <= CHECK_MAX_PIXELS:
+            # Stub formats (WMF, GRIB, HDF5...) cannot load without a handler,
+            # and find that out without decoding anything.
+            stub = isinstance(image, ImageFile.StubImageFile)
+            if stub or image.width * image.height <= CHECK_MAX_PIXELS:
                 load(image, fmt)
     stream.seek(0)
     return info
