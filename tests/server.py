@@ -39,7 +39,9 @@ class LiveServer:
         """Start gunicorn and wait until it answers."""
         self.process = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--config",
-             str(ROOT / "deploy" / "gunicorn.conf.py"), "progimage:create_app()"],
+             str(ROOT / "deploy" / "gunicorn.conf.py"), "progimage:create_app()",
+             # gunicorn 27's default control socket is one per user: not shared here.
+             "--no-control-socket"],
             cwd=ROOT, env=self.environ, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
