@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import api, errors
+from . import api, errors, pages
 from .config import Settings
 from .formats import FormatRegistry
 from .service import ImageService
@@ -20,5 +20,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         formats=FormatRegistry.from_pillow(),
     )
     app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
     errors.register(app)
     return app

@@ -4,7 +4,9 @@ import io
 import re
 from typing import BinaryIO
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import (
+    Blueprint, Response, current_app, jsonify, redirect, request, send_file, url_for,
+)
 from werkzeug.datastructures import FileStorage
 
 from .exceptions import ImageNotFound, InvalidUpload
@@ -17,11 +19,18 @@ REFERENCE = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 )
 ONE_YEAR = 365 * 24 * 3600
+# What a request can ask the answer to be, API first: ``*/*`` (curl) gets plain text.
+ANSWER_TYPES = ("text/plain", "application/json", "text/html")
 
 
 def get_service() -> ImageService:
     """The app's image service."""
     return current_app.extensions["progimage"]
+
+
+def prefers_html() -> bool:
+    """The client is a browser: it ranks a page above plain text and JSON."""
+    return request.accept_mimetypes.best_match(ANSWER_TYPES) == "text/html"
 
 
 @bp.route("/storage/", methods=["PUT", "POST"])
@@ -30,6 +39,9 @@ def upload() -> Response:
 
     Several ``data`` fields are a batch: all are stored, or none is, and the answer
     is the JSON list of their references in the order of the fields.
+
+    A browser posting the upload form (it prefers HTML) is sent on to the page
+    showing the stored images instead.
 
     :raises InvalidUpload: the field is missing or a file is empty.
     """
@@ -43,12 +55,20 @@ def upload() -> Response:
                  enumerate(files, start=1)}
         for label, stream in named.items():
             _check_not_empty(label, stream)
-        return jsonify(get_service().store_many(named))
+        refs = get_service().store_many(named)
+        return _show(refs) if prefers_html() else jsonify(refs)
     _check_not_empty("the file in field 'data'", files[0].stream)
     ref = get_service().store(files[0].stream)
+    if prefers_html():
+        return _show([ref])
     response = Response(ref, mimetype="text/plain")
     response.headers["Location"] = f"/storage/{ref}"
     return response
+
+
+def _show(refs: list[str]) -> Response:
+    """See Other: the page showing the stored images; a reload re-posts nothing."""
+    return redirect(url_for("pages.home", ref=refs), code=303)
 
 
 def _label(number: int, file: FileStorage) -> str:
