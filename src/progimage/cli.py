@@ -178,6 +178,8 @@ def _bar(label: str) -> Iterator[Progress]:
         def progress(done: int, size: int | None) -> None:
             bar.total = size
             bar.update(done - bar.n)
+            if done == size:
+                bar.refresh()  # show the finished bar, however fast it went
 
         yield progress
 

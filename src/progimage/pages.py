@@ -64,11 +64,12 @@ def format_bytes(size: int) -> str:
     """A byte count for people: ``2.4 MB``, ``980 kB``, ``12 bytes``."""
     if size < 1000:
         return f"{size} bytes"
-    for unit in ("kB", "MB", "GB"):
-        size /= 1000
-        if size < 1000 or unit == "GB":
+    value = float(size)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 999.5:
             break
-    return f"{size:.3g} {unit}"
+    return f"{value:.3g} {unit}"
 
 
 def _card(ref: str) -> Card:
