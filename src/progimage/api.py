@@ -1,7 +1,6 @@
 """HTTP routes: parse the request, call the service, shape the response."""
 
 import io
-import re
 from typing import BinaryIO
 
 from flask import (
@@ -10,14 +9,12 @@ from flask import (
 from werkzeug.datastructures import FileStorage
 
 from .exceptions import ImageNotFound, InvalidUpload
+from .options import REFERENCE
+from .options import parse as parse_options
 from .service import ImageService
 
 bp = Blueprint("api", __name__)
 
-# A reference is a UUID4 in canonical form; anything else is a 404 with no disk access.
-REFERENCE = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-)
 ONE_YEAR = 365 * 24 * 3600
 # What a request can ask the answer to be, API first: ``*/*`` (curl) gets plain text.
 ANSWER_TYPES = ("text/plain", "application/json", "text/html")
@@ -85,19 +82,31 @@ def _check_not_empty(label: str, stream: BinaryIO) -> None:
 
 @bp.route("/storage/<name>", methods=["GET"])
 def download(name: str) -> Response:
-    """The original (``<ref>``) or the image converted to ``<ref>.<ext>``."""
+    """The original (``<ref>``) or the image converted to ``<ref>.<ext>``, after the
+    operations in the query string (without an extension: in the original's format).
+
+    :raises InvalidOptions: a query parameter is unknown or has a bad value.
+    """
     ref, dot, extension = name.partition(".")
     _check_reference(ref)
+    options = parse_options(request.args.to_dict(flat=False))
     service = get_service()
-    if not dot:
-        record = service.storage.record(ref)
-        return _send(service.storage.open(ref), record.mime, record.sha256)
-    target = service.formats.for_extension(extension)
     record = service.storage.record(ref)
-    data = service.convert(ref, target)
-    response = _send(io.BytesIO(data), target.mime, f"{record.sha256}.{target.name}")
-    response.headers["Content-Disposition"] = f'inline; filename="{ref}.{extension}"'
+    if not dot and not options.key():
+        return _send(service.storage.open(ref), record.mime, record.sha256)
+    target = service.formats.for_extension(extension or _extension(record.format))
+    data = service.convert(ref, target, options)
+    etag = ".".join(filter(None, (record.sha256, target.name, options.key())))
+    response = _send(io.BytesIO(data), target.mime, etag)
+    filename = f"{ref}.{extension or target.extension}"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return response
+
+
+def _extension(format_name: str) -> str:
+    """The extension to write an original's format, PNG if it is read-only."""
+    fmt = get_service().formats.for_name(format_name)
+    return fmt.extension if fmt.writable else "png"
 
 
 @bp.route("/storage/<ref>", methods=["DELETE"])

@@ -5,29 +5,51 @@ from typing import BinaryIO
 
 from PIL import Image, ImageSequence
 
-from . import modes
+from . import encoding, modes, processing
 from .exceptions import ConversionFailed
 from .formats import FormatRegistry, ImageFormat
 from .imaging import DECODE_ERRORS, frame_count, load, open_image
+from .options import NO_OPTIONS, ImageOptions
 
 
 def convert(
-    stream: BinaryIO, target: ImageFormat, registry: FormatRegistry, max_pixels: int
+    stream: BinaryIO,
+    target: ImageFormat,
+    registry: FormatRegistry,
+    max_pixels: int,
+    options: ImageOptions = NO_OPTIONS,
+    mask: Image.Image | None = None,
 ) -> bytes:
-    """Encode the image in ``stream`` as ``target``.
+    """Encode the image in ``stream`` as ``target``, after the operations in
+    ``options`` (``mask``: the decoded image a ``mask=<ref>`` option names).
 
     Multi-frame sources keep all frames, durations and loop count when the target
-    can store several frames; otherwise the first frame is used.
+    can store several frames; otherwise the first frame is used. Operations apply
+    to every frame.
 
     :raises UnsupportedImage: the stored image cannot be decoded.
-    :raises ImageTooLarge: the stored image is above the pixel limit.
+    :raises ImageTooLarge: the stored image or the result is above the pixel limit.
+    :raises InvalidOptions: an option does not fit this image (a crop outside it).
     :raises ConversionFailed: the encoder refused the image.
     """
     with open_image(stream, registry, max_pixels) as image:
         source = registry.for_name(image.format)
+        full_size = processing.oriented_size(image, options)
+        processing.draft(image, options)
         frames = _decoded_frames(image, source, all_frames=target.multi_frame)
         params = _animation_params(image, frames)
-        adapted = [modes.adapt(frame, target) for frame in frames]
+        frames = [
+            processing.apply(
+                frame, options, full_size=full_size, mask=mask,
+                max_pixels=max_pixels // len(frames),
+            )
+            for frame in frames
+        ]
+        fill = encoding.background(options)
+        adapted = [modes.adapt(frame, target, fill) for frame in frames]
+        params.update(
+            encoding.save_params(frames[0].info, adapted[0].mode, target, options)
+        )
         if len(adapted) > 1:
             params["append_images"] = adapted[1:]
         output = io.BytesIO()

@@ -12,6 +12,7 @@ from .exceptions import (
     ConversionFailed,
     ImageNotFound,
     ImageTooLarge,
+    InvalidOptions,
     InvalidUpload,
     ServiceError,
     UnknownFormat,
@@ -20,6 +21,7 @@ from .exceptions import (
 
 STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     InvalidUpload: 400,
+    InvalidOptions: 400,
     UnsupportedImage: 400,
     UnknownFormat: 400,
     ImageNotFound: 404,

@@ -20,6 +20,10 @@ class UnsupportedImage(ServiceError):
     """The bytes are not an image that Pillow can read."""
 
 
+class InvalidOptions(ServiceError):
+    """A query parameter of an image request is unknown or has a bad value."""
+
+
 class UnknownFormat(ServiceError):
     """The requested output extension names no format that can be written."""
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from . import plugins
 from .exceptions import UnknownFormat
 
 #: The modes probed against every save handler.
@@ -60,6 +61,7 @@ class FormatRegistry:
     @functools.cache
     def from_pillow(cls) -> "FormatRegistry":
         """Build the registry from Pillow's plugins (cached for the process)."""
+        plugins.register()
         Image.init()
         extensions: dict[str, list[str]] = {}
         for ext, name in Image.registered_extensions().items():

@@ -93,6 +93,17 @@ def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Imag
     return info
 
 
+def decode(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Image.Image:
+    """The first frame of an image, decoded and independent of ``stream``.
+
+    :raises UnsupportedImage: not an image, or its pixels cannot be decoded.
+    :raises ImageTooLarge: above the pixel limit.
+    """
+    with open_image(stream, registry, max_pixels) as image:
+        load(image, registry.for_name(image.format))
+        return image.copy()
+
+
 def orientation(image: Image.Image) -> int:
     """The EXIF orientation tag (1-8); 1 when it is absent, invalid or unreadable."""
     try:

@@ -34,8 +34,11 @@ FALLBACKS = {
 }
 
 
-def adapt(image: Image.Image, fmt: ImageFormat) -> Image.Image:
-    """Return ``image`` in a mode that ``fmt`` stores, converting only if needed."""
+def adapt(
+    image: Image.Image, fmt: ImageFormat, background: tuple[int, ...] = WHITE
+) -> Image.Image:
+    """Return ``image`` in a mode that ``fmt`` stores, converting only if needed;
+    alpha is flattened onto ``background`` where the format has none."""
     mode = CANONICAL.get(image.mode, image.mode)
     if mode == "P" and "P" not in fmt.modes:
         # Expand the palette first so that transparency survives as alpha.
@@ -46,18 +49,20 @@ def adapt(image: Image.Image, fmt: ImageFormat) -> Image.Image:
         return image
     for target in FALLBACKS.get(mode, ()):
         if target in fmt.modes:
-            return to_mode(image, target)
+            return to_mode(image, target, background)
     return image  # nothing fits: let the encoder say why
 
 
-def to_mode(image: Image.Image, target: str) -> Image.Image:
+def to_mode(
+    image: Image.Image, target: str, background: tuple[int, ...] = WHITE
+) -> Image.Image:
     """Convert between modes without clipping depth or blackening transparency."""
     if image.mode in ("I", "I;16", "F") and target not in ("I", "I;16", "F"):
         image = _scale_to_8_bit(image)
     elif image.mode == "I" and target == "I;16":
         image = image.point(lambda value: value * _factor(image, 65535))
     if image.mode in ("LA", "RGBA", "PA") and target not in ("LA", "RGBA", "PA"):
-        image = _flatten(image)
+        image = _flatten(image, background)
     if target == "P":
         return image.convert("RGB").quantize(colors=256)
     if target == "1":
@@ -82,8 +87,8 @@ def _factor(image: Image.Image, top: int) -> float:
     return top / high if high > 0 else 1.0
 
 
-def _flatten(image: Image.Image) -> Image.Image:
-    """Composite onto opaque white, as a browser shows a transparent image."""
+def _flatten(image: Image.Image, background: tuple[int, ...]) -> Image.Image:
+    """Composite onto an opaque colour (white by default, as a browser shows it)."""
     rgba = image.convert("RGBA")
-    background = Image.new("RGBA", rgba.size, WHITE)
-    return Image.alpha_composite(background, rgba).convert("RGB")
+    canvas = Image.new("RGBA", rgba.size, (*background[:3], 255))
+    return Image.alpha_composite(canvas, rgba).convert("RGB")

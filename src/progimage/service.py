@@ -7,10 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import BinaryIO
 
+from PIL import Image
+
 from . import converter, imaging
 from .config import Settings
-from .exceptions import ServiceError
+from .exceptions import ImageNotFound, InvalidOptions, ServiceError
 from .formats import FormatRegistry, ImageFormat
+from .options import NO_OPTIONS, ImageOptions
 from .storage import ImageRecord, Storage
 
 
@@ -90,13 +93,34 @@ class ImageService:
             has_alpha=info.has_alpha,
         )
 
-    def convert(self, ref: str, target: ImageFormat) -> bytes:
-        """The stored image ``ref`` encoded as ``target``.
+    def convert(
+        self, ref: str, target: ImageFormat, options: ImageOptions = NO_OPTIONS
+    ) -> bytes:
+        """The stored image ``ref`` after the operations in ``options``, as ``target``.
 
         :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises InvalidOptions: an option does not fit the image, or the mask
+            reference names no stored image.
+        :raises ImageTooLarge: the result would be above the pixel limit.
         :raises ConversionFailed: the image cannot be encoded in that format.
         """
+        mask = self._mask(options.mask_reference) if options.mask_reference else None
         with self.storage.open(ref) as original:
             return converter.convert(
-                original, target, self.formats, self.settings.max_pixels
+                original, target, self.formats, self.settings.max_pixels,
+                options, mask,
             )
+
+    def _mask(self, ref: str) -> Image.Image:
+        """The first frame of the stored image used as a mask, decoded.
+
+        :raises InvalidOptions: nothing is stored under ``ref``.
+        """
+        try:
+            stream = self.storage.open(ref)
+        except ImageNotFound:
+            raise InvalidOptions(
+                f"parameter 'mask': no image is stored under {ref}"
+            ) from None
+        with stream:
+            return imaging.decode(stream, self.formats, self.settings.max_pixels)
