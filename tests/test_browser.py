@@ -15,7 +15,9 @@ ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 REPORTS = Path(__file__).resolve().parents[1] / "reports"
-REFERENCE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+REFERENCE = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+)
 DESKTOP = {"width": 1100, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
@@ -84,7 +86,8 @@ def test_failed_upload_shows_the_servers_message(page):
         "notes.txt", b"these are words, not pixels", "text/plain")])
     error = page.locator(".card.failed [role=alert]")
     expect(error).to_contain_text("not an image")
-    expect(page.locator(".card.failed .state")).to_have_text("notes.txt was not stored.")
+    state = page.locator(".card.failed .state")
+    expect(state).to_have_text("notes.txt was not stored.")
 
 
 def test_copy_button_copies_the_reference(page):

@@ -88,7 +88,8 @@ def test_card_shows_info_and_links(client):
     assert f'href="/storage/{ref}"' in card
     for ext in ("jpg", "png", "webp", "gif", "tif"):
         assert f'href="/storage/{ref}.{ext}"' in card
-    assert f'href="/storage/{ref}.webp?w=256&amp;h=256&amp;fit=inside">Thumbnail' in card
+    thumbnail = f"/storage/{ref}.webp?w=256&amp;h=256&amp;fit=inside"
+    assert f'href="{thumbnail}">Thumbnail' in card
     assert f'href="/storage/{ref}/info"' in card
     assert f'data-ref="{ref}"' in card
 

@@ -81,12 +81,13 @@ def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Imag
     """
     with open_image(stream, registry, max_pixels) as image:
         fmt = registry.for_name(image.format)
+        width, height = image.size  # before draft() shrinks them
         if image.format == "JPEG":
             # Decoding at 1/8 scale still reads every byte, at a fraction of the cost.
             image.draft(image.mode, (1, 1))
         load(image, fmt)
         info = ImageInfo(
-            fmt, image.width, image.height, frame_count(image), image.mode,
+            fmt, width, height, frame_count(image), image.mode,
             orientation=orientation(image), has_alpha=image.has_transparency_data,
         )
     stream.seek(0)

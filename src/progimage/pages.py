@@ -64,11 +64,11 @@ def format_bytes(size: int) -> str:
     """A byte count for people: ``2.4 MB``, ``980 kB``, ``12 bytes``."""
     if size < 1000:
         return f"{size} bytes"
-    value = float(size)
-    for unit in ("kB", "MB", "GB", "TB"):
-        value /= 1000
-        if value < 999.5:
+    value, unit = float(size), "bytes"
+    for bigger in ("kB", "MB", "GB", "TB"):
+        if value < 999.5 and unit != "bytes":
             break
+        value, unit = value / 1000, bigger
     return f"{value:.3g} {unit}"
 
 
