@@ -155,10 +155,12 @@ def test_screenshot_of_results(browser, live_server, viewport, name):
     try:
         page.goto("/")
         page.set_input_files("#files", [
-            file_payload("hopper.jpg", corpus_image("hopper.jpg"), "image/jpeg"),
-            file_payload("chi.gif", corpus_image("chi.gif"), "image/gif"),
+            file_payload(name, corpus_image(name), mime) for name, mime in (
+                ("sugarshack.mpo", "image/jpeg"), ("pil123p.png", "image/png"),
+                ("iss634.apng", "image/apng"),
+            )
         ])
-        expect(page.locator(".card[data-ref]")).to_have_count(2)
+        expect(page.locator(".card[data-ref]")).to_have_count(3)
         for image in page.locator(".card img").all():
             expect(image).to_have_js_property("complete", True)
         assert page.evaluate(

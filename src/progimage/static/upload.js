@@ -21,7 +21,6 @@ document.addEventListener("DOMContentLoaded", () => {
       preview.src = URL.createObjectURL(file);
       preview.alt = "Preview of " + file.name;
     }
-    results.prepend(item);
     const request = new XMLHttpRequest();
     request.open("POST", form.action);
     request.setRequestHeader("Accept", "text/plain");
@@ -37,6 +36,7 @@ document.addEventListener("DOMContentLoaded", () => {
     const data = new FormData();
     data.append("data", file);
     request.send(data);
+    return item;
   }
 
   async function show(item, ref, name) {
@@ -72,7 +72,8 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   function uploadAll(files) {
-    Array.from(files).forEach(upload);
+    // The newest files go on top, in the order they were chosen.
+    results.prepend(...Array.from(files, upload));
     input.value = "";
   }
 
