@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import decode, make_image, wait_until_serving
+from conftest import decode, make_image, wait_until_serving, with_orientation
 from progimage.client import Client
 
 PROGIMAGE = str(Path(sys.executable).with_name("progimage"))
@@ -124,6 +124,27 @@ def test_get_passes_operations_as_query_parameters(live_server, ref, tmp_path):
     assert image.size == (20, 15)
     red, green, blue = image.convert("RGB").getpixel((10, 7))
     assert red == green == blue
+
+
+@pytest.mark.parametrize("options, size", [([], (30, 40)), (["--no-orient"], (40, 30))])
+def test_get_no_orient_keeps_the_stored_pixels(live_server, tmp_path, options, size):
+    """EXIF orientation 6 turns the image upright, unless ``--no-orient``."""
+    with Client(live_server) as images:
+        ref = images.put(io.BytesIO(
+            make_image("JPEG", size=(40, 30), exif=with_orientation(6))
+        ))
+    target = tmp_path / "out.png"
+    result = run("get", f"{ref}.png", *options, "-o", str(target), url=live_server)
+    assert result.returncode == 0, result.stderr
+    assert decode(target.read_bytes()).size == size
+
+
+def test_get_into_a_missing_folder_fails(live_server, ref, tmp_path):
+    """An output file that cannot be created is named with the system's reason."""
+    target = tmp_path / "missing" / "out.png"
+    result = run("get", ref, "-o", str(target), url=live_server)
+    assert result.returncode == 1
+    assert result.stderr == f"progimage: {target}: No such file or directory\n"
 
 
 def test_get_unknown_format_fails_and_leaves_no_file(live_server, ref, tmp_path):

@@ -148,10 +148,6 @@ class MultipartBody(io.RawIOBase):
     def __len__(self) -> int:
         return self.length
 
-    def readable(self) -> bool:
-        """Always: this is a body to read."""
-        return True
-
     def read(self, size: int = -1) -> bytes:
         """The next chunk of the body (``size`` is a hint), ``b""`` at the end."""
         chunk = next(self._parts, b"")
