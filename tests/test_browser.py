@@ -171,3 +171,61 @@ def test_screenshot_of_results(browser, live_server, viewport, name):
     finally:
         context.close()
     assert decode((REPORTS / name).read_bytes()).width == viewport["width"]
+
+
+def test_every_control_is_labelled_and_every_image_described(page):
+    """Inputs have labels, buttons and links have names, images have alt text."""
+    page.set_input_files("#files", [file_payload(
+        "a.png", make_image("PNG"), "image/png")])
+    expect(page.locator(".card[data-ref]")).to_have_count(1)
+    unnamed = page.evaluate("""() => [
+        ...[...document.querySelectorAll("input")].filter((e) => !e.labels.length),
+        ...[...document.querySelectorAll("button, a")].filter(
+            (e) => !(e.getAttribute("aria-label") || e.textContent.trim()
+                     || e.querySelector("img[alt]"))),
+        ...[...document.querySelectorAll("main img")].filter((e) => !e.alt),
+    ].map((e) => e.outerHTML)""")
+    assert unnamed == []
+
+
+# The text of the page and the colour behind it, for every kind of text it shows.
+COLOURS = """() => [...document.querySelectorAll(
+    "h1, .brand, .tagline, .drop-title, .pick, .drop-hint, .state, .reference label,"
+    + " .ref, .copy, .info dt, .info dd, .links a, .kind")].map((element) => {
+    let behind = element;
+    while (getComputedStyle(behind).backgroundColor.endsWith(", 0)")) {
+        behind = behind.parentElement;
+    }
+    return [element.className || element.tagName, getComputedStyle(element).color,
+            getComputedStyle(behind).backgroundColor];
+})"""
+
+
+def luminance(css: str) -> float:
+    """The WCAG relative luminance of an ``rgb(r, g, b)`` colour."""
+    channels = [int(value) / 255 for value in re.findall(r"\d+", css)[:3]]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+              for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_meets_wcag_aa(browser, live_server, scheme):
+    """Every kind of text has a contrast ratio of at least 4.5:1, in both themes."""
+    context = browser.new_context(color_scheme=scheme, base_url=live_server)
+    page = context.new_page()
+    try:
+        page.goto("/")
+        page.set_input_files("#files", [file_payload(
+            "a.png", make_image("PNG"), "image/png")])
+        expect(page.locator(".card[data-ref]")).to_have_count(1)
+        samples = page.evaluate(COLOURS)
+    finally:
+        context.close()
+    low = []
+    for name, text, behind in samples:
+        light, dark = sorted([luminance(text), luminance(behind)], reverse=True)
+        if (light + 0.05) / (dark + 0.05) < 4.5:
+            low.append((name, text, behind))
+    assert len(samples) > 10
+    assert low == []

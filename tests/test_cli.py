@@ -195,20 +195,27 @@ def test_usage_errors_exit_2():
     assert "usage: progimage get" in result.stderr
 
 
-def test_progress_bar_on_a_terminal(live_server, tmp_path):
-    """On a terminal an upload draws a progress bar (and it is quiet elsewhere)."""
+@pytest.mark.parametrize("command", ["upload", "get"])
+def test_progress_bar_on_a_terminal(live_server, tmp_path, command):
+    """On a terminal uploads and downloads draw a progress bar (quiet elsewhere)."""
     large = tmp_path / "large.bmp"
     large.write_bytes(make_image("BMP", size=(1000, 700)))
+    if command == "upload":
+        args, label = ["upload", str(large)], "large.bmp"
+    else:
+        with Client(live_server) as images:
+            label = images.put(large) + ".bmp"
+        args = ["get", label, "-o", str(tmp_path / "copy.bmp")]
     controller, terminal = pty.openpty()
     # A real terminal has a size; a fresh pseudo-terminal has 0 columns.
-    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-    with subprocess.Popen([PROGIMAGE, "--url", live_server, "upload", str(large)],
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 150, 0, 0))
+    with subprocess.Popen([PROGIMAGE, "--url", live_server, *args],
                           stdout=subprocess.PIPE, stderr=terminal) as process:
         os.close(terminal)
         drawn = read_all(controller)
         assert process.wait(timeout=60) == 0
     os.close(controller)
-    assert "large.bmp" in drawn
+    assert label in drawn
     assert "100%" in drawn
 
 
