@@ -93,6 +93,8 @@ def test_invalid_queries(query, message):
     ("grayscale", "grayscale=1"),
     ("fit=cover", ""),
     ("w=10&fit=contain", "w=10"),
+    ("w=10&fit=cover", "w=10"),
+    ("h=10&fit=fill", "h=10"),
     ("mask=rounded:07", "mask=rounded:7"),
 ])
 def test_equivalent_queries_share_a_key(first, second):
@@ -102,6 +104,7 @@ def test_equivalent_queries_share_a_key(first, second):
 
 @pytest.mark.parametrize("first, second", [
     ("w=100", "h=100"), ("w=100&fit=cover&h=5", "w=100&fit=fill&h=5"),
+    ("w=100", "w=100&fit=inside"),
     ("rotate=90", "rotate=270"), ("q=80", "q=81"), ("strip", "orient=0"),
     ("", "grayscale"), ("blur=1", "sharpen=1"),
 ])

@@ -528,3 +528,48 @@ def test_output_above_pixel_limit_is_422(tmp_path, query):
     response = client.get(f"/storage/{ref}.png?{query}")
     assert response.status_code == 422
     assert "limit of 10,000 pixels" in response.get_json()["detail"]
+
+
+@pytest.mark.parametrize("query, size, mode", [
+    ("w=64", (64, 64), "RGB"),
+    ("w=100&h=50&fit=cover", (100, 50), "RGB"),
+    ("w=100&h=50&fit=fill", (100, 50), "RGB"),
+    ("w=100&h=50", (50, 50), "RGB"),
+    ("w=300&fit=inside", (128, 128), "RGB"),
+    ("h=32&dpr=2", (64, 64), "RGB"),
+    ("crop=10,20,50,40", (50, 40), "RGB"),
+    ("rotate=270", (128, 128), "RGB"),
+    ("rotate=45", (182, 182), "RGB"),
+    ("flip=v", (128, 128), "RGB"),
+    ("grayscale", (128, 128), "L"),
+    ("sepia", (128, 128), "RGB"),
+    ("blur=2", (128, 128), "RGB"),
+    ("sharpen=0.5", (128, 128), "RGB"),
+    ("mask=circle", (128, 128), "RGBA"),
+    ("mask=rounded:30", (128, 128), "RGBA"),
+    ("q=50", (128, 128), "RGB"),
+    ("lossless", (128, 128), "RGB"),
+    ("bg=123456&rotate=10", (150, 150), "RGB"),
+    ("strip", (128, 128), "RGB"),
+    ("orient=0", (128, 128), "RGB"),
+])
+def test_every_operation_on_a_corpus_photo(client, store, query, size, mode):
+    """Each parameter on a real JPEG photo gives the documented size and mode."""
+    ref = store(corpus_image("hopper.jpg"))
+    image = fetch(client, f"/storage/{ref}.png?{query}")
+    assert (image.format, image.size, image.mode) == ("PNG", size, mode)
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("rotate=90", lambda image: image.transpose(Image.Transpose.ROTATE_270)),
+    ("rotate=180", lambda image: image.transpose(Image.Transpose.ROTATE_180)),
+    ("flip=h", lambda image: image.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
+    ("flip=hv", lambda image: image.transpose(Image.Transpose.ROTATE_180)),
+    ("crop=5,7,60,30", lambda image: image.crop((5, 7, 65, 37))),
+], ids=["rotate90", "rotate180", "flip-h", "flip-hv", "crop"])
+def test_exact_operations_keep_corpus_pixels(client, store, query, expected):
+    """Quarter turns, flips and crops of a real PNG move pixels without changing any."""
+    data = corpus_image("hopper.png")
+    ref = store(data)
+    image = fetch(client, f"/storage/{ref}.png?{query}")
+    assert image.tobytes() == expected(decode(data).convert("RGB")).tobytes()

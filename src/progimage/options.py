@@ -125,6 +125,9 @@ def parse(query: Mapping[str, list[str]]) -> ImageOptions:
     options = ImageOptions(**values)
     if options.width is None and options.height is None:
         return replace(options, fit="contain")
+    if (options.width is None or options.height is None) and options.fit != "inside":
+        # With one side given, cover and fill have nothing to fill: same as contain.
+        options = replace(options, fit="contain")
     return _apply_dpr(options, dpr)
 
 
