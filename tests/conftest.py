@@ -2,11 +2,6 @@
 
 import io
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,9 +10,9 @@ from PIL import Image
 
 from progimage import create_app
 from progimage.config import Settings
+from server import LiveServer
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
-GUNICORN_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "gunicorn.conf.py"
 
 
 @pytest.fixture(name="settings")
@@ -96,35 +91,6 @@ def corpus_image(name: str) -> bytes:
 @pytest.fixture(name="live_server", scope="session")
 def _live_server(tmp_path_factory) -> Iterator[str]:
     """A real gunicorn (the deployed settings) on a free loopback port; its URL."""
-    folder = tmp_path_factory.mktemp("live")
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    env = {**os.environ, "PROGIMAGE_STORAGE": str(folder / "data"),
-           "WEB_CONCURRENCY": "2"}
-    with open(folder / "gunicorn.log", "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--config", str(GUNICORN_CONFIG),
-             "--bind", f"fd://{listener.fileno()}", "progimage:create_app()"],
-            env=env, pass_fds=[listener.fileno()], stdout=log, stderr=log,
-        )
-    listener.close()
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until_serving(url, server, folder / "gunicorn.log")
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
-def wait_until_serving(url: str, server: subprocess.Popen, log: Path) -> None:
-    """Return once ``url`` answers; fail with the server's log if it exits first."""
-    for _ in range(300):
-        if server.poll() is not None:
-            pytest.fail(f"the server exited:\n{log.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/", timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    pytest.fail(f"the server did not answer within 30 s:\n{log.read_text()}")
+    server = LiveServer(tmp_path_factory.mktemp("live") / "data").start()
+    yield server.url
+    server.stop()

@@ -5,17 +5,19 @@ import io
 import json
 import os
 import pty
-import socket
 import struct
 import subprocess
 import sys
 import termios
+import time
 from pathlib import Path
 
 import pytest
+import requests
 
-from conftest import decode, make_image, wait_until_serving, with_orientation
+from conftest import decode, make_image, with_orientation
 from progimage.client import Client
+from server import free_port
 
 PROGIMAGE = str(Path(sys.executable).with_name("progimage"))
 MISSING = "0d4f06b6-5c41-4a5e-9d39-2f4bb0b0e0a1"
@@ -181,8 +183,7 @@ def test_url_comes_from_the_environment(live_server, ref):
 
 def test_unreachable_server_is_explained(tmp_path):
     """With no server at the URL the command says so and fails."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
+    port = free_port()
     result = run("info", MISSING, url=f"http://127.0.0.1:{port}")
     assert result.returncode == 1
     assert f"cannot reach http://127.0.0.1:{port}" in result.stderr
@@ -235,20 +236,27 @@ def read_all(descriptor: int) -> str:
 
 def test_serve_starts_a_server(tmp_path):
     """``progimage serve`` runs gunicorn on the given port and storage."""
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
-    log = tmp_path / "serve.log"
-    with open(log, "wb") as output:
-        server = subprocess.Popen(
-            [PROGIMAGE, "serve", "--port", str(port), "--workers", "1",
-             "--storage", str(tmp_path / "data")], stdout=output, stderr=output,
-        )
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [PROGIMAGE, "serve", "--port", str(port), "--workers", "1",
+         "--storage", str(tmp_path / "data")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
     try:
-        wait_until_serving(url, server, log)
         with Client(url) as images:
-            ref = images.put(io.BytesIO(make_image("PNG")))
+            ref = put_when_up(images, make_image("PNG"))
         assert list((tmp_path / "data").glob(f"*/*/{ref}/original"))
     finally:
         server.terminate()
         assert server.wait(timeout=30) == 0
+
+
+def put_when_up(images: Client, data: bytes) -> str:
+    """Upload as soon as the server answers (it takes a moment to start)."""
+    for _ in range(300):
+        try:
+            return images.put(io.BytesIO(data))
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    pytest.fail("the server did not answer within 30 s")
