@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from conftest import make_image, upload
+from conftest import decode, make_image, upload
 from progimage.pages import format_bytes
 
 # What a browser sends when it follows a link or posts a form.
@@ -142,3 +142,13 @@ def test_errors_follow_the_accept_header(client, accept, mimetype):
 def test_sizes_read_well(size, text):
     """Byte counts are shown with three significant digits and a unit."""
     assert format_bytes(size) == text
+
+
+def test_thumbnail_link_answers_a_small_webp(client):
+    """The card's thumbnail link answers a WebP that fits in 256 px, aspect kept."""
+    ref = upload(client, make_image("PNG", size=(600, 300))).get_data(as_text=True)
+    card = client.get(f"/cards/{ref}").get_data(as_text=True)
+    link = re.search(r'href="([^"]+)">Thumbnail', card).group(1).replace("&amp;", "&")
+    with client.get(link) as response:
+        image = decode(response.data)
+    assert (image.format, image.size) == ("WEBP", (256, 128))
