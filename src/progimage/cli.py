@@ -58,20 +58,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def upload(args: argparse.Namespace) -> int:
     """Upload each file; print its reference (or details with --json)."""
-    client, failed, details = Client(args.url), 0, []
-    for path in args.files:
-        try:
-            with _bar(path.name) as progress:
-                ref = client.put(path, progress)
-        except (ProgImageError, OSError) as error:
-            _say(f"{path}: {getattr(error, 'detail', None) or error.strerror}")
-            failed += 1
-            continue
-        if args.json:
-            details.append({"file": str(path), "ref": ref,
-                            "url": f"{client.url}/storage/{ref}", **client.info(ref)})
-        else:
-            print(ref, flush=True)
+    failed, details = 0, []
+    with Client(args.url) as client:
+        for path in args.files:
+            try:
+                with _bar(path.name) as progress:
+                    ref = client.put(path, progress)
+            except (ProgImageError, OSError) as error:
+                _say(f"{path}: {getattr(error, 'detail', None) or error.strerror}")
+                failed += 1
+                continue
+            if args.json:
+                url = f"{client.url}/storage/{ref}"
+                details.append({"file": str(path), "ref": ref, "url": url,
+                                **client.info(ref)})
+            else:
+                print(ref, flush=True)
     if args.json:
         print(json.dumps(details, indent=2))
     return 1 if failed else 0
@@ -80,16 +82,15 @@ def upload(args: argparse.Namespace) -> int:
 def get(args: argparse.Namespace) -> int:
     """Download an image, converted and processed as the options say."""
     ref, _, extension = args.image.partition(".")
-    operations = {name: value for name, value in vars(args).items()
-                  if name.startswith("op_") and value is not None}
+    # Options left out are None, flags left out False; flags set are sent as 1.
     query = {name[3:]: 1 if value is True else value
-             for name, value in operations.items() if value is not False}
+             for name, value in vars(args).items()
+             if name.startswith("op_") and value is not None and value is not False}
     if args.no_orient:
         query["orient"] = 0
-    client = Client(args.url)
-    with _output(args.output) as (target, is_file):
-        with _bar(args.image) as progress:
-            mime = client.download(target, ref, extension, progress, **query)
+    with (Client(args.url) as client, _output(args.output) as (target, is_file),
+          _bar(args.image) as progress):
+        mime = client.download(target, ref, extension, progress, **query)
     if is_file and args.output is None:
         named = Path(ref + (f".{extension}" if extension else _extension(mime)))
         Path(target.name).replace(named)
@@ -99,13 +100,15 @@ def get(args: argparse.Namespace) -> int:
 
 def info(args: argparse.Namespace) -> int:
     """Print what the server knows about an image, as JSON."""
-    print(json.dumps(Client(args.url).info(args.ref), indent=2))
+    with Client(args.url) as client:
+        print(json.dumps(client.info(args.ref), indent=2))
     return 0
 
 
 def delete(args: argparse.Namespace) -> int:
     """Delete an image."""
-    Client(args.url).delete(args.ref)
+    with Client(args.url) as client:
+        client.delete(args.ref)
     return 0
 
 
