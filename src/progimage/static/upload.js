@@ -20,6 +20,7 @@ document.addEventListener("DOMContentLoaded", () => {
     if (file.type.startsWith("image/")) {
       preview.src = URL.createObjectURL(file);
       preview.alt = "Preview of " + file.name;
+      preview.onerror = () => preview.removeAttribute("src"); // e.g. HEIC here
     }
     const request = new XMLHttpRequest();
     request.open("POST", form.action);
