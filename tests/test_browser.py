@@ -134,13 +134,13 @@ def test_works_without_javascript(browser, live_server):
         page.set_input_files("#files", [file_payload(
             "plain.bmp", make_image("BMP", size=(33, 22)), "image/bmp")])
         with page.expect_navigation():
-            page.get_by_role("button", name="Upload").click()
+            page.get_by_role("button", name="Upload", exact=True).click()
         assert re.fullmatch(rf"{live_server}/\?ref={REFERENCE.pattern}", page.url)
         expect(page.locator(".card")).to_contain_text("33 × 22 px")
         page.goto("/")
         page.set_input_files("#files", [file_payload("x.txt", b"words", "text/plain")])
         with page.expect_navigation():
-            page.get_by_role("button", name="Upload").click()
+            page.get_by_role("button", name="Upload", exact=True).click()
         expect(page.get_by_role("alert")).to_contain_text("not an image")
     finally:
         context.close()
