@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from progimage import create_app
 from progimage.config import Settings
@@ -53,11 +55,16 @@ def make_image(
     return buffer.getvalue()
 
 
-def upload(client, data: bytes, name: str = "image", method: str = "put"):
+def upload(client, data: bytes, name: str = "image", method: str = "PUT"):
     """Upload ``data`` as the multipart field ``data``; return the response."""
-    return getattr(client, method)(
-        "/storage/", data={"data": (io.BytesIO(data), name)},
-        content_type="multipart/form-data",
+    # Encoded in memory: the test client would spool large bodies to a file
+    # that nothing closes.
+    boundary, body = encode_multipart(
+        {"data": FileStorage(io.BytesIO(data), filename=name)}
+    )
+    return client.open(
+        "/storage/", method=method, data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
     )
 
 

@@ -21,7 +21,7 @@ def test_put_answers_reference_as_plain_text(client):
 
 def test_post_works_like_put(client):
     """HTML forms cannot PUT, so POST stores too."""
-    response = upload(client, make_image("JPEG"), method="post")
+    response = upload(client, make_image("JPEG"), method="POST")
     assert response.status_code == 200
 
 
@@ -163,3 +163,19 @@ def test_jpeg_info_has_the_full_size(client):
     ref = upload(client, make_image("JPEG", size=(128, 96))).get_data(as_text=True)
     info = client.get(f"/storage/{ref}/info").get_json()
     assert (info["width"], info["height"]) == (128, 96)
+
+
+@pytest.mark.parametrize("ext, mode, mime, magic", [
+    ("pbm", "1", "image/x-portable-bitmap", b"P4"),
+    ("pgm", "L", "image/x-portable-graymap", b"P5"),
+    ("ppm", "RGB", "image/x-portable-pixmap", b"P6"),
+    ("pfm", "F", "image/x-portable-anymap", b"Pf"),
+])
+def test_netpbm_extension_picks_the_subtype(client, ext, mode, mime, magic):
+    """.pbm, .pgm, .ppm and .pfm each answer their own Netpbm subtype."""
+    ref = upload(client, make_image("PNG")).get_data(as_text=True)
+    response = client.get(f"/storage/{ref}.{ext}")
+    assert response.status_code == 200
+    assert response.mimetype == mime
+    assert response.data.startswith(magic)
+    assert decode(response.data).mode == mode

@@ -11,6 +11,11 @@ from .formats import FormatRegistry, ImageFormat
 from .imaging import DECODE_ERRORS, frame_count, load, open_image
 from .options import NO_OPTIONS, ImageOptions
 
+ICO_MAX = 256
+ICO_SIDES = (16, 24, 32, 48, 64, 128, 256)
+# Formats whose frames are pages that may each have their own size.
+PAGED_FORMATS = frozenset({"TIFF", "PDF"})
+
 
 def convert(
     stream: BinaryIO,
@@ -37,6 +42,8 @@ def convert(
         full_size = processing.oriented_size(image, options)
         processing.draft(image, options)
         frames = _decoded_frames(image, source, all_frames=target.multi_frame)
+        if target.name not in PAGED_FORMATS and _sizes_differ(frames):
+            frames = frames[:1]  # an animation needs one canvas size
         params = _animation_params(image, frames)
         frames = [
             processing.apply(
@@ -46,7 +53,8 @@ def convert(
             for frame in frames
         ]
         fill = encoding.background(options)
-        adapted = [modes.adapt(frame, target, fill) for frame in frames]
+        adapted = _fit_icon([modes.adapt(frame, target, fill) for frame in frames],
+                            target, params)
         params.update(
             encoding.save_params(frames[0].info, adapted[0].mode, target, options)
         )
@@ -76,6 +84,43 @@ def _decoded_frames(
     return frames
 
 
+def _fit_icon(
+    frames: list[Image.Image], target: ImageFormat, params: dict[str, object]
+) -> list[Image.Image]:
+    """Shape frames for the icon formats, whose sizes are fixed by the format."""
+    if target.name == "ICNS":
+        return [_square(frame) for frame in frames]
+    if target.name == "ICO":
+        params["sizes"] = _icon_sizes(frames[0].size)
+        if frames[0].mode == "I;16":
+            # The ICO writer resizes, which Pillow cannot do in 16-bit modes.
+            return [modes.to_mode(frame, "L") for frame in frames]
+    return frames
+
+
+def _square(image: Image.Image) -> Image.Image:
+    """Centre on a transparent square: ICNS only stores square icons."""
+    side = max(image.size)
+    if image.width == image.height:
+        return image
+    canvas = Image.new("RGBA", (side, side))
+    canvas.paste(image.convert("RGBA"), ((side - image.width) // 2,
+                                         (side - image.height) // 2))
+    return canvas
+
+
+def _icon_sizes(size: tuple[int, int]) -> list[tuple[int, int]]:
+    """The standard icon sizes that fit, plus the image's own (ICO stops at 256)."""
+    largest = Image.new("1", size)
+    largest.thumbnail((ICO_MAX, ICO_MAX))
+    standard = [(side, side) for side in ICO_SIDES if side <= min(largest.size)]
+    return standard + [largest.size]
+
+
+def _sizes_differ(frames: list[Image.Image]) -> bool:
+    return len({frame.size for frame in frames}) > 1
+
+
 def _animation_params(
     image: Image.Image, frames: list[Image.Image]
 ) -> dict[str, object]:
@@ -85,7 +130,8 @@ def _animation_params(
     params: dict[str, object] = {"save_all": True}
     durations = [frame.info.get("duration") for frame in frames]
     if all(isinstance(duration, (int, float)) for duration in durations):
-        params["duration"] = durations
+        # APNG gives fractional milliseconds; AVIF and WebP want whole ones.
+        params["duration"] = [round(duration) for duration in durations]
     if "loop" in image.info:
         params["loop"] = image.info["loop"]
     return params

@@ -56,7 +56,7 @@ def open_image(
     :raises ImageTooLarge: width x height x frames exceeds ``max_pixels``.
     """
     try:
-        image = Image.open(stream)
+        image = Image.open(_Borrowed(stream))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge(_too_large(max_pixels)) from None
     except UnidentifiedImageError:
@@ -64,6 +64,9 @@ def open_image(
             "the file is not an image in a format we read"
         ) from None
     except DECODE_ERRORS as error:
+        if "Decompressed data too large" in str(error):
+            # Pillow's guard against PNG text chunks that inflate without bound.
+            raise ImageTooLarge("the image has a metadata chunk too large to read")
         raise UnsupportedImage(
             f"the image header is damaged ({_reason(error)})"
         ) from None
@@ -125,6 +128,24 @@ def load(image: Image.Image, fmt: ImageFormat) -> None:
         raise UnsupportedImage(
             f"the {fmt.name} image cannot be decoded ({_reason(error)})"
         ) from None
+
+
+class _Borrowed:
+    """The caller's stream, lent to Pillow: plugins that close it (FTEX, MIC) cannot,
+    and an in-memory upload shows no ``name`` (EPS would take it for a path)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def __getattr__(self, attribute: str) -> object:
+        if attribute == "name" and not isinstance(
+            getattr(self._stream, "name", None), str
+        ):
+            raise AttributeError(attribute)
+        return getattr(self._stream, attribute)
+
+    def close(self) -> None:
+        """Leave the stream open: its owner closes it."""
 
 
 def _reason(error: Exception) -> str:

@@ -20,14 +20,14 @@ CANONICAL = {
 
 # Where to go, nearest first, when the target format cannot store a mode.
 FALLBACKS = {
-    "1": ("L", "RGB", "P"),
-    "L": ("RGB", "P", "1"),
-    "LA": ("RGBA", "L", "RGB", "P", "1"),
-    "P": ("RGB", "L", "1"),
-    "PA": ("RGBA", "P", "RGB", "L", "1"),
-    "RGB": ("P", "L", "1"),
-    "RGBA": ("RGB", "P", "L", "1"),
-    "CMYK": ("RGB", "P", "L", "1"),
+    "1": ("L", "RGB", "P", "F"),
+    "L": ("RGB", "P", "1", "I", "F"),
+    "LA": ("RGBA", "L", "RGB", "P", "1", "F"),
+    "P": ("RGB", "L", "1", "F"),
+    "PA": ("RGBA", "P", "RGB", "L", "1", "F"),
+    "RGB": ("P", "L", "1", "F"),
+    "RGBA": ("RGB", "P", "L", "1", "F"),
+    "CMYK": ("RGB", "P", "L", "1", "F"),
     "I;16": ("I", "F", "L", "RGB", "P", "1"),
     "I": ("I;16", "F", "L", "RGB", "P", "1"),
     "F": ("L", "RGB", "P", "1"),
@@ -40,9 +40,15 @@ def adapt(
     """Return ``image`` in a mode that ``fmt`` stores, converting only if needed;
     alpha is flattened onto ``background`` where the format has none."""
     mode = CANONICAL.get(image.mode, image.mode)
-    if mode == "P" and "P" not in fmt.modes:
-        # Expand the palette first so that transparency survives as alpha.
-        mode = "RGBA" if "transparency" in image.info else "RGB"
+    transparency = image.info.get("transparency")
+    if mode == "P" and (
+        "P" not in fmt.modes
+        or transparency is not None
+        and (isinstance(transparency, bytes) or not fmt.keeps_palette)
+    ):
+        # Expand the palette so that transparency survives as alpha; an alpha
+        # value per palette entry (bytes) survives only that way.
+        mode = "RGB" if transparency is None else "RGBA"
     if mode != image.mode:
         image = image.convert(mode)
     if mode in fmt.modes:
@@ -67,6 +73,8 @@ def to_mode(
         return image.convert("RGB").quantize(colors=256)
     if target == "1":
         return image.convert("L").convert("1")
+    if target in ("I", "F") and image.mode not in ("L", "I", "F"):
+        image = image.convert("L")
     return image.convert(target)
 
 
