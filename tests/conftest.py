@@ -2,6 +2,7 @@
 
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from werkzeug.test import encode_multipart
 
 from progimage import create_app
 from progimage.config import Settings
+from server import LiveServer
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
@@ -117,3 +119,11 @@ def _s3_bucket(aws_env):
     with mock_aws():
         boto3.client("s3").create_bucket(Bucket=BUCKET)
         yield BUCKET
+
+
+@pytest.fixture(name="live_server", scope="session")
+def _live_server(tmp_path_factory) -> Iterator[str]:
+    """A real gunicorn (the deployed settings) on a free loopback port; its URL."""
+    server = LiveServer(tmp_path_factory.mktemp("live") / "data").start()
+    yield server.url
+    server.stop()

@@ -158,6 +158,13 @@ def test_rgba_to_jpeg_flattens_onto_white(client):
     assert all(channel > 245 for channel in result.getpixel((5, 5)))
 
 
+def test_jpeg_info_has_the_full_size(client):
+    """A JPEG is checked by a fast 1/8-scale decode, yet its info has its real size."""
+    ref = upload(client, make_image("JPEG", size=(128, 96))).get_data(as_text=True)
+    info = client.get(f"/storage/{ref}/info").get_json()
+    assert (info["width"], info["height"]) == (128, 96)
+
+
 @pytest.mark.parametrize("ext, mode, mime, magic", [
     ("pbm", "1", "image/x-portable-bitmap", b"P4"),
     ("pgm", "L", "image/x-portable-graymap", b"P5"),

@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import access_log, api, errors, health, logs, metrics
+from . import access_log, api, errors, health, logs, metrics, pages
 from .config import Settings
 from .formats import FormatRegistry
 from .service import ImageService
@@ -27,5 +27,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     access_log.init_app(app)
+    app.register_blueprint(pages.bp)
     errors.register(app)
     return app

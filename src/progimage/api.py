@@ -7,7 +7,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import BinaryIO
 
-from flask import Blueprint, Response, current_app, jsonify, request, send_file
+from flask import (
+    Blueprint, Response, current_app, jsonify, redirect, request, send_file, url_for,
+)
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import is_resource_modified
@@ -24,11 +26,18 @@ bp = Blueprint("api", __name__)
 
 ONE_YEAR = 365 * 24 * 3600
 IMMUTABLE = f"public, max-age={ONE_YEAR}, immutable"
+# What a request can ask the answer to be, API first: ``*/*`` (curl) gets plain text.
+ANSWER_TYPES = ("text/plain", "application/json", "text/html")
 
 
 def get_service() -> ImageService:
     """The app's image service."""
     return current_app.extensions["progimage"]
+
+
+def prefers_html() -> bool:
+    """The client is a browser: it ranks a page above plain text and JSON."""
+    return request.accept_mimetypes.best_match(ANSWER_TYPES) == "text/html"
 
 
 @bp.route("/storage/", methods=["PUT", "POST"])
@@ -37,6 +46,9 @@ def upload() -> Response:
 
     Several ``data`` fields are a batch: all are stored, or none is, and the answer
     is the JSON list of their references in the order of the fields.
+
+    A browser posting the upload form (it prefers HTML) is sent on to the page
+    showing the stored images instead.
 
     :raises InvalidUpload: the field is missing or a file is empty.
     """
@@ -53,12 +65,20 @@ def upload() -> Response:
                      enumerate(files, start=1)}
             for label, stream in named.items():
                 _check_not_empty(label, stream)
-            return jsonify(get_service().store_many(named))
+            refs = get_service().store_many(named)
+            return _show(refs) if prefers_html() else jsonify(refs)
         _check_not_empty("the file in field 'data'", files[0].stream)
         ref = get_service().store(files[0].stream)
+    if prefers_html():
+        return _show([ref])
     response = Response(ref, mimetype="text/plain")
     response.headers["Location"] = f"/storage/{ref}"
     return response
+
+
+def _show(refs: list[str]) -> Response:
+    """See Other: the page showing the stored images; a reload re-posts nothing."""
+    return redirect(url_for("pages.home", ref=refs), code=303)
 
 
 def _label(number: int, file: FileStorage) -> str:

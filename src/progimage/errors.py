@@ -3,10 +3,11 @@
 import json
 import logging
 
-from flask import Flask, Response
+from flask import Flask, Response, render_template
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
+from .api import prefers_html
 from .exceptions import (
     ConversionFailed,
     ImageNotFound,
@@ -41,10 +42,17 @@ def register(app: Flask) -> None:
 
 
 def problem(status: int, detail: str) -> Response:
-    """A problem document: short, readable in a terminal, no internals."""
+    """A problem document: short, readable in a terminal, no internals.
+
+    A browser (the upload form without JavaScript) gets the same as a page.
+    """
+    title = HTTP_STATUS_CODES.get(status, "Error")
+    if prefers_html():
+        page = render_template("error.html", status=status, title=title, detail=detail)
+        return Response(page, status=status, mimetype="text/html")
     body = {
         "type": "about:blank",
-        "title": HTTP_STATUS_CODES.get(status, "Error"),
+        "title": title,
         "status": status,
         "detail": detail,
     }

@@ -1,0 +1,88 @@
+"""The upload page: a form that works without JavaScript, and a card per image."""
+
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, render_template, request
+
+from .api import REFERENCE, get_service
+from .exceptions import ImageNotFound
+from .storage import ImageRecord
+
+bp = Blueprint("pages", __name__)
+
+# Offered under each image when this Pillow can write them, in this order.
+COMMON_EXTENSIONS = ("jpg", "png", "webp", "avif", "gif", "tif")
+# The thumbnail link and the preview: a WebP within a box, never enlarged.
+THUMBNAIL = {"w": 256, "h": 256, "fit": "inside"}
+# The page loads only its own script, style and images (and local file previews).
+POLICY = (
+    "default-src 'self'; img-src 'self' blob:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+@dataclass(frozen=True)
+class Card:
+    """One stored image as the page shows it, or why it cannot be shown."""
+
+    ref: str
+    record: ImageRecord | None = None
+    problem: str = ""
+
+
+@bp.get("/")
+def home() -> str:
+    """The upload form, then a card for each ``ref`` in the query string."""
+    cards = [_card(ref) for ref in request.args.getlist("ref")]
+    return render_template(
+        "index.html", cards=cards, extensions=_extensions(), thumbnail=THUMBNAIL
+    )
+
+
+@bp.get("/cards/<ref>")
+def card(ref: str) -> str:
+    """One image's card as an HTML fragment, which the page's script inserts.
+
+    :raises ImageNotFound: nothing is stored under ``ref``.
+    """
+    found = _card(ref)
+    if found.record is None:
+        raise ImageNotFound(found.problem)
+    return render_template(
+        "card.html", card=found, extensions=_extensions(), thumbnail=THUMBNAIL
+    )
+
+
+@bp.after_request
+def _content_policy(response: Response) -> Response:
+    response.headers["Content-Security-Policy"] = POLICY
+    return response
+
+
+@bp.app_template_filter("bytes")
+def format_bytes(size: int) -> str:
+    """A byte count for people: ``2.4 MB``, ``980 kB``, ``12 bytes``."""
+    if size < 1000:
+        return f"{size} bytes"
+    value, unit = float(size), "bytes"
+    for bigger in ("kB", "MB", "GB", "TB"):
+        if value < 999.5 and unit != "bytes":
+            break
+        value, unit = value / 1000, bigger
+    return f"{value:.3g} {unit}"
+
+
+def _card(ref: str) -> Card:
+    """The card for ``ref``: its record, or a problem when nothing is there."""
+    if not REFERENCE.fullmatch(ref):
+        return Card(ref, problem=f"'{ref}' is not an image reference")
+    try:
+        return Card(ref, record=get_service().info(ref))
+    except ImageNotFound as error:
+        return Card(ref, problem=error.detail)
+
+
+def _extensions() -> list[str]:
+    """The common formats this server can write."""
+    writable = {fmt.extension for fmt in get_service().formats.writable()}
+    return [ext for ext in COMMON_EXTENSIONS if ext in writable]
