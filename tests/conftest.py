@@ -21,8 +21,10 @@ def _settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(name="app")
 def _app(settings: Settings):
-    """The app, configured for one test."""
-    return create_app(settings)
+    """The app, configured for one test; its converter processes stop afterwards."""
+    app = create_app(settings)
+    yield app
+    app.extensions["progimage"].close()
 
 
 @pytest.fixture(name="client")

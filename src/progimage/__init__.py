@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import api, errors
+from . import api, cors, errors
 from .config import Settings
 from .formats import FormatRegistry
 from .service import ImageService
@@ -21,4 +21,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.register_blueprint(api.bp)
     errors.register(app)
+    cors.init_app(app, settings)
     return app

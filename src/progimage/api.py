@@ -5,6 +5,7 @@ import re
 
 from flask import Blueprint, Response, current_app, request, send_file
 
+from .auth import readers_only, writers_only
 from .exceptions import ImageNotFound, InvalidUpload
 from .service import ImageService
 
@@ -23,6 +24,7 @@ def get_service() -> ImageService:
 
 
 @bp.route("/storage/", methods=["PUT", "POST"])
+@writers_only
 def upload() -> Response:
     """Store the multipart file ``data``; answer its reference as plain text.
 
@@ -43,6 +45,7 @@ def upload() -> Response:
 
 
 @bp.route("/storage/<name>", methods=["GET"])
+@readers_only
 def download(name: str) -> Response:
     """The original (``<ref>``) or the image converted to ``<ref>.<ext>``."""
     ref, dot, extension = name.partition(".")
@@ -58,6 +61,13 @@ def download(name: str) -> Response:
     response = _send(io.BytesIO(data), target.mime, f"{record.sha256}.{target.name}")
     response.headers["Content-Disposition"] = f'inline; filename="{ref}.{extension}"'
     return response
+
+
+@bp.route("/openapi.json", methods=["GET"])
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of this API."""
+    with current_app.open_resource("openapi.json") as document:
+        return Response(document.read(), mimetype="application/json")
 
 
 def _send(file: io.BufferedIOBase, mime: str, etag: str) -> Response:

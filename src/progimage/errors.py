@@ -9,12 +9,16 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from .exceptions import (
     ConversionFailed,
+    ConversionTimedOut,
     ImageNotFound,
     ImageTooLarge,
     InvalidUpload,
+    MissingCredentials,
     ServiceError,
+    StorageFull,
     UnknownFormat,
     UnsupportedImage,
+    WrongCredentials,
 )
 
 STATUS_BY_ERROR: dict[type[ServiceError], int] = {
@@ -24,6 +28,18 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     ImageNotFound: 404,
     ImageTooLarge: 422,
     ConversionFailed: 422,
+    MissingCredentials: 401,
+    WrongCredentials: 403,
+    ConversionTimedOut: 503,
+    StorageFull: 507,
+}
+
+# Headers that tell the client what to do next.
+HEADERS_BY_ERROR: dict[type[ServiceError], dict[str, str]] = {
+    MissingCredentials: {"WWW-Authenticate": 'Bearer realm="progimage"'},
+    # A busy or slow converter: try again later, not at once.
+    ConversionTimedOut: {"Retry-After": "30"},
+    StorageFull: {"Retry-After": "300"},
 }
 
 log = logging.getLogger(__name__)
@@ -50,7 +66,9 @@ def problem(status: int, detail: str) -> Response:
 
 
 def _service_error(error: ServiceError) -> Response:
-    return problem(STATUS_BY_ERROR.get(type(error), 400), error.detail)
+    response = problem(STATUS_BY_ERROR.get(type(error), 400), error.detail)
+    response.headers.update(HEADERS_BY_ERROR.get(type(error), {}))
+    return response
 
 
 def _http_error(error: HTTPException) -> Response:

@@ -2,6 +2,7 @@
 
 import contextlib
 import struct
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -49,7 +50,10 @@ def open_image(
     :raises ImageTooLarge: width x height x frames exceeds ``max_pixels``.
     """
     try:
-        image = Image.open(stream)
+        with warnings.catch_warnings():
+            # Pillow's bomb warning is an error here, whatever the process filters say.
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(stream)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge(_too_large(max_pixels)) from None
     except UnidentifiedImageError:

@@ -2,13 +2,14 @@
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import BinaryIO
 
-from . import converter, imaging
+from . import imaging
 from .config import Settings
 from .formats import FormatRegistry, ImageFormat
+from .pool import ConverterPool
 from .storage import ImageRecord, Storage
 
 
@@ -19,6 +20,14 @@ class ImageService:
     settings: Settings
     storage: Storage
     formats: FormatRegistry
+    #: Converter processes, started on first use (see pool.py for why processes).
+    converters: ConverterPool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        pool = ConverterPool(
+            self.formats, self.settings.convert_workers, self.settings.convert_timeout
+        )
+        object.__setattr__(self, "converters", pool)
 
     def store(self, upload: BinaryIO) -> str:
         """Check that ``upload`` is a readable image, store it and return its reference.
@@ -50,8 +59,12 @@ class ImageService:
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         :raises ConversionFailed: the image cannot be encoded in that format.
+        :raises ConversionTimedOut: the conversion ran past the time limit.
         """
         with self.storage.open(ref) as original:
-            return converter.convert(
-                original, target, self.formats, self.settings.max_pixels
-            )
+            data = original.read()
+        return self.converters.convert(data, target, self.settings.max_pixels)
+
+    def close(self) -> None:
+        """Stop the converter processes (they start again if needed)."""
+        self.converters.close()

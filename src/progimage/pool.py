@@ -1,0 +1,206 @@
+"""Conversions run in a few separate processes, so that one running too long is killed.
+
+A thread cannot be stopped, a process can. Each server process keeps up to ``size``
+converter processes, started on first use and reused conversion after conversion: a
+request pays for two pipe transfers, not for a process start. A conversion that runs
+past the time limit (waiting for a free converter included) is killed, its converter
+is replaced on the next use, and the request answers 503; the server process goes on.
+
+Converters are fresh interpreters (``python -c``), not forks of the server: forking a
+threaded server can copy a lock some other thread holds, and multiprocessing's own
+start methods re-run the caller's ``__main__`` script in the child.
+"""
+
+import io
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import weakref
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from . import converter
+from .exceptions import ConversionFailed, ConversionTimedOut, ServiceError
+from .formats import FormatRegistry, ImageFormat
+
+log = logging.getLogger(__name__)
+
+# Seconds a converter process may take to start (import Pillow) before it is given up.
+STARTUP_TIMEOUT = 60
+# Seconds an idle converter process gets to exit by itself when the pool closes.
+STOP_GRACE = 2
+# What a converter process runs; its arguments are the pipe ends it reads and writes.
+BOOT = "import sys; from progimage.pool import serve; serve(*map(int, sys.argv[1:]))"
+
+
+class ConverterPool:
+    """Up to ``size`` converter processes, each converting one image at a time."""
+
+    def __init__(self, registry: FormatRegistry, size: int, timeout: float) -> None:
+        self.registry = registry
+        self.timeout = timeout
+        # A free slot holds a running converter, or None where one is to be started.
+        self._free: queue.LifoQueue[_Converter | None] = queue.LifoQueue()
+        for _ in range(size):
+            self._free.put(None)
+        self._running: set[_Converter] = set()
+        self._lock = threading.Lock()
+        weakref.finalize(self, _stop_all, self._running)
+
+    def convert(self, data: bytes, target: ImageFormat, max_pixels: int) -> bytes:
+        """The image in ``data`` encoded as ``target``, by a converter process.
+
+        :raises ConversionTimedOut: no converter was free, or it ran past the limit.
+        :raises ConversionFailed: the encoder refused the image or the converter died.
+        :raises UnsupportedImage: the image cannot be decoded.
+        :raises ImageTooLarge: the image is above the pixel limit.
+        """
+        try:
+            worker = self._free.get(timeout=self.timeout)
+        except queue.Empty:
+            raise ConversionTimedOut(
+                f"every converter stayed busy for {self.timeout:g} s; try again later"
+            ) from None
+        try:
+            worker = worker or self._start()
+            outcome = worker.run((data, target, max_pixels), self.timeout)
+        except BaseException as error:
+            self._retire(worker)
+            if isinstance(error, TimeoutError):
+                raise ConversionTimedOut(
+                    f"the conversion ran past the limit of {self.timeout:g} s "
+                    "and was stopped"
+                ) from None
+            raise
+        self._free.put(worker)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def close(self) -> None:
+        """Stop every converter process; new ones start if the pool is used again."""
+        _stop_all(self._running)
+
+    def _start(self) -> "_Converter":
+        worker = _Converter.start(self.registry)
+        with self._lock:
+            self._running.add(worker)
+        return worker
+
+    def _retire(self, worker: "_Converter | None") -> None:
+        """Kill a converter that failed or overran; its slot gets a fresh one."""
+        if worker is not None:
+            with self._lock:
+                self._running.discard(worker)
+            worker.stop()
+        self._free.put(None)
+
+
+class _Converter:
+    """One converter process and the two pipes to it."""
+
+    def __init__(
+        self, process: subprocess.Popen, jobs: Connection, outcomes: Connection
+    ) -> None:
+        self.process = process
+        self.jobs = jobs
+        self.outcomes = outcomes
+
+    @classmethod
+    def start(cls, registry: FormatRegistry) -> "_Converter":
+        """Start a converter process and hand it the format registry."""
+        job_read, job_write = os.pipe()
+        outcome_read, outcome_write = os.pipe()
+        env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [package_root, env.get("PYTHONPATH")])
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-c", BOOT, str(job_read), str(outcome_write)],
+            pass_fds=(job_read, outcome_write), stdin=subprocess.DEVNULL, env=env,
+        )
+        os.close(job_read)
+        os.close(outcome_write)
+        worker = cls(
+            process,
+            Connection(job_write, readable=False),
+            Connection(outcome_read, writable=False),
+        )
+        try:
+            # The conversion time limit starts once the interpreter is up.
+            worker.run(registry, STARTUP_TIMEOUT)
+        except BaseException:
+            worker.stop()
+            raise
+        return worker
+
+    def run(self, job: object, timeout: float) -> bytes | Exception:
+        """Send one job and wait up to ``timeout`` s for its outcome (bytes or error).
+
+        :raises TimeoutError: the outcome did not come in time.
+        :raises ConversionFailed: the process died on the way.
+        """
+        try:
+            self.jobs.send(job)
+            ready = self.outcomes.poll(timeout)
+            outcome = self.outcomes.recv() if ready else None
+        except (EOFError, OSError):
+            log.error("converter process %s died", self.process.pid)
+            raise ConversionFailed(
+                "the converter stopped while converting this image"
+            ) from None
+        if not ready:
+            raise TimeoutError
+        return outcome
+
+    def stop(self, grace: float = 0) -> None:
+        """Close the pipe, give an idle process ``grace`` s to exit, then kill it.
+
+        A process stuck in C code (a runaway conversion) only stops when killed.
+        """
+        self.jobs.close()
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.outcomes.close()
+
+
+def _stop_all(workers: set[_Converter]) -> None:
+    for worker in list(workers):
+        worker.stop(grace=STOP_GRACE)
+    workers.clear()
+
+
+def serve(job_fd: int, outcome_fd: int) -> None:
+    """A converter process: convert the jobs from the pipe until it closes."""
+    # Ctrl-C reaches the whole process group: the server decides when we stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    jobs = Connection(job_fd, writable=False)
+    outcomes = Connection(outcome_fd, readable=False)
+    try:
+        registry = jobs.recv()
+        outcomes.send(b"ready")
+        while True:
+            data, target, max_pixels = jobs.recv()
+            outcomes.send(_convert(data, target, registry, max_pixels))
+    except (EOFError, BrokenPipeError):
+        return  # the server closed the pipe or is gone
+
+
+def _convert(
+    data: bytes, target: ImageFormat, registry: FormatRegistry, max_pixels: int
+) -> bytes | Exception:
+    try:
+        return converter.convert(io.BytesIO(data), target, registry, max_pixels)
+    except ServiceError as error:
+        return error
+    except Exception:  # a bug: keep the traceback here, answer a plain 500
+        log.exception("conversion crashed")
+        return RuntimeError("the conversion crashed")
