@@ -3,7 +3,7 @@
 import json
 import logging
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -72,7 +72,11 @@ def _service_error(error: ServiceError) -> Response:
 
 
 def _http_error(error: HTTPException) -> Response:
-    response = problem(error.code or 500, error.description or "")
+    detail = error.description or ""
+    if error.code == 413 and current_app.config.get("MAX_CONTENT_LENGTH"):
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        detail = f"the request body is larger than the limit of {limit:,} bytes"
+    response = problem(error.code or 500, detail)
     for name, value in error.get_headers():
         if name.lower() != "content-type":
             response.headers[name] = value

@@ -33,10 +33,16 @@ class ImageInfo:
     mode: str
 
 
-def frame_count(image: Image.Image) -> int:
-    """How many frames or pages the image has (layers do not count)."""
+def frame_count(image: Image.Image, at_most: int | None = None) -> int:
+    """How many frames or pages the image has (layers do not count).
+
+    GIF has no frame count in its header: Pillow walks the whole file for it. With
+    ``at_most``, a GIF is walked only until it has more frames than that.
+    """
     if image.format in LAYERED_FORMATS:
         return 1
+    if at_most is not None and image.format == "GIF":
+        return _count_gif_frames(image, at_most)
     return getattr(image, "n_frames", 1)
 
 
@@ -61,13 +67,51 @@ def open_image(
             "the file is not an image in a format we read"
         ) from None
     except DECODE_ERRORS as error:
-        raise UnsupportedImage(
-            f"the image header is damaged ({_reason(error)})"
-        ) from None
+        raise _header_error(error) from None
     with image:
-        if image.width * image.height * frame_count(image) > max_pixels:
-            raise ImageTooLarge(_too_large(max_pixels))
+        _check_pixels(image, max_pixels)
         yield image
+
+
+def _check_pixels(image: Image.Image, max_pixels: int) -> None:
+    """Refuse an image above the limit, from its header (frames counted cheaply).
+
+    :raises ImageTooLarge: width x height x frames exceeds ``max_pixels``.
+    :raises UnsupportedImage: the frame headers are damaged.
+    """
+    per_frame = image.width * image.height
+    if per_frame > max_pixels:
+        raise ImageTooLarge(_too_large(max_pixels))
+    allowed = max_pixels // per_frame if per_frame else None
+    try:
+        frames = frame_count(image, at_most=allowed)
+    except DECODE_ERRORS as error:
+        raise _header_error(error) from None
+    if per_frame * frames > max_pixels:
+        raise ImageTooLarge(_too_large(max_pixels))
+
+
+def _count_gif_frames(image: Image.Image, at_most: int) -> int:
+    """Count GIF frames by reading frame headers only, stopping past ``at_most``."""
+    count = 1
+    try:
+        while count <= at_most:
+            # Pillow's own n_frames does this: seek without decoding (update_image).
+            image._seek(count, False)
+            count += 1
+    except EOFError:
+        pass
+    finally:
+        image.seek(0)
+    return count
+
+
+def _header_error(error: Exception) -> Exception:
+    if _is_metadata_bomb(error):
+        return ImageTooLarge(
+            "the image's metadata decompresses beyond the safety limit"
+        )
+    return UnsupportedImage(f"the image header is damaged ({_reason(error)})")
 
 
 def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> ImageInfo:
@@ -98,6 +142,14 @@ def load(image: Image.Image, fmt: ImageFormat) -> None:
         raise UnsupportedImage(
             f"the {fmt.name} image cannot be decoded ({_reason(error)})"
         ) from None
+
+
+def _is_metadata_bomb(error: Exception) -> bool:
+    """Pillow refused to inflate a compressed text or profile chunk (a PNG bomb)."""
+    text = str(error).lower()
+    return isinstance(error, ValueError) and (
+        "too large" in text or "too much memory" in text
+    )
 
 
 def _reason(error: Exception) -> str:
