@@ -50,7 +50,8 @@ def download(name: str) -> Response:
     """The original (``<ref>``) or the image converted to ``<ref>.<ext>``."""
     ref, dot, extension = name.partition(".")
     if not REFERENCE.fullmatch(ref):
-        raise ImageNotFound(f"'{ref}' is not an image reference")
+        # Echo at most a UUID's length of what the client sent.
+        raise ImageNotFound(f"'{ref[:36]}' is not an image reference")
     service = get_service()
     if not dot:
         record = service.storage.record(ref)
