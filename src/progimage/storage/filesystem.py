@@ -113,7 +113,17 @@ def _running(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process whose parent died too may stay a zombie (if PID 1 does not
+    reap it): it exists for ``kill(pid, 0)`` but will never write again."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc here: trust kill()
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def _write_synced(path: Path, data: BinaryIO) -> None:
