@@ -15,10 +15,11 @@ from .formats import FormatRegistry, ImageFormat
 # Layers of these formats are not frames: only the composite image is shown.
 LAYERED_FORMATS = frozenset({"PSD"})
 
-# What Pillow raises for damaged, truncated or undecodable data.
+# What Pillow raises for damaged, truncated or undecodable data (RuntimeError: the
+# AVIF decoder's "Failed to decode frame").
 DECODE_ERRORS = (
     OSError, ValueError, EOFError, SyntaxError, IndexError, KeyError, TypeError,
-    ZeroDivisionError, MemoryError, struct.error,
+    ZeroDivisionError, MemoryError, RuntimeError, struct.error,
 )
 
 
@@ -31,6 +32,20 @@ class ImageInfo:
     height: int
     frames: int
     mode: str
+
+
+class _Lent:
+    """The caller's stream as lent to Pillow, which closes some streams it is given
+    (the FTEX and MIC plugins do): the upload is still to be stored afterwards."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+    def close(self) -> None:
+        """Leave the stream open: it belongs to the caller."""
 
 
 def frame_count(image: Image.Image, at_most: int | None = None) -> int:
@@ -47,6 +62,17 @@ def frame_count(image: Image.Image, at_most: int | None = None) -> int:
 
 
 @contextlib.contextmanager
+def pillow_warnings() -> Iterator[None]:
+    """Pillow's bomb warning is an error here; its notes on damaged metadata
+    ("Corrupt EXIF data") and on its own deprecated plugins (IM) are not."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
+
+
+@contextlib.contextmanager
 def open_image(
     stream: BinaryIO, registry: FormatRegistry, max_pixels: int
 ) -> Iterator[Image.Image]:
@@ -56,10 +82,8 @@ def open_image(
     :raises ImageTooLarge: width x height x frames exceeds ``max_pixels``.
     """
     try:
-        with warnings.catch_warnings():
-            # Pillow's bomb warning is an error here, whatever the process filters say.
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(stream)
+        with pillow_warnings():
+            image = Image.open(_Lent(stream))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge(_too_large(max_pixels)) from None
     except UnidentifiedImageError:
@@ -84,7 +108,8 @@ def _check_pixels(image: Image.Image, max_pixels: int) -> None:
         raise ImageTooLarge(_too_large(max_pixels))
     allowed = max_pixels // per_frame if per_frame else None
     try:
-        frames = frame_count(image, at_most=allowed)
+        with pillow_warnings():
+            frames = frame_count(image, at_most=allowed)
     except DECODE_ERRORS as error:
         raise _header_error(error) from None
     if per_frame * frames > max_pixels:
@@ -126,7 +151,9 @@ def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Imag
             # Decoding at 1/8 scale still reads every byte, at a fraction of the cost.
             image.draft(image.mode, (1, 1))
         load(image, fmt)
-        info = ImageInfo(fmt, image.width, image.height, frame_count(image), image.mode)
+        with pillow_warnings():
+            frames = frame_count(image)
+        info = ImageInfo(fmt, image.width, image.height, frames, image.mode)
     stream.seek(0)
     return info
 
@@ -137,7 +164,8 @@ def load(image: Image.Image, fmt: ImageFormat) -> None:
     :raises UnsupportedImage: the pixel data is damaged or needs a missing decoder.
     """
     try:
-        image.load()
+        with pillow_warnings():
+            image.load()
     except DECODE_ERRORS as error:
         raise UnsupportedImage(
             f"the {fmt.name} image cannot be decoded ({_reason(error)})"
