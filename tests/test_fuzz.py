@@ -68,3 +68,22 @@ def test_mutated_bytes_never_answer_500(fuzz_client, data, target):
         ref = response.get_data(as_text=True)
         with fuzz_client.get(f"/storage/{ref}.{target}") as converted:
             assert converted.status_code in CONVERT_STATUSES, converted.data[:300]
+
+
+BROKEN_EPS = (
+    b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n%%EndComments\n"
+    b"this is not { PostScript ]\n%%EOF\n"
+)
+
+
+@pytest.mark.parametrize("data, status", [
+    pytest.param(BROKEN_EPS, 400, id="eps-ghostscript-fails"),
+    pytest.param(
+        (CORPUS / "images" / "ftex_uncompressed.ftu").read_bytes()
+        if (CORPUS / "images").is_dir() else make_image(), 200,
+        id="ftex-plugin-closes-the-stream",
+    ),
+])
+def test_crashes_found_by_fuzzing_stay_fixed(client, data, status):
+    """Inputs that once answered 500 (found by atheris and Hypothesis) do not."""
+    assert upload(client, data).status_code == status

@@ -2,6 +2,7 @@
 
 import contextlib
 import struct
+import subprocess
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,10 +17,12 @@ from .formats import FormatRegistry, ImageFormat
 LAYERED_FORMATS = frozenset({"PSD"})
 
 # What Pillow raises for damaged, truncated or undecodable data (RuntimeError: the
-# AVIF decoder's "Failed to decode frame").
+# AVIF decoder's "Failed to decode frame"; SubprocessError: Ghostscript gave up on
+# an EPS file).
 DECODE_ERRORS = (
     OSError, ValueError, EOFError, SyntaxError, IndexError, KeyError, TypeError,
     ZeroDivisionError, MemoryError, RuntimeError, struct.error,
+    subprocess.SubprocessError,
 )
 
 
