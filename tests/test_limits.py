@@ -27,6 +27,16 @@ def many_frames_gif(frames: int, size: tuple[int, int] = (1000, 1000)) -> bytes:
     return screen + frame * frames + b";"
 
 
+def growing_gif(width: int, height: int) -> bytes:
+    """A 10x10 GIF whose second frame declares ``width`` x ``height`` pixels."""
+    palette = b"\0\0\0\xff\xff\xff"
+    screen = b"GIF89a" + struct.pack("<HHBBB", 10, 10, 0x80, 0, 0) + palette
+    pixels = b"\x02\x02\x44\x01\x00"
+    small = b"," + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + pixels
+    large = b"," + struct.pack("<HHHHB", 0, 0, width, height, 0) + pixels
+    return screen + small + large + b";"
+
+
 def huge_png_header(width: int, height: int) -> bytes:
     """A tiny PNG whose header declares ``width`` x ``height`` pixels."""
     data = make_image("PNG", size=(1, 1))
@@ -103,6 +113,20 @@ def test_pixel_limit_is_422_naming_the_limit(pixel_app, data):
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     assert "10,000 pixels" in response.get_json()["detail"]
+
+
+@pytest.mark.parametrize("ext, status", [("gif", 422), ("webp", 422), ("jpg", 200)])
+@pytest.mark.parametrize("side", [500, 60_000], ids=["over-our-limit", "over-pillows"])
+def test_gif_frame_larger_than_the_screen_is_counted_at_conversion(
+    pixel_app, side, ext, status
+):
+    """GIF frames may grow the canvas; the header check counts frames at screen size,
+    so the frames are counted again as they are decoded. All frames (GIF, WebP) go
+    over the limit, the first frame alone (JPEG) does not. (Found by atheris: a
+    frame over Pillow's own bomb limit used to answer 500.)"""
+    client = pixel_app.test_client()
+    ref = upload(client, growing_gif(side, side)).get_data(as_text=True)
+    assert client.get(f"/storage/{ref}.{ext}").status_code == status
 
 
 def test_frames_within_limit_are_stored(client):

@@ -88,7 +88,7 @@ def open_image(
         with pillow_warnings():
             image = Image.open(_Lent(stream))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLarge(_too_large(max_pixels)) from None
+        raise ImageTooLarge(too_large(max_pixels)) from None
     except UnidentifiedImageError:
         raise UnsupportedImage(
             "the file is not an image in a format we read"
@@ -108,15 +108,17 @@ def _check_pixels(image: Image.Image, max_pixels: int) -> None:
     """
     per_frame = image.width * image.height
     if per_frame > max_pixels:
-        raise ImageTooLarge(_too_large(max_pixels))
+        raise ImageTooLarge(too_large(max_pixels))
     allowed = max_pixels // per_frame if per_frame else None
     try:
         with pillow_warnings():
             frames = frame_count(image, at_most=allowed)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLarge(too_large(max_pixels)) from None
     except DECODE_ERRORS as error:
         raise _header_error(error) from None
     if per_frame * frames > max_pixels:
-        raise ImageTooLarge(_too_large(max_pixels))
+        raise ImageTooLarge(too_large(max_pixels))
 
 
 def _count_gif_frames(image: Image.Image, at_most: int) -> int:
@@ -189,7 +191,8 @@ def _reason(error: Exception) -> str:
     return text if text and len(text) < 120 else type(error).__name__
 
 
-def _too_large(max_pixels: int) -> str:
+def too_large(max_pixels: int) -> str:
+    """The message for an image above the pixel limit."""
     return (
         f"the image exceeds the limit of {max_pixels:,} pixels "
         "(width x height x frames)"
