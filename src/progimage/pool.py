@@ -25,7 +25,6 @@ from pathlib import Path
 
 from . import converter
 from .exceptions import ConversionFailed, ConversionTimedOut, ServiceError
-from .formats import FormatRegistry, ImageFormat
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +39,7 @@ BOOT = "import sys; from progimage.pool import serve; serve(*map(int, sys.argv[1
 class ConverterPool:
     """Up to ``size`` converter processes, each converting one image at a time."""
 
-    def __init__(self, registry: FormatRegistry, size: int, timeout: float) -> None:
-        self.registry = registry
+    def __init__(self, size: int, timeout: float) -> None:
         self.timeout = timeout
         # A free slot holds a running converter, or None where one is to be started.
         self._free: queue.LifoQueue[_Converter | None] = queue.LifoQueue()
@@ -51,13 +49,12 @@ class ConverterPool:
         self._lock = threading.Lock()
         weakref.finalize(self, _stop_all, self._running)
 
-    def convert(self, data: bytes, target: ImageFormat, max_pixels: int) -> bytes:
-        """The image in ``data`` encoded as ``target``, by a converter process.
+    def convert(self, data: bytes, *args: object) -> bytes:
+        """``converter.convert(BytesIO(data), *args)``, run by a converter process.
 
         :raises ConversionTimedOut: no converter was free, or it ran past the limit.
-        :raises ConversionFailed: the encoder refused the image or the converter died.
-        :raises UnsupportedImage: the image cannot be decoded.
-        :raises ImageTooLarge: the image is above the pixel limit.
+        :raises ConversionFailed: the converter process died on the way.
+        :raises ServiceError: whatever ``converter.convert`` raises, as it raised it.
         """
         try:
             worker = self._free.get(timeout=self.timeout)
@@ -67,7 +64,7 @@ class ConverterPool:
             ) from None
         try:
             worker = worker or self._start()
-            outcome = worker.run((data, target, max_pixels), self.timeout)
+            outcome = worker.run((data, args), self.timeout)
         except BaseException as error:
             self._retire(worker)
             if isinstance(error, TimeoutError):
@@ -86,7 +83,7 @@ class ConverterPool:
         _stop_all(self._running)
 
     def _start(self) -> "_Converter":
-        worker = _Converter.start(self.registry)
+        worker = _Converter.start()
         with self._lock:
             self._running.add(worker)
         return worker
@@ -111,8 +108,8 @@ class _Converter:
         self.outcomes = outcomes
 
     @classmethod
-    def start(cls, registry: FormatRegistry) -> "_Converter":
-        """Start a converter process and hand it the format registry."""
+    def start(cls) -> "_Converter":
+        """Start a converter process and wait until it is ready."""
         job_read, job_write = os.pipe()
         outcome_read, outcome_write = os.pipe()
         env = dict(os.environ)
@@ -133,7 +130,7 @@ class _Converter:
         )
         try:
             # The conversion time limit starts once the interpreter is up.
-            worker.run(registry, STARTUP_TIMEOUT)
+            worker.run(None, STARTUP_TIMEOUT)
         except BaseException:
             worker.stop()
             raise
@@ -185,20 +182,18 @@ def serve(job_fd: int, outcome_fd: int) -> None:
     jobs = Connection(job_fd, writable=False)
     outcomes = Connection(outcome_fd, readable=False)
     try:
-        registry = jobs.recv()
+        jobs.recv()  # the first message only asks whether we are up
         outcomes.send(b"ready")
         while True:
-            data, target, max_pixels = jobs.recv()
-            outcomes.send(_convert(data, target, registry, max_pixels))
+            data, args = jobs.recv()
+            outcomes.send(_convert(data, args))
     except (EOFError, BrokenPipeError):
         return  # the server closed the pipe or is gone
 
 
-def _convert(
-    data: bytes, target: ImageFormat, registry: FormatRegistry, max_pixels: int
-) -> bytes | Exception:
+def _convert(data: bytes, args: tuple) -> bytes | Exception:
     try:
-        return converter.convert(io.BytesIO(data), target, registry, max_pixels)
+        return converter.convert(io.BytesIO(data), *args)
     except ServiceError as error:
         return error
     except Exception:  # a bug: keep the traceback here, answer a plain 500

@@ -24,9 +24,8 @@ class ImageService:
     converters: ConverterPool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        pool = ConverterPool(
-            self.formats, self.settings.convert_workers, self.settings.convert_timeout
-        )
+        settings = self.settings
+        pool = ConverterPool(settings.convert_workers, settings.convert_timeout)
         object.__setattr__(self, "converters", pool)
 
     def store(self, upload: BinaryIO) -> str:
@@ -63,7 +62,9 @@ class ImageService:
         """
         with self.storage.open(ref) as original:
             data = original.read()
-        return self.converters.convert(data, target, self.settings.max_pixels)
+        return self.converters.convert(
+            data, target, self.formats, self.settings.max_pixels
+        )
 
     def close(self) -> None:
         """Stop the converter processes (they start again if needed)."""
