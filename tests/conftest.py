@@ -9,8 +9,17 @@ from PIL import Image
 
 from progimage import create_app
 from progimage.config import Settings
+from progimage.pool import stop_spares
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _stop_converters():
+    """Converters kept for reuse stop before the coverage report, which needs
+    their data."""
+    yield
+    stop_spares()
 
 
 @pytest.fixture(name="settings")

@@ -29,6 +29,7 @@ def test_each_domain_error_has_its_status(raising_client, error, status):
     response = raising_client.get(f"/raise/{error}")
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
     body = response.get_json()
     assert set(body) == PROBLEM_FIELDS
     assert (body["status"], body["detail"]) == (status, f"{error} happened")

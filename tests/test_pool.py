@@ -9,7 +9,7 @@ import pytest
 from conftest import make_image
 from progimage.exceptions import ConversionFailed, ConversionTimedOut, UnsupportedImage
 from progimage.formats import FormatRegistry
-from progimage.pool import ConverterPool
+from progimage.pool import ConverterPool, stop_spares
 from test_limits import slow_png
 
 REGISTRY = FormatRegistry.from_pillow()
@@ -18,7 +18,9 @@ WEBP = REGISTRY.for_name("WEBP")
 
 @pytest.fixture(name="pool")
 def _pool():
-    """A pool of one converter with a 0.5 s limit."""
+    """A pool of one converter with a 0.5 s limit, started afresh (these tests kill
+    converters, and a killed converter takes its coverage data with it)."""
+    stop_spares()
     pool = ConverterPool(size=1, timeout=0.5)
     yield pool
     pool.close()
@@ -79,12 +81,26 @@ def test_busy_converters_answer_timed_out(pool):
     assert isinstance(outcome[0], ConversionTimedOut)
 
 
-def test_close_stops_every_converter(pool):
-    """close() leaves no converter process behind."""
+def test_closed_pools_hand_idle_converters_on(pool):
+    """An app's closed pool leaves its idle converter to the next app's pool, so
+    a process that builds many apps (tests, the reloader) starts few converters."""
     convert(pool, make_image())
-    workers = list(pool._running)
+    before = running_pids(pool)
     pool.close()
-    assert [worker.process.returncode is not None for worker in workers] == [True]
+    assert running_pids(pool) == set()
+    successor = ConverterPool(size=1, timeout=0.5)
+    try:
+        convert(successor, make_image())
+        assert running_pids(successor) == before
+    finally:
+        successor.close()
+
+
+def test_a_closed_pool_works_again(pool):
+    """Using a pool after close starts (or takes) a converter again."""
+    convert(pool, make_image())
+    pool.close()
+    assert convert(pool, make_image()).startswith(b"RIFF")
 
 
 def _catch(function, *args):

@@ -11,8 +11,10 @@ threaded server can copy a lock some other thread holds, and multiprocessing's o
 start methods re-run the caller's ``__main__`` script in the child.
 """
 
+import atexit
 import contextlib
 import fcntl
+import functools
 import io
 import logging
 import os
@@ -25,6 +27,8 @@ import weakref
 from multiprocessing.connection import Connection
 from pathlib import Path
 
+from PIL import Image
+
 from . import converter
 from .exceptions import ConversionFailed, ConversionTimedOut, ServiceError
 
@@ -36,6 +40,8 @@ STARTUP_TIMEOUT = 60
 PIPE_SIZE = 1024 * 1024
 # Seconds an idle converter process gets to exit by itself when the pool closes.
 STOP_GRACE = 2
+# Idle converters a process keeps from closed pools for its next pools.
+MAX_SPARES = 4
 # What a converter process runs; its arguments are the pipe ends it reads and writes.
 BOOT = "import sys; from progimage.pool import serve; serve(*map(int, sys.argv[1:]))"
 
@@ -83,11 +89,23 @@ class ConverterPool:
         return outcome
 
     def close(self) -> None:
-        """Stop every converter process; new ones start if the pool is used again."""
-        _stop_all(self._running)
+        """Hand the idle converters to the next pool of this process, stop the busy
+        ones; the pool starts (or takes) converters again if it is used again."""
+        idle = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                idle.append(self._free.get_nowait())
+        with self._lock:
+            busy = self._running.difference(idle)
+            self._running.clear()
+        for worker in idle:
+            if worker is not None:
+                _spare(worker)
+            self._free.put(None)
+        _stop_all(busy)
 
     def _start(self) -> "_Converter":
-        worker = _Converter.start()
+        worker = _take_spare() or _Converter.start()
         with self._lock:
             self._running.add(worker)
         return worker
@@ -187,10 +205,51 @@ def _pipe() -> tuple[int, int]:
     return read, write
 
 
-def _stop_all(workers: set[_Converter]) -> None:
+def _stop_all(workers: set[_Converter] | list[_Converter]) -> None:
     for worker in list(workers):
         worker.stop(grace=STOP_GRACE)
     workers.clear()
+
+
+# Idle converters of closed pools, for the next pool of this process: converters keep
+# no state between jobs, and tests or the reloader build many apps in one process.
+_spares: list[_Converter] = []
+_spares_lock = threading.Lock()
+
+
+def _spare(worker: _Converter) -> None:
+    """Keep an idle converter for later (a few at most), or stop it."""
+    _stop_spares_at_exit()
+    with _spares_lock:
+        if len(_spares) < MAX_SPARES and worker.process.poll() is None:
+            _spares.append(worker)
+            return
+    worker.stop(grace=STOP_GRACE)
+
+
+def stop_spares() -> None:
+    """Stop the idle converters kept from closed pools (at exit, or earlier: a test
+    session does it before its coverage report)."""
+    with _spares_lock:
+        spares = list(_spares)
+        _spares.clear()
+    _stop_all(spares)
+
+
+@functools.cache
+def _stop_spares_at_exit() -> None:
+    atexit.register(stop_spares)
+
+
+def _take_spare() -> "_Converter | None":
+    """A live spare converter, if a closed pool left one."""
+    with _spares_lock:
+        while _spares:
+            worker = _spares.pop()
+            if worker.process.poll() is None:
+                return worker
+            worker.stop()
+    return None
 
 
 def serve(job_fd: int, outcome_fd: int) -> None:
@@ -200,7 +259,9 @@ def serve(job_fd: int, outcome_fd: int) -> None:
     jobs = Connection(job_fd, writable=False)
     outcomes = Connection(outcome_fd, readable=False)
     try:
-        # The first job only asks whether we are up.
+        # The first job only asks whether we are up: load every Pillow plugin first,
+        # so that this start-up cost never counts against a conversion's time.
+        Image.init()
         jobs.recv()
         jobs.recv_bytes()
         _send(outcomes, b"ready")
