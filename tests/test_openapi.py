@@ -63,7 +63,7 @@ def test_live_server_keeps_to_the_contract(tmp_path):
              "--checks", "all", "--exclude-checks", "positive_data_acceptance",
              "--max-examples", "25", "--seed", "20261127", "--workers", "2",
              "--request-timeout", "30"],
-            capture_output=True, text=True, timeout=240,
+            capture_output=True, text=True, timeout=240, cwd=tmp_path,
             # Measuring coverage of Schemathesis itself is slow and of no use.
             env={k: v for k, v in os.environ.items() if not k.startswith("COV")},
         )

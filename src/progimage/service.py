@@ -67,5 +67,5 @@ class ImageService:
         )
 
     def close(self) -> None:
-        """Stop the converter processes (they start again if needed)."""
+        """Release the converter processes (idle ones go to the next app)."""
         self.converters.close()
