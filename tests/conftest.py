@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
 
 from progimage import create_app
 from progimage.config import Settings
@@ -62,11 +64,16 @@ def make_image(
     return buffer.getvalue()
 
 
-def upload(client, data: bytes, name: str = "image", method: str = "put"):
+def upload(client, data: bytes, name: str = "image", method: str = "PUT"):
     """Upload ``data`` as the multipart field ``data``; return the response."""
-    return getattr(client, method)(
-        "/storage/", data={"data": (io.BytesIO(data), name)},
-        content_type="multipart/form-data",
+    # Encoded in memory: the test client would spool large bodies to a file
+    # that nothing closes.
+    boundary, body = encode_multipart(
+        {"data": FileStorage(io.BytesIO(data), filename=name)}
+    )
+    return client.open(
+        "/storage/", method=method, data=body,
+        content_type=f"multipart/form-data; boundary={boundary}",
     )
 
 
@@ -80,3 +87,44 @@ def decode(data: bytes) -> Image.Image:
 def corpus_required() -> bool:
     """On CI the corpus must be there; elsewhere its tests are skipped."""
     return os.environ.get("CI", "").lower() == "true"
+
+
+def with_orientation(orientation: int) -> Image.Exif:
+    """EXIF data holding only the orientation tag, for ``make_image(exif=...)``."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
+
+
+def corpus_image(name: str) -> bytes:
+    """A real sample image from the corpus; the test is skipped where it is absent."""
+    path = CORPUS / "images" / name
+    if not path.is_file() and not corpus_required():
+        pytest.skip(f"corpus image {name} is not available here")
+    return path.read_bytes()
+
+
+BUCKET = "progimage-test"
+
+
+@pytest.fixture(name="aws_env")
+def _aws_env(monkeypatch):
+    """Dummy credentials and a region, so boto3 never looks for real ones."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(name="s3_bucket")
+def _s3_bucket(aws_env):
+    """An empty bucket in moto's in-process S3; yields its name."""
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        boto3.client("s3").create_bucket(Bucket=BUCKET)
+        yield BUCKET

@@ -21,7 +21,7 @@ def test_put_answers_reference_as_plain_text(client):
 
 def test_post_works_like_put(client):
     """HTML forms cannot PUT, so POST stores too."""
-    response = upload(client, make_image("JPEG"), method="post")
+    response = upload(client, make_image("JPEG"), method="POST")
     assert response.status_code == 200
 
 
@@ -156,3 +156,44 @@ def test_rgba_to_jpeg_flattens_onto_white(client):
     result = decode(client.get(f"/storage/{ref}.jpg").data)
     assert result.mode == "RGB"
     assert all(channel > 245 for channel in result.getpixel((5, 5)))
+
+
+@pytest.mark.parametrize("ext, mode, mime, magic", [
+    ("pbm", "1", "image/x-portable-bitmap", b"P4"),
+    ("pgm", "L", "image/x-portable-graymap", b"P5"),
+    ("ppm", "RGB", "image/x-portable-pixmap", b"P6"),
+    ("pfm", "F", "image/x-portable-anymap", b"Pf"),
+])
+def test_netpbm_extension_picks_the_subtype(client, ext, mode, mime, magic):
+    """.pbm, .pgm, .ppm and .pfm each answer their own Netpbm subtype."""
+    ref = upload(client, make_image("PNG")).get_data(as_text=True)
+    response = client.get(f"/storage/{ref}.{ext}")
+    assert response.status_code == 200
+    assert response.mimetype == mime
+    assert response.data.startswith(magic)
+    assert decode(response.data).mode == mode
+
+
+@pytest.mark.parametrize("suffix", ["", ".png"])
+def test_byte_ranges_with_length(client, suffix):
+    """Originals and conversions carry Content-Length and answer byte ranges."""
+    ref = upload(client, make_image("BMP")).get_data(as_text=True)
+    with client.get(f"/storage/{ref}{suffix}") as whole:
+        body = whole.data
+        assert whole.content_length == len(body)
+        assert whole.headers["Accept-Ranges"] == "bytes"
+    with client.get(
+        f"/storage/{ref}{suffix}", headers={"Range": "bytes=10-19"}
+    ) as part:
+        assert part.status_code == 206
+        assert part.headers["Content-Range"] == f"bytes 10-19/{len(body)}"
+        assert part.data == body[10:20]
+
+
+def test_unsatisfiable_range_is_416(client):
+    """A range past the end answers 416 with the real length."""
+    original = make_image("PNG")
+    ref = upload(client, original).get_data(as_text=True)
+    response = client.get(f"/storage/{ref}", headers={"Range": "bytes=99999-"})
+    assert response.status_code == 416
+    assert response.headers["Content-Range"] == f"bytes */{len(original)}"

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import make_image, upload
 from progimage.exceptions import ImageNotFound
-from test_storage import RECORD
+from storage.storage_samples import RECORD
 
 REF = str(uuid.uuid4())
 

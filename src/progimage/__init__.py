@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import api, cors, errors
+from . import access_log, api, cors, errors, health, logs, metrics
 from .config import Settings
 from .formats import FormatRegistry
 from .service import ImageService
@@ -12,14 +12,18 @@ from .storage import make_storage
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the app from ``settings``, or from ``PROGIMAGE_*`` variables if none."""
     settings = settings or Settings.from_env()
+    logs.configure(settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.extensions["progimage"] = ImageService(
         settings=settings,
-        storage=make_storage(settings.storage),
+        storage=make_storage(settings.storage, settings.s3_endpoint),
         formats=FormatRegistry.from_pillow(),
     )
     app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    metrics.init_app(app)
+    access_log.init_app(app)
     errors.register(app)
     cors.init_app(app, settings)
     return app

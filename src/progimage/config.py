@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 MIB = 1024 * 1024
 BOOLEANS = {"1": True, "true": True, "yes": True, "0": False, "false": False,
             "no": False, "": False}
+LOG_FORMATS = ("text", "json")
 
 
 class SettingsError(ValueError):
@@ -17,8 +18,11 @@ class SettingsError(ValueError):
 class Settings:
     """Everything the service can be configured with, validated on creation."""
 
-    # Where originals live: a folder path (created if missing).
+    # Where originals live: a folder path (created if missing), or
+    # s3://bucket/optional/prefix for an S3-compatible bucket shared by instances.
     storage: str = "./data"
+    # S3 endpoint URL for MinIO, Ceph and the like; empty: AWS_ENDPOINT_URL or AWS.
+    s3_endpoint: str = ""
     # Largest accepted upload body, in bytes; larger ones answer 413.
     max_upload_bytes: int = 50 * MIB
     # Largest accepted image, in pixels (width x height x frames); larger answer 422.
@@ -33,10 +37,17 @@ class Settings:
     private_reads: bool = False
     # Comma-separated origins allowed to call the API from browsers ("*" for any).
     cors_origins: str = ""
+    # Log lines (one per request, plus errors) as "text" or as "json" objects.
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if not self.storage:
             raise SettingsError("PROGIMAGE_STORAGE must not be empty")
+        if self.log_format not in LOG_FORMATS:
+            raise SettingsError(
+                f"PROGIMAGE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, "
+                f"not {self.log_format!r}"
+            )
         for name in ("max_upload_bytes", "max_pixels", "convert_timeout",
                      "convert_workers"):
             if getattr(self, name) <= 0:

@@ -5,33 +5,63 @@ from typing import BinaryIO
 
 from PIL import Image, ImageSequence
 
-from . import modes
+from . import encoding, modes, processing
 from .exceptions import ConversionFailed, ImageTooLarge, UnsupportedImage
 from .formats import FormatRegistry, ImageFormat
 from .imaging import (
     DECODE_ERRORS, frame_count, load, open_image, pillow_warnings, too_large,
 )
+from .options import NO_OPTIONS, ImageOptions
+
+ICO_MAX = 256
+ICO_SIDES = (16, 24, 32, 48, 64, 128, 256)
+# Formats whose frames are pages that may each have their own size.
+PAGED_FORMATS = frozenset({"TIFF", "PDF"})
 
 
 def convert(
-    stream: BinaryIO, target: ImageFormat, registry: FormatRegistry, max_pixels: int
+    stream: BinaryIO,
+    target: ImageFormat,
+    registry: FormatRegistry,
+    max_pixels: int,
+    options: ImageOptions = NO_OPTIONS,
+    mask: Image.Image | None = None,
 ) -> bytes:
-    """Encode the image in ``stream`` as ``target``.
+    """Encode the image in ``stream`` as ``target``, after the operations in
+    ``options`` (``mask``: the decoded image a ``mask=<ref>`` option names).
 
     Multi-frame sources keep all frames, durations and loop count when the target
-    can store several frames; otherwise the first frame is used.
+    can store several frames; otherwise the first frame is used. Operations apply
+    to every frame.
 
     :raises UnsupportedImage: the stored image cannot be decoded.
-    :raises ImageTooLarge: the stored image is above the pixel limit.
+    :raises ImageTooLarge: the stored image or the result is above the pixel limit.
+    :raises InvalidOptions: an option does not fit this image (a crop outside it).
     :raises ConversionFailed: the encoder refused the image.
     """
     with open_image(stream, registry, max_pixels) as image:
         source = registry.for_name(image.format)
+        full_size = processing.oriented_size(image, options)
+        processing.draft(image, options)
         frames = _decoded_frames(
             image, source, all_frames=target.multi_frame, max_pixels=max_pixels
         )
+        if target.name not in PAGED_FORMATS and _sizes_differ(frames):
+            frames = frames[:1]  # an animation needs one canvas size
         params = _animation_params(image, frames)
-        adapted = [modes.adapt(frame, target) for frame in frames]
+        frames = [
+            processing.apply(
+                frame, options, full_size=full_size, mask=mask,
+                max_pixels=max_pixels // len(frames),
+            )
+            for frame in frames
+        ]
+        fill = encoding.background(options)
+        adapted = _fit_icon([modes.adapt(frame, target, fill) for frame in frames],
+                            target, params)
+        params.update(
+            encoding.save_params(frames[0].info, adapted[0].mode, target, options)
+        )
         if len(adapted) > 1:
             params["append_images"] = adapted[1:]
         output = io.BytesIO()
@@ -77,6 +107,43 @@ def _all_frames(
     return frames
 
 
+def _fit_icon(
+    frames: list[Image.Image], target: ImageFormat, params: dict[str, object]
+) -> list[Image.Image]:
+    """Shape frames for the icon formats, whose sizes are fixed by the format."""
+    if target.name == "ICNS":
+        return [_square(frame) for frame in frames]
+    if target.name == "ICO":
+        params["sizes"] = _icon_sizes(frames[0].size)
+        if frames[0].mode == "I;16":
+            # The ICO writer resizes, which Pillow cannot do in 16-bit modes.
+            return [modes.to_mode(frame, "L") for frame in frames]
+    return frames
+
+
+def _square(image: Image.Image) -> Image.Image:
+    """Centre on a transparent square: ICNS only stores square icons."""
+    side = max(image.size)
+    if image.width == image.height:
+        return image
+    canvas = Image.new("RGBA", (side, side))
+    canvas.paste(image.convert("RGBA"), ((side - image.width) // 2,
+                                         (side - image.height) // 2))
+    return canvas
+
+
+def _icon_sizes(size: tuple[int, int]) -> list[tuple[int, int]]:
+    """The standard icon sizes that fit, plus the image's own (ICO stops at 256)."""
+    largest = Image.new("1", size)
+    largest.thumbnail((ICO_MAX, ICO_MAX))
+    standard = [(side, side) for side in ICO_SIDES if side <= min(largest.size)]
+    return standard + [largest.size]
+
+
+def _sizes_differ(frames: list[Image.Image]) -> bool:
+    return len({frame.size for frame in frames}) > 1
+
+
 def _animation_params(
     image: Image.Image, frames: list[Image.Image]
 ) -> dict[str, object]:
@@ -86,7 +153,8 @@ def _animation_params(
     params: dict[str, object] = {"save_all": True}
     durations = [frame.info.get("duration") for frame in frames]
     if all(isinstance(duration, (int, float)) for duration in durations):
-        params["duration"] = durations
+        # APNG gives fractional milliseconds; AVIF and WebP want whole ones.
+        params["duration"] = [round(duration) for duration in durations]
     if "loop" in image.info:
         params["loop"] = image.info["loop"]
     return params

@@ -12,10 +12,12 @@ from .exceptions import (
     ConversionTimedOut,
     ImageNotFound,
     ImageTooLarge,
+    InvalidOptions,
     InvalidUpload,
     MissingCredentials,
     ServiceError,
     StorageFull,
+    StorageUnavailable,
     UnknownFormat,
     UnsupportedImage,
     WrongCredentials,
@@ -23,6 +25,7 @@ from .exceptions import (
 
 STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     InvalidUpload: 400,
+    InvalidOptions: 400,
     UnsupportedImage: 400,
     UnknownFormat: 400,
     ImageNotFound: 404,
@@ -31,6 +34,7 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     MissingCredentials: 401,
     WrongCredentials: 403,
     ConversionTimedOut: 503,
+    StorageUnavailable: 503,
     StorageFull: 507,
 }
 

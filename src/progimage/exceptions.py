@@ -20,6 +20,10 @@ class UnsupportedImage(ServiceError):
     """The bytes are not an image that Pillow can read."""
 
 
+class InvalidOptions(ServiceError):
+    """A query parameter of an image request is unknown or has a bad value."""
+
+
 class UnknownFormat(ServiceError):
     """The requested output extension names no format that can be written."""
 
@@ -50,3 +54,7 @@ class MissingCredentials(ServiceError):
 
 class WrongCredentials(ServiceError):
     """The request carries an API key that is not accepted."""
+
+
+class StorageUnavailable(ServiceError):
+    """The storage backend cannot be reached or refuses to work; try again later."""

@@ -6,6 +6,7 @@ format counts as writable only if Pillow can really write it here (stub handlers
 as HDF5 or WMF cannot), and the modes it stores without loss are known.
 """
 
+import dataclasses
 import functools
 import io
 import mimetypes
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from . import plugins
 from .exceptions import UnknownFormat
 
 #: The modes probed against every save handler.
@@ -21,10 +23,19 @@ PROBE_MODES = (
     "1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr", "I", "I;16", "F",
 )
 HIGH_DEPTH_MODES = frozenset({"I", "I;16", "F"})
-ALPHA_MODES = frozenset({"LA", "PA", "RGBA", "P"})  # P may carry transparency
+ALPHA_MODES = frozenset({"LA", "PA", "RGBA"})
 
 # Some formats have several extensions; Pillow lists them in no useful order.
-PREFERRED_EXTENSIONS = ("jpg", "tif", "png", "ps", "ppm", "jp2", "tga", "sgi", "h5")
+PREFERRED_EXTENSIONS = ("jpg", "tif", "png", "eps", "ppm", "jp2", "tga", "sgi", "h5")
+
+# Pillow's PPM writer picks the Netpbm subtype from the image mode, not from the
+# extension, so an extension that names a subtype narrows the modes instead.
+NETPBM_SUBTYPES = {
+    "pbm": frozenset({"1"}),
+    "pgm": frozenset({"L", "I"}),
+    "ppm": frozenset({"RGB"}),
+    "pfm": frozenset({"F"}),
+}
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,8 @@ class ImageFormat:
     multi_frame: bool = False
     #: Modes that this format stores without losing alpha or bit depth.
     modes: frozenset[str] = frozenset()
+    #: Palette images come back as palette images (with their transparency).
+    keeps_palette: bool = False
 
     @property
     def extension(self) -> str:
@@ -60,6 +73,7 @@ class FormatRegistry:
     @functools.cache
     def from_pillow(cls) -> "FormatRegistry":
         """Build the registry from Pillow's plugins (cached for the process)."""
+        plugins.register()
         Image.init()
         extensions: dict[str, list[str]] = {}
         for ext, name in Image.registered_extensions().items():
@@ -69,15 +83,17 @@ class FormatRegistry:
             exts = _ordered(extensions.get(name, []))
             readable = name in Image.OPEN
             modes = _probe_modes(name, readable) if name in Image.SAVE else {}
+            writable = bool(modes) and bool(exts)
             formats.append(
                 ImageFormat(
                     name=name,
                     extensions=exts,
                     mime=_mime(name, exts),
                     readable=readable,
-                    writable=bool(modes) and bool(exts),
+                    writable=writable,
                     multi_frame=name in Image.SAVE_ALL,
                     modes=frozenset(modes),
+                    keeps_palette=modes.get("P") == "P",
                 )
             )
         return cls(formats)
@@ -101,6 +117,14 @@ class FormatRegistry:
             raise UnknownFormat(
                 f"{fmt.name} ('.{extension}') can be read but not written; "
                 f"writable extensions: {self._writable_list()}"
+            )
+        subtype = NETPBM_SUBTYPES.get(extension.lower())
+        if subtype and fmt.name == "PPM":
+            return dataclasses.replace(
+                fmt,
+                extensions=(extension.lower(),),
+                mime=mimetypes.guess_type(f"x.{extension}")[0] or fmt.mime,
+                modes=fmt.modes & subtype,
             )
         return fmt
 
@@ -131,17 +155,18 @@ def _mime(name: str, extensions: tuple[str, ...]) -> str:
     return f"image/x-{name.lower()}"
 
 
-def _probe_modes(name: str, readable: bool) -> set[str]:
+def _probe_modes(name: str, readable: bool) -> dict[str, str]:
     """The modes a save handler accepts and, where Pillow reads the format back,
-    stores without dropping alpha or depth (BMP takes RGBA but drops the alpha)."""
-    kept = set()
+    stores without dropping alpha or depth (BMP takes RGBA but drops the alpha),
+    each with the mode it comes back in."""
+    kept = {}
     with warnings.catch_warnings():
         # Startup only: e.g. the IM plugin warns that it is deprecated.
         warnings.simplefilter("ignore")
         for mode in PROBE_MODES:
             back = _round_trip(name, mode, readable)
             if back and _keeps(mode, back):
-                kept.add(mode)
+                kept[mode] = back
     return kept
 
 
@@ -164,5 +189,6 @@ def _round_trip(name: str, mode: str, readable: bool) -> str | None:
 
 def _keeps(mode: str, back: str) -> bool:
     same_depth = (mode in HIGH_DEPTH_MODES) == (back in HIGH_DEPTH_MODES)
-    same_alpha = mode not in ALPHA_MODES or back in ALPHA_MODES
+    # GIF stores RGBA as a palette with one transparent entry: alpha survives.
+    same_alpha = mode not in ALPHA_MODES or back in ALPHA_MODES | {"P"}
     return same_depth and same_alpha

@@ -16,6 +16,9 @@ from .formats import FormatRegistry, ImageFormat
 # Layers of these formats are not frames: only the composite image is shown.
 LAYERED_FORMATS = frozenset({"PSD"})
 
+# The EXIF tag that says how the camera was held.
+ORIENTATION = 0x0112
+
 # What Pillow raises for damaged, truncated or undecodable data (RuntimeError: the
 # AVIF decoder's "Failed to decode frame"; SubprocessError: Ghostscript gave up on
 # an EPS file).
@@ -35,20 +38,10 @@ class ImageInfo:
     height: int
     frames: int
     mode: str
-
-
-class _Lent:
-    """The caller's stream as lent to Pillow, which closes some streams it is given
-    (the FTEX and MIC plugins do): the upload is still to be stored afterwards."""
-
-    def __init__(self, stream: BinaryIO) -> None:
-        self._stream = stream
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._stream, name)
-
-    def close(self) -> None:
-        """Leave the stream open: it belongs to the caller."""
+    #: EXIF orientation, 1 (upright) when the image has none or an invalid one.
+    orientation: int = 1
+    #: The image has an alpha channel or a transparent palette entry or colour.
+    has_alpha: bool = False
 
 
 def frame_count(image: Image.Image, at_most: int | None = None) -> int:
@@ -86,7 +79,7 @@ def open_image(
     """
     try:
         with pillow_warnings():
-            image = Image.open(_Lent(stream))
+            image = Image.open(_Borrowed(stream))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge(too_large(max_pixels)) from None
     except UnidentifiedImageError:
@@ -158,9 +151,32 @@ def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Imag
         load(image, fmt)
         with pillow_warnings():
             frames = frame_count(image)
-        info = ImageInfo(fmt, image.width, image.height, frames, image.mode)
+        info = ImageInfo(
+            fmt, image.width, image.height, frames, image.mode,
+            orientation=orientation(image), has_alpha=image.has_transparency_data,
+        )
     stream.seek(0)
     return info
+
+
+def decode(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Image.Image:
+    """The first frame of an image, decoded and independent of ``stream``.
+
+    :raises UnsupportedImage: not an image, or its pixels cannot be decoded.
+    :raises ImageTooLarge: above the pixel limit.
+    """
+    with open_image(stream, registry, max_pixels) as image:
+        load(image, registry.for_name(image.format))
+        return image.copy()
+
+
+def orientation(image: Image.Image) -> int:
+    """The EXIF orientation tag (1-8); 1 when it is absent, invalid or unreadable."""
+    try:
+        value = image.getexif().get(ORIENTATION, 1)
+    except DECODE_ERRORS:
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
 def load(image: Image.Image, fmt: ImageFormat) -> None:
@@ -183,6 +199,24 @@ def _is_metadata_bomb(error: Exception) -> bool:
     return isinstance(error, ValueError) and (
         "too large" in text or "too much memory" in text
     )
+
+
+class _Borrowed:
+    """The caller's stream, lent to Pillow: plugins that close it (FTEX, MIC) cannot,
+    and an in-memory upload shows no ``name`` (EPS would take it for a path)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def __getattr__(self, attribute: str) -> object:
+        if attribute == "name" and not isinstance(
+            getattr(self._stream, "name", None), str
+        ):
+            raise AttributeError(attribute)
+        return getattr(self._stream, attribute)
+
+    def close(self) -> None:
+        """Leave the stream open: its owner closes it."""
 
 
 def _reason(error: Exception) -> str:

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import converter
+from . import converter, plugins
 from .exceptions import ConversionFailed, ConversionTimedOut, ServiceError
 
 log = logging.getLogger(__name__)
@@ -260,7 +260,9 @@ def serve(job_fd: int, outcome_fd: int) -> None:
     outcomes = Connection(outcome_fd, readable=False)
     try:
         # The first job only asks whether we are up: load every Pillow plugin first,
-        # so that this start-up cost never counts against a conversion's time.
+        # so that this start-up cost never counts against a conversion's time (and
+        # the ones the server has beyond Pillow's own: HEIF).
+        plugins.register()
         Image.init()
         jobs.recv()
         jobs.recv_bytes()

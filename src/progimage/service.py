@@ -2,13 +2,18 @@
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import BinaryIO
 
+from PIL import Image
+
 from . import imaging
 from .config import Settings
+from .exceptions import ImageNotFound, InvalidOptions, ServiceError
 from .formats import FormatRegistry, ImageFormat
+from .options import NO_OPTIONS, ImageOptions
 from .pool import ConverterPool
 from .storage import ImageRecord, Storage
 
@@ -34,11 +39,55 @@ class ImageService:
         :raises UnsupportedImage: the upload is not an image Pillow can read.
         :raises ImageTooLarge: the image is above the pixel limit.
         """
+        record = self._examine(upload)
+        ref = str(uuid.uuid4())
+        self.storage.save(ref, upload, record)
+        return ref
+
+    def store_many(self, uploads: Mapping[str, BinaryIO]) -> list[str]:
+        """Store a batch: every upload, or none if any one fails; references in order.
+
+        :raises UnsupportedImage: an upload is not an image (named by its key).
+        :raises ImageTooLarge: an upload is above the pixel limit (named by its key).
+        """
+        records = []
+        for label, upload in uploads.items():
+            try:
+                records.append(self._examine(upload))
+            except ServiceError as error:
+                raise type(error)(f"{label}: {error.detail}") from None
+        refs: list[str] = []
+        try:
+            for upload, record in zip(uploads.values(), records, strict=True):
+                refs.append(str(uuid.uuid4()))
+                self.storage.save(refs[-1], upload, record)
+        except BaseException:
+            for ref in refs[:-1]:
+                self.storage.delete(ref)
+            raise
+        return refs
+
+    def info(self, ref: str) -> ImageRecord:
+        """What is known about the stored image ``ref``.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+        return self.storage.record(ref)
+
+    def delete(self, ref: str) -> None:
+        """Remove the image ``ref``; every result derived from it goes with it.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+        self.storage.delete(ref)
+
+    def _examine(self, upload: BinaryIO) -> ImageRecord:
+        """The record for an upload, checking that it is an image within limits."""
         info = imaging.inspect(upload, self.formats, self.settings.max_pixels)
         digest = hashlib.file_digest(upload, "sha256").hexdigest()
         size = upload.tell()
         upload.seek(0)
-        record = ImageRecord(
+        return ImageRecord(
             format=info.format.name,
             mime=info.format.mime,
             width=info.width,
@@ -48,23 +97,42 @@ class ImageService:
             size=size,
             sha256=digest,
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            orientation=info.orientation,
+            has_alpha=info.has_alpha,
         )
-        ref = str(uuid.uuid4())
-        self.storage.save(ref, upload, record)
-        return ref
 
-    def convert(self, ref: str, target: ImageFormat) -> bytes:
-        """The stored image ``ref`` encoded as ``target``.
+    def convert(
+        self, ref: str, target: ImageFormat, options: ImageOptions = NO_OPTIONS
+    ) -> bytes:
+        """The stored image ``ref`` after the operations in ``options``, as ``target``.
 
         :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises InvalidOptions: an option does not fit the image, or the mask
+            reference names no stored image.
+        :raises ImageTooLarge: the result would be above the pixel limit.
         :raises ConversionFailed: the image cannot be encoded in that format.
         :raises ConversionTimedOut: the conversion ran past the time limit.
         """
+        mask = self._mask(options.mask_reference) if options.mask_reference else None
         with self.storage.open(ref) as original:
             data = original.read()
         return self.converters.convert(
-            data, target, self.formats, self.settings.max_pixels
+            data, target, self.formats, self.settings.max_pixels, options, mask
         )
+
+    def _mask(self, ref: str) -> Image.Image:
+        """The first frame of the stored image used as a mask, decoded.
+
+        :raises InvalidOptions: nothing is stored under ``ref``.
+        """
+        try:
+            stream = self.storage.open(ref)
+        except ImageNotFound:
+            raise InvalidOptions(
+                f"parameter 'mask': no image is stored under {ref}"
+            ) from None
+        with stream:
+            return imaging.decode(stream, self.formats, self.settings.max_pixels)
 
     def close(self) -> None:
         """Release the converter processes (idle ones go to the next app)."""

@@ -1,10 +1,11 @@
 """Where originals live: a small backend interface and the way to pick a backend."""
 
 import json
+import uuid
 from dataclasses import asdict, dataclass
 from typing import BinaryIO, Protocol
 
-from ..exceptions import ImageNotFound
+from ..exceptions import ImageNotFound, StorageUnavailable
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,10 @@ class ImageRecord:
     size: int
     sha256: str
     created: str
+    #: EXIF orientation (1-8), 1 when absent; older records without it load as 1.
+    orientation: int = 1
+    #: The image has an alpha channel or a transparent colour.
+    has_alpha: bool = False
 
     def to_json(self) -> bytes:
         """The record as stored: UTF-8 JSON."""
@@ -27,9 +32,11 @@ class ImageRecord:
 
     @classmethod
     def from_json(cls, data: bytes) -> "ImageRecord":
-        """Read a record back; unknown keys from newer versions are ignored."""
+        """Read a record back; unknown keys from newer versions are ignored, keys
+        missing from older versions take their defaults."""
         values = json.loads(data)
-        return cls(**{key: values[key] for key in cls.__dataclass_fields__})
+        return cls(**{key: values[key] for key in cls.__dataclass_fields__
+                      if key in values})
 
 
 class Storage(Protocol):
@@ -56,12 +63,43 @@ class Storage(Protocol):
         :raises ImageNotFound: nothing is stored under ``ref``.
         """
 
+    def check(self) -> None:
+        """Prove that the store is reachable and writable, by writing a probe.
 
-def make_storage(location: str) -> Storage:
-    """The backend for a ``PROGIMAGE_STORAGE`` value: a folder path."""
+        :raises StorageUnavailable: it is not, with the reason.
+        """
+
+
+def check_reference(ref: str) -> str:
+    """``ref`` itself if it is a canonical UUID string, checked before any I/O.
+
+    :raises ImageNotFound: it is not.
+    """
+    try:
+        canonical = str(uuid.UUID(ref))
+    except ValueError:
+        canonical = None
+    if canonical != ref:
+        raise ImageNotFound(f"{ref!r} is not an image reference")
+    return ref
+
+
+def make_storage(location: str, s3_endpoint: str = "") -> Storage:
+    """The backend for ``PROGIMAGE_STORAGE``: ``s3://bucket/prefix`` or a folder.
+
+    :raises SettingsError: the S3 location is malformed or its bucket does not exist.
+    """
+    if location.startswith("s3://"):
+        # Imported here so that boto3 is loaded only by deployments that use S3.
+        from .s3 import S3Storage
+
+        return S3Storage.from_url(location, endpoint=s3_endpoint or None)
     from .filesystem import FilesystemStorage
 
     return FilesystemStorage(location)
 
 
-__all__ = ["ImageNotFound", "ImageRecord", "Storage", "make_storage"]
+__all__ = [
+    "ImageNotFound", "ImageRecord", "Storage", "StorageUnavailable",
+    "check_reference", "make_storage",
+]

@@ -16,8 +16,8 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-from ..exceptions import ImageNotFound, StorageFull
-from . import ImageRecord
+from ..exceptions import ImageNotFound, StorageFull, StorageUnavailable
+from . import ImageRecord, check_reference
 
 CHUNK_SIZE = 1024 * 1024
 INCOMING = ".incoming"
@@ -79,18 +79,24 @@ class FilesystemStorage:
             raise ImageNotFound(f"no image is stored under {ref}") from None
         shutil.rmtree(doomed, ignore_errors=True)
 
+    def check(self) -> None:
+        """Write and remove a probe file where uploads are staged."""
+        probe = self._incoming / f"{os.getpid()}.{uuid.uuid4().hex}.probe"
+        try:
+            _write_synced(probe, io.BytesIO(b"probe"))
+            probe.unlink()
+        except OSError as error:
+            raise StorageUnavailable(
+                f"the storage folder is not writable ({error.strerror or error})"
+            ) from None
+
     def _folder(self, ref: str) -> Path:
         """The folder for a reference; refuses anything but a canonical UUID.
 
         :raises ImageNotFound: ``ref`` is not a canonical UUID string, or its
             folder resolves (through a symlink) to a place outside the store.
         """
-        try:
-            canonical = str(uuid.UUID(ref))
-        except ValueError:
-            canonical = None
-        if canonical != ref:
-            raise ImageNotFound(f"{ref!r} is not an image reference")
+        ref = check_reference(ref)
         folder = self.root / ref[:2] / ref[2:4] / ref
         # A symlink inside the store (say a shard folder) must not lead outside it.
         if not folder.resolve().is_relative_to(self.root):

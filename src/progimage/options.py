@@ -1,0 +1,271 @@
+"""Image operations asked for in the query string, parsed once into a typed value.
+
+Parsing is table-driven: ``PARAMETERS`` maps each public query parameter to the
+field it sets and the function that checks and converts its text. ``ImageOptions.key``
+renders the options back as a canonical query string, so two requests that ask for
+the same result (``w=100&dpr=2`` and ``w=200``, ``rotate=-90`` and ``rotate=270``)
+share one key.
+"""
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields, replace
+
+from .exceptions import InvalidOptions
+
+FITS = ("contain", "cover", "fill", "inside")
+FLIPS = {"h": "h", "v": "v", "hv": "hv", "vh": "hv"}
+# Longest side a request may ask for; JPEG and WebP cannot store more anyway.
+MAX_SIDE = 16_383
+MAX_DPR = 4.0
+MAX_BLUR = 100.0
+MAX_SHARPEN = 10.0
+TRUE = ("", "1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off")
+HEX_COLOUR = re.compile(r"#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+# A reference is a UUID4 in canonical form; anything else is a 404 with no disk access.
+REFERENCE = re.compile(
+    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+)
+
+Colour = tuple[int, int, int, int]
+Box = tuple[int, int, int, int]
+
+
+@dataclass(frozen=True)
+class ImageOptions:
+    """What to do to an image on its way out; the defaults change nothing."""
+
+    #: Width and height of the box to resize into, ``dpr`` already applied.
+    width: int | None = None
+    height: int | None = None
+    #: How the image fits the box: one of ``FITS``.
+    fit: str = "contain"
+    #: ``(x, y, width, height)`` cut from the (oriented) image before resizing.
+    crop: Box | None = None
+    #: Clockwise rotation in degrees, in [0, 360).
+    rotate: float = 0.0
+    #: ``"h"``, ``"v"`` or ``"hv"``; empty for none.
+    flip: str = ""
+    grayscale: bool = False
+    sepia: bool = False
+    #: Gaussian blur standard deviation in pixels; 0 for none.
+    blur: float = 0.0
+    #: Unsharp-mask strength (1 = 100 %); 0 for none.
+    sharpen: float = 0.0
+    #: ``"circle"``, ``"rounded:<radius>"`` or the reference of a stored mask image.
+    mask: str = ""
+    #: Encoder quality 1-100 for lossy formats; None for the encoder's default.
+    quality: int | None = None
+    lossless: bool = False
+    #: RGBA fill for rotation corners and for flattening alpha; None for the default.
+    background: Colour | None = None
+    #: Drop EXIF, XMP and comments (the ICC colour profile stays).
+    strip: bool = False
+    #: Apply the EXIF orientation.
+    orient: bool = True
+
+    def key(self) -> str:
+        """A canonical query string for these options; empty when they change nothing.
+
+        Equal keys mean equal results, so the key can name a cached variant.
+        """
+        parts = []
+        for name, (field, _) in PARAMETERS.items():
+            if field is None:
+                continue
+            value = getattr(self, field)
+            if value != DEFAULTS[field]:
+                parts.append(f"{name}={_render(field, value)}")
+        return "&".join(parts)
+
+    @property
+    def changes_pixels(self) -> bool:
+        """Whether any operation besides orientation and encoding is asked for."""
+        return bool(
+            self.width or self.height or self.crop or self.rotate or self.flip
+            or self.grayscale or self.sepia or self.blur or self.sharpen or self.mask
+        )
+
+    @property
+    def mask_reference(self) -> str | None:
+        """The stored image used as the mask, if the mask names one."""
+        return self.mask if REFERENCE.fullmatch(self.mask) else None
+
+
+#: The options of a request without any: the image as stored, oriented.
+NO_OPTIONS = ImageOptions()
+
+
+def parse(query: Mapping[str, list[str]]) -> ImageOptions:
+    """Check and convert query parameters (name -> every value given for it).
+
+    :raises InvalidOptions: a parameter is unknown, repeated or has a bad value;
+        the message names it and says why.
+    """
+    values: dict[str, object] = {}
+    dpr = 1.0
+    for name, given in query.items():
+        if name not in PARAMETERS:
+            raise InvalidOptions(
+                f"unknown parameter '{name}'; known: {', '.join(PARAMETERS)}"
+            )
+        if len(given) != 1:
+            raise InvalidOptions(f"parameter '{name}' is given more than once")
+        field, convert = PARAMETERS[name]
+        try:
+            value = convert(given[0].strip())
+        except ValueError as error:
+            raise InvalidOptions(f"parameter '{name}': {error}") from None
+        if field is None:
+            dpr = value
+        else:
+            values[field] = value
+    options = ImageOptions(**values)
+    if options.width is None and options.height is None:
+        return replace(options, fit="contain")
+    if (options.width is None or options.height is None) and options.fit != "inside":
+        # With one side given, cover and fill have nothing to fill: same as contain.
+        options = replace(options, fit="contain")
+    return _apply_dpr(options, dpr)
+
+
+def _apply_dpr(options: ImageOptions, dpr: float) -> ImageOptions:
+    scaled = {}
+    for field in ("width", "height"):
+        side = getattr(options, field)
+        if side is not None:
+            scaled[field] = max(1, round(side * dpr))
+            if scaled[field] > MAX_SIDE:
+                raise InvalidOptions(
+                    f"parameter '{field[0]}': {side} x dpr {dpr:g} is above "
+                    f"the largest side of {MAX_SIDE}"
+                )
+    return replace(options, **scaled)
+
+
+def _number(low: float, high: float, *, low_open: bool = False) -> Callable:
+    """A parser for a finite decimal number in [low, high] or (low, high]."""
+    bound = f"above {low:g}" if low_open else f"at least {low:g}"
+
+    def convert(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not (math.isfinite(value) and low <= value <= high) or (
+            low_open and value == low
+        ):
+            raise ValueError(f"must be a number {bound} and at most {high:g}")
+        return value
+
+    return convert
+
+
+def _integer(low: int, high: int) -> Callable:
+    """A parser for a whole number in [low, high]."""
+
+    def convert(text: str) -> int:
+        if not re.fullmatch(r"\+?[0-9]{1,9}", text) or not low <= int(text) <= high:
+            raise ValueError(f"must be a whole number from {low} to {high}")
+        return int(text)
+
+    return convert
+
+
+def _flag(text: str) -> bool:
+    if text.lower() in TRUE:
+        return True
+    if text.lower() in FALSE:
+        return False
+    raise ValueError("must be 1 or 0 (or true/false, or no value)")
+
+
+def _fit(text: str) -> str:
+    if text not in FITS:
+        raise ValueError(f"must be one of {', '.join(FITS)}")
+    return text
+
+
+def _flip(text: str) -> str:
+    if text not in FLIPS:
+        raise ValueError("must be h, v or hv")
+    return FLIPS[text]
+
+
+def _angle(text: str) -> float:
+    return _number(-3600, 3600)(text) % 360
+
+
+def _crop(text: str) -> Box:
+    parts = text.split(",")
+    if len(parts) != 4 or not all(re.fullmatch(r"[0-9]{1,9}", p) for p in parts):
+        raise ValueError("must be x,y,width,height in whole pixels, such as 0,0,100,80")
+    x, y, width, height = (int(part) for part in parts)
+    if width == 0 or height == 0:
+        raise ValueError("the width and height of the crop must be at least 1")
+    return x, y, width, height
+
+
+def _mask(text: str) -> str:
+    shape, _, radius = text.partition(":")
+    if text == "circle" or REFERENCE.fullmatch(text):
+        return text
+    if shape == "rounded":
+        if not re.fullmatch(r"[0-9]{1,5}", radius) or int(radius) == 0:
+            raise ValueError("the radius in rounded:<radius> must be a whole number "
+                             "of pixels, at least 1")
+        return f"rounded:{int(radius)}"
+    raise ValueError(
+        "must be circle, rounded:<radius> or the reference of a stored image"
+    )
+
+
+def _colour(text: str) -> Colour:
+    match = HEX_COLOUR.fullmatch(text)
+    if not match:
+        raise ValueError("must be a hex colour: rgb, rgba, rrggbb or rrggbbaa")
+    digits = match.group(1)
+    if len(digits) <= 4:
+        digits = "".join(digit * 2 for digit in digits)
+    digits = digits.ljust(8, "f")
+    red, green, blue, alpha = (int(digits[i:i + 2], 16) for i in range(0, 8, 2))
+    return red, green, blue, alpha
+
+
+def _render(field: str, value: object) -> str:
+    """A value as it appears in a canonical key."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if field == "background":
+        return "".join(f"{channel:02x}" for channel in value)
+    if field == "crop":
+        return ",".join(map(str, value))
+    return str(value)
+
+
+# Query parameter -> (ImageOptions field, parser); ``dpr`` (field None) scales w and h.
+# The order is the order of the canonical key.
+PARAMETERS: dict[str, tuple[str | None, Callable[[str], object]]] = {
+    "w": ("width", _integer(1, MAX_SIDE)),
+    "h": ("height", _integer(1, MAX_SIDE)),
+    "fit": ("fit", _fit),
+    "dpr": (None, _number(1, MAX_DPR)),
+    "crop": ("crop", _crop),
+    "rotate": ("rotate", _angle),
+    "flip": ("flip", _flip),
+    "grayscale": ("grayscale", _flag),
+    "sepia": ("sepia", _flag),
+    "blur": ("blur", _number(0, MAX_BLUR, low_open=True)),
+    "sharpen": ("sharpen", _number(0, MAX_SHARPEN, low_open=True)),
+    "mask": ("mask", _mask),
+    "q": ("quality", _integer(1, 100)),
+    "lossless": ("lossless", _flag),
+    "bg": ("background", _colour),
+    "strip": ("strip", _flag),
+    "orient": ("orient", _flag),
+}
+DEFAULTS = {field.name: field.default for field in fields(ImageOptions)}

@@ -1,0 +1,159 @@
+"""Originals in an S3-compatible bucket (AWS S3, MinIO, Ceph), shared by instances.
+
+``s3://bucket/prefix`` stores image ``ref`` as the object ``prefix/originals/<ref>``.
+Its record travels as the object's user metadata (``x-amz-meta-record``, JSON), in
+the same request as the bytes: S3 makes an object visible only once its upload,
+single or multipart, is complete, so a reader sees the whole image or nothing, and a
+failed upload leaves nothing behind (an unfinished multipart upload is aborted).
+This is the only module that imports boto3.
+"""
+
+import contextlib
+import logging
+import re
+import uuid
+from collections.abc import Iterator
+from typing import BinaryIO, cast
+from urllib.parse import urlsplit
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..config import MIB, SettingsError
+from ..exceptions import ImageNotFound, StorageUnavailable
+from . import ImageRecord, check_reference
+
+# Bodies above one part are sent in parts, at most two in flight per upload: memory
+# stays bounded whatever the size of the image.
+TRANSFER = TransferConfig(
+    multipart_threshold=8 * MIB, multipart_chunksize=8 * MIB, max_concurrency=2
+)
+# A store that is down should answer 503 within seconds, not hang a worker.
+CLIENT = Config(
+    connect_timeout=5, read_timeout=30, retries={"mode": "standard", "max_attempts": 3}
+)
+BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+NOT_FOUND = frozenset({"404", "NoSuchKey", "NotFound"})
+NO_BUCKET = frozenset({"NoSuchBucket", "403", "AccessDenied"})
+
+log = logging.getLogger(__name__)
+
+
+class S3Storage:
+    """Originals as objects under ``prefix`` in ``bucket``."""
+
+    def __init__(
+        self, bucket: str, prefix: str = "", endpoint: str | None = None
+    ) -> None:
+        self.bucket = bucket
+        self.prefix = f"{prefix.strip('/')}/" if prefix.strip("/") else ""
+        # None lets boto3 find AWS_ENDPOINT_URL itself; credentials come from its
+        # usual chain (environment, config files, instance roles).
+        self.client = boto3.client("s3", endpoint_url=endpoint, config=CLIENT)
+        self._check_bucket()
+
+    @classmethod
+    def from_url(cls, url: str, endpoint: str | None = None) -> "S3Storage":
+        """The backend for ``s3://bucket/optional/prefix``.
+
+        :raises SettingsError: the URL names no valid bucket, or the bucket is missing.
+        """
+        parts = urlsplit(url)
+        if not BUCKET.fullmatch(parts.netloc) or parts.query or parts.fragment:
+            raise SettingsError(
+                f"PROGIMAGE_STORAGE={url!r} is not s3://bucket/optional/prefix "
+                "with a valid bucket name"
+            )
+        return cls(parts.netloc, parts.path, endpoint)
+
+    def save(self, ref: str, data: BinaryIO, record: ImageRecord) -> None:
+        """Upload the bytes, streamed in parts when large, with the record attached."""
+        key = self._key(ref)
+        extra = {
+            "ContentType": record.mime,
+            "Metadata": {"record": record.to_json().decode("ascii")},
+        }
+        with self._translated(ref):
+            self.client.upload_fileobj(
+                data, self.bucket, key, ExtraArgs=extra, Config=TRANSFER
+            )
+
+    def record(self, ref: str) -> ImageRecord:
+        """The record, read from the object's metadata without fetching its bytes."""
+        key = self._key(ref)
+        with self._translated(ref):
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+        if "record" not in head["Metadata"]:
+            raise ImageNotFound(f"no image is stored under {ref}")
+        return ImageRecord.from_json(head["Metadata"]["record"].encode())
+
+    def open(self, ref: str) -> BinaryIO:
+        """The object's body: a stream read from the network as the caller reads."""
+        key = self._key(ref)
+        with self._translated(ref):
+            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+        return cast(BinaryIO, body)
+
+    def delete(self, ref: str) -> None:
+        """Delete the object; S3 deletes silently, so its presence is checked first."""
+        self.record(ref)
+        with self._translated(ref):
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(ref))
+
+    def check(self) -> None:
+        """Write a small probe object and delete it."""
+        key = f"{self.prefix}probes/{uuid.uuid4()}"
+        with self._translated(key):
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=b"probe")
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def _key(self, ref: str) -> str:
+        """The object key of a reference, refusing anything but a canonical UUID."""
+        return f"{self.prefix}originals/{check_reference(ref)}"
+
+    def _check_bucket(self) -> None:
+        """Refuse to start on a missing bucket; an unreachable store is only logged.
+
+        :raises SettingsError: the bucket does not exist or cannot be used.
+        """
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as error:
+            code = _code(error)
+            if code in NOT_FOUND | NO_BUCKET:
+                raise SettingsError(
+                    f"the bucket {self.bucket!r} does not exist or is not ours ({code})"
+                ) from None
+            log.warning("bucket %s cannot be checked (%s)", self.bucket, code)
+        except BotoCoreError as error:
+            # The store may come up after us: /readyz says 503 until it does.
+            log.warning("S3 store cannot be checked at start-up: %s", error)
+
+    @contextlib.contextmanager
+    def _translated(self, ref: str) -> Iterator[None]:
+        """Turn boto errors into the domain's: missing objects, unavailable store.
+
+        :raises ImageNotFound: the object does not exist.
+        :raises StorageUnavailable: the store cannot be reached or refused the call.
+        """
+        try:
+            yield
+        except ClientError as error:
+            code = _code(error)
+            if code in NOT_FOUND:
+                raise ImageNotFound(f"no image is stored under {ref}") from None
+            raise StorageUnavailable(
+                f"the S3 store refused the request ({code})"
+            ) from None
+        except BotoCoreError as error:
+            log.warning("S3 request failed: %s", error)
+            raise StorageUnavailable(
+                f"the S3 store cannot be reached ({type(error).__name__})"
+            ) from None
+
+
+def _code(error: ClientError) -> str:
+    """The S3 error code, such as ``NoSuchKey``, or the HTTP status for HEAD."""
+    return str(error.response.get("Error", {}).get("Code", "unknown"))

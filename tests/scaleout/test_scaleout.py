@@ -1,0 +1,218 @@
+"""Stateless instances sharing one S3 bucket over HTTP, alone and behind nginx."""
+
+import io
+import json
+import re
+import uuid
+
+import boto3
+import pytest
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
+import servers
+from conftest import decode, make_image
+from progimage.storage.s3 import S3Storage
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(name="s3_endpoint", scope="module")
+def _s3_endpoint():
+    """The URL of moto's S3 server, running in its own process."""
+    with servers.moto_server() as url:
+        yield url
+
+
+@pytest.fixture(name="s3", scope="module")
+def _s3(s3_endpoint):
+    """A boto3 client of that server, as an operator would use it."""
+    return boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    )
+
+
+@pytest.fixture(name="bucket", scope="module")
+def _bucket(s3):
+    """A fresh bucket on the S3 server; its name."""
+    name = f"progimage-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture(name="instance_env", scope="module")
+def _instance_env(s3_endpoint, bucket):
+    """The environment of an instance on the shared bucket, as in docs/deploy.md."""
+    return {
+        "AWS_ENDPOINT_URL": s3_endpoint, "PROGIMAGE_STORAGE": f"s3://{bucket}/shared",
+        "WEB_CONCURRENCY": "2",
+    }
+
+
+@pytest.fixture(name="pair", scope="module")
+def _pair(tmp_path_factory, instance_env):
+    """Two gunicorn instances (two workers each) sharing the bucket; B logs JSON."""
+    json_env = {**instance_env, "PROGIMAGE_LOG_FORMAT": "json"}
+    with servers.gunicorn(tmp_path_factory.mktemp("a"), instance_env) as first, \
+            servers.gunicorn(tmp_path_factory.mktemp("b"), json_env) as second:
+        yield first, second
+
+
+@pytest.fixture(name="nginx", scope="module")
+def _nginx(tmp_path_factory, pair):
+    """nginx with deploy/nginx-scaleout.conf in front of the pair; its URL."""
+    with servers.nginx(
+        tmp_path_factory.mktemp("nginx"), [instance.port for instance in pair]
+    ) as url:
+        yield url
+
+
+def put_image(url: str, data: bytes, **headers: str) -> str:
+    """Upload through ``url``; return the reference."""
+    response = requests.put(
+        f"{url}/storage/", files={"data": ("image", io.BytesIO(data))},
+        headers=headers, timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def test_uploaded_through_one_served_by_the_other(pair):
+    """An original stored via instance A comes back byte-exact from instance B."""
+    first, second = pair
+    original = make_image("JPEG", size=(120, 90))
+    ref = put_image(first.url, original)
+    response = requests.get(f"{second.url}/storage/{ref}", timeout=30)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/jpeg"
+    assert int(response.headers["Content-Length"]) == len(original)
+    assert response.content == original
+
+
+def test_uploaded_through_one_converted_by_the_other(pair):
+    """Instance B converts an image stored via instance A."""
+    first, second = pair
+    ref = put_image(first.url, make_image("PNG", size=(64, 40)))
+    response = requests.get(f"{second.url}/storage/{ref}.webp", timeout=30)
+    assert response.status_code == 200
+    image = decode(response.content)
+    assert (image.format, image.size) == ("WEBP", (64, 40))
+
+
+def test_validators_agree_across_instances(pair):
+    """The ETag from one instance gets a 304 from the other; ranges work on both."""
+    first, second = pair
+    original = make_image("BMP")
+    ref = put_image(first.url, original)
+    etag = requests.get(f"{first.url}/storage/{ref}", timeout=30).headers["ETag"]
+    again = requests.get(
+        f"{second.url}/storage/{ref}", headers={"If-None-Match": etag}, timeout=30
+    )
+    assert again.status_code == 304
+    part = requests.get(
+        f"{second.url}/storage/{ref}", headers={"Range": "bytes=2-9"}, timeout=30
+    )
+    assert part.status_code == 206
+    assert part.content == original[2:10]
+
+
+def test_large_upload_streams_to_s3_in_parts(pair, s3, bucket):
+    """A 20 MiB original goes to S3 as a multipart upload and comes back whole."""
+    first, second = pair
+    original = make_image("BMP", size=(2600, 2600))
+    assert len(original) > 16 * 1024 * 1024
+    ref = put_image(first.url, original)
+    head = s3.head_object(Bucket=bucket, Key=f"shared/originals/{ref}")
+    assert head["ETag"].strip('"').endswith("-3")
+    response = requests.get(f"{second.url}/storage/{ref}", timeout=60)
+    assert response.content == original
+
+
+def test_deleted_image_is_gone_from_both(pair, s3_endpoint, bucket, monkeypatch):
+    """Once the backend deletes an image from the bucket, both instances say 404."""
+    first, second = pair
+    ref = put_image(first.url, make_image("PNG"))
+    for name, value in servers.CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    S3Storage(bucket, "shared", endpoint=s3_endpoint).delete(ref)
+    for_first = requests.get(f"{first.url}/storage/{ref}", timeout=30)
+    for_second = requests.get(f"{second.url}/storage/{ref}.jpg", timeout=30)
+    assert (for_first.status_code, for_second.status_code) == (404, 404)
+
+
+def test_metrics_add_up_every_worker(pair):
+    """With two workers, /metrics counts the requests that each of them served."""
+    first, _ = pair
+    for _ in range(12):
+        # A new connection each time, so that both workers take some.
+        assert requests.get(f"{first.url}/healthz", timeout=30).status_code == 200
+    text = requests.get(f"{first.url}/metrics", timeout=30).text
+    [count] = [
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "progimage_http_requests_total"
+        and sample.labels == {"method": "GET", "route": "/healthz", "status": "200"}
+    ]
+    assert count == 12
+
+
+def test_json_access_log_from_gunicorn(pair):
+    """The JSON instance writes one JSON access line carrying the request id."""
+    _, second = pair
+    requests.get(
+        f"{second.url}/healthz", headers={"X-Request-ID": "scaleout-1"}, timeout=30
+    )
+    lines = [
+        json.loads(line) for line in second.log_text().splitlines()
+        if '"scaleout-1"' in line
+    ]
+    assert len(lines) == 1
+    assert lines[0]["path"] == "/healthz" and lines[0]["status"] == 200
+
+
+def test_nginx_spreads_requests_over_both_instances(nginx, pair):
+    """Through nginx, an upload and its reads work, and both instances take reads."""
+    original = make_image("PNG", size=(50, 30))
+    ref = put_image(nginx, original)
+    responses = [
+        requests.get(f"{nginx}/storage/{ref}", timeout=30) for _ in range(4)
+    ]
+    assert [r.content for r in responses] == [original] * 4
+    ids = [r.headers["X-Request-ID"] for r in responses]
+    assert all(re.fullmatch("[0-9a-f]{32}", rid) for rid in ids)
+    logs = [instance.log_text() for instance in pair]
+    assert all(any(rid in log for rid in ids) for log in logs)
+
+
+def test_nginx_converts_and_hides_metrics(nginx):
+    """Conversions go through nginx; /metrics is not exposed publicly."""
+    ref = put_image(nginx, make_image("GIF", size=(20, 10)))
+    response = requests.get(f"{nginx}/storage/{ref}.png", timeout=30)
+    assert decode(response.content).size == (20, 10)
+    assert requests.get(f"{nginx}/metrics", timeout=30).status_code == 404
+
+
+def test_nginx_passes_the_apps_413(nginx):
+    """An upload above the app's limit gets the app's problem document via nginx."""
+    body = b"\0" * (50 * 1024 * 1024 + 1024)
+    response = requests.put(
+        f"{nginx}/storage/", files={"data": ("big", io.BytesIO(body))}, timeout=60
+    )
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/problem+json"
+
+
+def test_nginx_routes_around_a_stopped_instance(tmp_path, pair, instance_env):
+    """When one instance goes away, nginx keeps serving every image from the other."""
+    ref = put_image(pair[0].url, make_image("PNG"))
+    one_worker = {**instance_env, "WEB_CONCURRENCY": "1"}
+    with servers.gunicorn(tmp_path, one_worker) as doomed, \
+            servers.nginx(tmp_path, [pair[0].port, doomed.port]) as url:
+        doomed.stop()
+        statuses = [
+            requests.get(f"{url}/storage/{ref}", timeout=30).status_code
+            for _ in range(4)
+        ]
+    assert statuses == [200] * 4

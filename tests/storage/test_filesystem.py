@@ -1,0 +1,44 @@
+"""The filesystem backend's own promises: sharding, staging, clean-up at start.
+
+Round trips, missing and malformed references are in the contract suite.
+"""
+
+import io
+import os
+import uuid
+
+import pytest
+
+from progimage.storage.filesystem import FilesystemStorage
+from storage_samples import RECORD, FailingStream
+
+
+@pytest.fixture(name="storage")
+def _storage(tmp_path):
+    """A filesystem backend in a temporary folder."""
+    return FilesystemStorage(tmp_path / "store")
+
+
+def test_files_are_sharded(storage):
+    """An image lives two shard levels deep, named by its reference."""
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"abc"), RECORD)
+    assert (storage.root / ref[:2] / ref[2:4] / ref / "original").is_file()
+
+
+def test_failed_write_leaves_no_staging_files(storage):
+    """A write that fails midway leaves nothing in the staging folder."""
+    with pytest.raises(OSError):
+        storage.save(str(uuid.uuid4()), FailingStream(), RECORD)
+    assert list((storage.root / ".incoming").iterdir()) == []
+
+
+def test_abandoned_staging_is_removed_at_start(tmp_path):
+    """Staging folders of dead processes are removed; live ones are kept."""
+    incoming = tmp_path / "store" / ".incoming"
+    incoming.mkdir(parents=True)
+    (incoming / "999999999.dead").mkdir()
+    (incoming / f"{os.getpid()}.alive").mkdir()
+    (incoming / "junk").mkdir()
+    FilesystemStorage(tmp_path / "store")
+    assert sorted(p.name for p in incoming.iterdir()) == [f"{os.getpid()}.alive"]

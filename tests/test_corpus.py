@@ -1,0 +1,175 @@
+"""Conformance over the shared corpus: every readable file stores and converts to every
+writable format; every unreadable one is refused.
+
+The corpus sits beside the repository (``../shared/corpus``). Without it these tests
+are skipped with a reason, except on CI (``CI=true``), where its absence fails.
+"""
+
+import csv
+import shutil
+
+import pytest
+from PIL import Image
+
+from conftest import CORPUS, corpus_required, decode, upload
+from progimage.formats import FormatRegistry
+
+MANIFEST = CORPUS / "manifest.tsv"
+LOSSLESS = ("png", "bmp", "tiff", "ppm", "tga", "qoi")
+# Read by packages this project installs, though the corpus manifest lacked them.
+EXTRA_READERS = {
+    "hopper.mic": "olefile",
+    "input_bw_one_band.fpx": "olefile",
+    "hopper.heif": "pillow-heif",
+}
+# Pillow reads EPS through Ghostscript, a system program.
+NEEDS_GHOSTSCRIPT = {"non_zero_bb.eps"}
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
+def _manifest() -> list[dict[str, str]]:
+    if not MANIFEST.exists():
+        if corpus_required():
+            raise RuntimeError(f"CI=true but the corpus is missing at {CORPUS}")
+        return []
+    with open(MANIFEST, newline="") as file:
+        return list(csv.DictReader(file, delimiter="\t"))
+
+
+ROWS = _manifest()
+if not ROWS:
+    pytest.skip(f"the shared corpus is not at {CORPUS}", allow_module_level=True)
+
+
+def _readable(row: dict[str, str]) -> bool:
+    return not row["pillow_format"].startswith("ERROR") or row["file"] in EXTRA_READERS
+
+
+def _pixels(row: dict[str, str]) -> int:
+    try:
+        return int(row["width"]) * int(row["height"]) * int(row["n_frames"] or 1)
+    except ValueError:
+        return 0
+
+
+READABLE = [row for row in ROWS if _readable(row)]
+UNREADABLE = [row for row in ROWS if not _readable(row)]
+TARGETS = [fmt.extension for fmt in FormatRegistry.from_pillow().writable()]
+
+
+@pytest.fixture(scope="module", name="stored")
+def _stored(tmp_path_factory):
+    """One app for the module with every readable corpus file uploaded once."""
+    from progimage import create_app
+    from progimage.config import Settings
+
+    app = create_app(Settings(storage=str(tmp_path_factory.mktemp("corpus"))))
+    client = app.test_client()
+    refs = {}
+    for row in READABLE:
+        if row["file"] in NEEDS_GHOSTSCRIPT and not _ghostscript():
+            continue
+        response = upload(client, (CORPUS / "images" / row["file"]).read_bytes())
+        refs[row["file"]] = (response.status_code, response.get_data(as_text=True))
+    return client, refs, {}
+
+
+def _ghostscript() -> bool:
+    if shutil.which("gs"):
+        return True
+    if corpus_required():
+        raise RuntimeError("CI=true but Ghostscript (gs) is missing: EPS is unread")
+    return False
+
+
+def _ref(stored, name: str) -> str:
+    _, refs, _ = stored
+    if name not in refs:
+        pytest.skip("Ghostscript (gs) is not installed, so Pillow cannot read EPS")
+    status, body = refs[name]
+    assert status == 200, body
+    return body
+
+
+def _convert(stored, name: str, target: str):
+    """GET <ref>.<target> once per module; the lossless checks reuse the answer."""
+    client, _, answers = stored
+    if (name, target) not in answers:
+        ref = _ref(stored, name)
+        answers[name, target] = client.get(f"/storage/{ref}.{target}")
+    return answers[name, target]
+
+
+@pytest.mark.parametrize("row", READABLE, ids=lambda row: row["file"])
+def test_readable_file_round_trips(stored, row):
+    """Each readable corpus file uploads with 200 and comes back byte for byte."""
+    client, _, _ = stored
+    ref = _ref(stored, row["file"])
+    with client.get(f"/storage/{ref}") as response:
+        assert response.status_code == 200
+        assert response.data == (CORPUS / "images" / row["file"]).read_bytes()
+        assert response.mimetype.startswith(("image/", "application/postscript"))
+
+
+@pytest.mark.parametrize("row", UNREADABLE, ids=lambda row: row["file"])
+def test_unreadable_file_is_refused(client, row):
+    """Files Pillow cannot read are refused: 422 above the pixel limit, else 400."""
+    response = upload(client, (CORPUS / "images" / row["file"]).read_bytes())
+    bomb = "[bomb]" in row["notes"] or _pixels(row) > DEFAULT_MAX_PIXELS
+    assert response.status_code == (422 if bomb else 400), response.get_json()
+    assert response.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("target", TARGETS)
+@pytest.mark.parametrize("row", READABLE, ids=lambda row: row["file"])
+def test_converts_to_every_writable_format(stored, row, target):
+    """Every readable file converts to every writable format, keeping its size."""
+    response = _convert(stored, row["file"], target)
+    assert response.status_code == 200, response.get_json()
+    fmt = FormatRegistry.from_pillow().for_extension(target)
+    assert response.mimetype == fmt.mime
+    if not fmt.readable:
+        assert len(response.data) > 0
+        return
+    if fmt.name == "EPS" and not _ghostscript():
+        return
+    width, height = decode(response.data).size
+    expected_width, expected_height = _expected_size(row, fmt.name)
+    # Icon writers round scaled sizes their own way: allow one pixel there.
+    slack = 1 if fmt.name == "ICO" else 0
+    assert abs(width - expected_width) <= slack
+    assert abs(height - expected_height) <= slack
+
+
+def _expected_size(row: dict[str, str], target: str) -> tuple[int, int]:
+    """The source's size, except for icons, whose formats fix the sizes."""
+    with Image.open(CORPUS / "images" / row["file"]) as image:
+        if target == "ICNS":
+            return (1024, 1024)  # the largest of Apple's square icon slots
+        size = image.size
+    if target == "ICO":
+        box = Image.new("1", size)
+        box.thumbnail((256, 256))  # Windows icons stop at 256 x 256
+        return box.size
+    return size
+
+
+def _opaque(row: dict[str, str]) -> bool:
+    if row["mode"] not in ("RGB", "L", "P", "1"):
+        return False
+    with Image.open(CORPUS / "images" / row["file"]) as image:
+        return "transparency" not in image.info
+
+
+@pytest.mark.parametrize("target", LOSSLESS)
+@pytest.mark.parametrize(
+    "row", [row for row in READABLE if _opaque(row)], ids=lambda row: row["file"]
+)
+def test_lossless_targets_keep_pixels(stored, row, target):
+    """PNG, BMP, TIFF, PPM, TGA and QOI keep every RGB pixel exactly."""
+    client, _, _ = stored
+    ref = _ref(stored, row["file"])
+    with client.get(f"/storage/{ref}") as original:
+        expected = decode(original.data).convert("RGB")
+    result = decode(_convert(stored, row["file"], target).data).convert("RGB")
+    assert result.tobytes() == expected.tobytes()

@@ -1,0 +1,128 @@
+"""Query parameters to ImageOptions: the table of valid and invalid values."""
+
+import pytest
+
+from progimage.exceptions import InvalidOptions
+from progimage.options import ImageOptions, parse
+
+REF = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+
+
+def options(query: str) -> ImageOptions:
+    """Parse a query string the way Flask hands it over."""
+    pairs: dict[str, list[str]] = {}
+    for part in filter(None, query.split("&")):
+        name, _, value = part.partition("=")
+        pairs.setdefault(name, []).append(value)
+    return parse(pairs)
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("", ImageOptions()),
+    ("w=100", ImageOptions(width=100)),
+    ("w=100&h=50&fit=cover", ImageOptions(width=100, height=50, fit="cover")),
+    ("w=100&dpr=2", ImageOptions(width=200)),
+    ("h=33&dpr=1.5", ImageOptions(height=50)),
+    ("crop=1,2,3,4", ImageOptions(crop=(1, 2, 3, 4))),
+    ("rotate=-90", ImageOptions(rotate=270.0)),
+    ("rotate=450", ImageOptions(rotate=90.0)),
+    ("flip=vh", ImageOptions(flip="hv")),
+    ("grayscale", ImageOptions(grayscale=True)),
+    ("grayscale=false", ImageOptions()),
+    ("sepia=1", ImageOptions(sepia=True)),
+    ("blur=2.5&sharpen=1", ImageOptions(blur=2.5, sharpen=1.0)),
+    ("mask=circle", ImageOptions(mask="circle")),
+    ("mask=rounded:012", ImageOptions(mask="rounded:12")),
+    (f"mask={REF}", ImageOptions(mask=REF)),
+    ("q=80&lossless=true", ImageOptions(quality=80, lossless=True)),
+    ("bg=%23f00", ImageOptions(background=(255, 0, 0, 255))),
+    ("bg=00ff0080", ImageOptions(background=(0, 255, 0, 128))),
+    ("bg=1234", ImageOptions(background=(0x11, 0x22, 0x33, 0x44))),
+    ("strip&orient=0", ImageOptions(strip=True, orient=False)),
+    ("fit=cover", ImageOptions()),
+])
+def test_valid_queries(query, expected):
+    """Each parameter converts to its typed, normalised field."""
+    assert options(query.replace("%23", "#")) == expected
+
+
+@pytest.mark.parametrize("query, message", [
+    ("width=10", "unknown parameter 'width'"),
+    ("w=1&w=2", "parameter 'w' is given more than once"),
+    ("w=0", "parameter 'w': must be a whole number from 1 to 16383"),
+    ("w=abc", "parameter 'w'"),
+    ("h=-5", "parameter 'h'"),
+    ("w=20000", "parameter 'w'"),
+    ("w=10000&dpr=4", "parameter 'w': 10000 x dpr 4 is above"),
+    ("fit=stretch", "parameter 'fit': must be one of contain, cover, fill, inside"),
+    ("dpr=5", "parameter 'dpr': must be a number at least 1 and at most 4"),
+    ("dpr=0.5", "parameter 'dpr'"),
+    ("crop=1,2,3", "parameter 'crop': must be x,y,width,height"),
+    ("crop=0,0,0,5", "parameter 'crop': the width and height"),
+    ("crop=-1,0,5,5", "parameter 'crop'"),
+    ("rotate=abc", "parameter 'rotate'"),
+    ("rotate=inf", "parameter 'rotate'"),
+    ("flip=x", "parameter 'flip': must be h, v or hv"),
+    ("grayscale=maybe", "parameter 'grayscale': must be 1 or 0"),
+    ("blur=0", "parameter 'blur': must be a number above 0"),
+    ("blur=nan", "parameter 'blur'"),
+    ("sharpen=11", "parameter 'sharpen'"),
+    ("mask=square", "parameter 'mask': must be circle, rounded:<radius>"),
+    ("mask=rounded:0", "parameter 'mask': the radius"),
+    ("mask=rounded:", "parameter 'mask': the radius"),
+    (f"mask={REF.upper()}", "parameter 'mask'"),
+    ("q=0", "parameter 'q': must be a whole number from 1 to 100"),
+    ("q=101", "parameter 'q'"),
+    ("bg=red", "parameter 'bg': must be a hex colour"),
+    ("bg=12345", "parameter 'bg'"),
+    ("orient=2", "parameter 'orient'"),
+])
+def test_invalid_queries(query, message):
+    """Bad parameters raise InvalidOptions naming the parameter and the reason."""
+    with pytest.raises(InvalidOptions) as error:
+        options(query)
+    assert message in error.value.detail
+
+
+@pytest.mark.parametrize("first, second", [
+    ("w=100&dpr=2", "w=200"),
+    ("rotate=-90", "rotate=270"),
+    ("h=50&w=100", "w=100&h=50"),
+    ("flip=vh", "flip=hv"),
+    ("bg=f00", "bg=ff0000ff"),
+    ("grayscale", "grayscale=1"),
+    ("fit=cover", ""),
+    ("w=10&fit=contain", "w=10"),
+    ("w=10&fit=cover", "w=10"),
+    ("h=10&fit=fill", "h=10"),
+    ("mask=rounded:07", "mask=rounded:7"),
+])
+def test_equivalent_queries_share_a_key(first, second):
+    """Requests for the same result have the same canonical key."""
+    assert options(first).key() == options(second).key()
+
+
+@pytest.mark.parametrize("first, second", [
+    ("w=100", "h=100"), ("w=100&fit=cover&h=5", "w=100&fit=fill&h=5"),
+    ("w=100", "w=100&fit=inside"),
+    ("rotate=90", "rotate=270"), ("q=80", "q=81"), ("strip", "orient=0"),
+    ("", "grayscale"), ("blur=1", "sharpen=1"),
+])
+def test_different_queries_have_different_keys(first, second):
+    """Requests for different results never share a key."""
+    assert options(first).key() != options(second).key()
+
+
+def test_key_is_a_canonical_query_string():
+    """The key lists the set parameters in table order, defaults left out."""
+    query = "orient=0&bg=fff&mask=circle&grayscale&crop=0,0,5,5&w=10&dpr=2&q=70"
+    assert options(query).key() == (
+        "w=20&crop=0,0,5,5&grayscale=1&mask=circle&q=70&bg=ffffffff&orient=0"
+    )
+
+
+def test_no_options_have_an_empty_key():
+    """Without parameters nothing changes, and the key says so."""
+    assert options("").key() == ""
+    assert not options("strip").changes_pixels
+    assert options("w=1").changes_pixels
