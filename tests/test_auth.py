@@ -113,3 +113,44 @@ def test_bad_settings_fail_at_startup(name, raw):
     """A setting that does not parse, or is not positive, stops the start."""
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({name: raw})
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({}, 401), ({"Authorization": "Bearer nope"}, 403),
+    ({"Authorization": "Bearer beta"}, 204),
+])
+def test_delete_needs_a_writer_key(keyed, headers, status):
+    """DELETE is a write: without a valid key the image stays."""
+    client = keyed()
+    ref = put(client, {"Authorization": "Bearer alpha"}).get_data(as_text=True)
+    assert client.delete(f"/storage/{ref}", headers=headers).status_code == status
+    with client.get(f"/storage/{ref}") as response:
+        assert response.status_code == (404 if status == 204 else 200)
+
+
+@pytest.mark.parametrize("private_reads, headers, status", [
+    (False, {}, 200), (True, {}, 401), (True, {"Authorization": "Bearer x"}, 403),
+    (True, {"Authorization": "Bearer beta"}, 200),
+])
+def test_info_is_a_read(keyed, private_reads, headers, status):
+    """GET /storage/<ref>/info is open unless reads are private."""
+    client = keyed(private_reads=private_reads)
+    ref = put(client, {"Authorization": "Bearer alpha"}).get_data(as_text=True)
+    response = client.get(f"/storage/{ref}/info", headers=headers)
+    assert response.status_code == status
+
+
+@pytest.mark.parametrize("headers, status", [
+    ({}, 401), ({"Authorization": "Bearer nope"}, 403),
+    ({"Authorization": "Bearer alpha"}, 200),
+])
+def test_batch_upload_needs_a_key(keyed, headers, status):
+    """A batch (several data fields) is an upload like any other."""
+    response = keyed().put(
+        "/storage/", headers=headers, content_type="multipart/form-data",
+        data={"data": [(io.BytesIO(make_image()), "a.png"),
+                       (io.BytesIO(make_image("JPEG")), "b.jpg")]},
+    )
+    assert response.status_code == status
+    if status == 200:
+        assert len(response.get_json()) == 2

@@ -9,7 +9,7 @@ import csv
 import shutil
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from conftest import CORPUS, corpus_required, decode, upload
 from progimage.formats import FormatRegistry
@@ -25,6 +25,8 @@ EXTRA_READERS = {
 # Pillow reads EPS through Ghostscript, a system program.
 NEEDS_GHOSTSCRIPT = {"non_zero_bb.eps"}
 DEFAULT_MAX_PIXELS = 50_000_000
+# The EXIF tag that says how the camera was held.
+ORIENTATION = 0x0112
 
 
 def _manifest() -> list[dict[str, str]]:
@@ -147,6 +149,8 @@ def _expected_size(row: dict[str, str], target: str) -> tuple[int, int]:
         if target == "ICNS":
             return (1024, 1024)  # the largest of Apple's square icon slots
         size = image.size
+        if image.getexif().get(ORIENTATION, 1) in (5, 6, 7, 8):
+            size = size[::-1]  # the EXIF orientation is applied: a quarter turn
     if target == "ICO":
         box = Image.new("1", size)
         box.thumbnail((256, 256))  # Windows icons stop at 256 x 256
@@ -170,6 +174,7 @@ def test_lossless_targets_keep_pixels(stored, row, target):
     client, _, _ = stored
     ref = _ref(stored, row["file"])
     with client.get(f"/storage/{ref}") as original:
-        expected = decode(original.data).convert("RGB")
+        # Conversions apply the EXIF orientation; the original keeps it as a tag.
+        expected = ImageOps.exif_transpose(decode(original.data)).convert("RGB")
     result = decode(_convert(stored, row["file"], target).data).convert("RGB")
     assert result.tobytes() == expected.tobytes()

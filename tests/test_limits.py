@@ -82,6 +82,17 @@ def test_content_length_over_limit_is_413_naming_the_limit(strict_app):
     assert "1,000 bytes" in response.get_json()["detail"]
 
 
+def test_batch_over_limit_is_413(strict_app):
+    """Several data fields that together pass the body limit answer 413."""
+    response = strict_app.test_client().put(
+        "/storage/", content_type="multipart/form-data",
+        data={"data": [(io.BytesIO(make_image("PNG")), f"{n}.png") for n in range(4)]
+              + [(io.BytesIO(make_image("BMP", size=(20, 20))), "big.bmp")]},
+    )
+    assert response.status_code == 413
+    assert "1,000 bytes" in response.get_json()["detail"]
+
+
 def test_streamed_body_over_limit_is_413(tmp_path):
     """A chunked upload with no Content-Length is cut off at the limit with 413."""
     def body():
