@@ -17,7 +17,12 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HOST PORT
 
-.PHONY: install run dev test lock clean bench
+# `make fuzz`: atheris (libFuzzer for Python) on the decode/convert path for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_SEEDS ?= ../shared/corpus/images
+ATHERIS_VERSION := ~=3.0
+
+.PHONY: install run dev test lock clean bench fuzz
 
 install: .venv/.synced
 
@@ -42,6 +47,17 @@ test: install
 # Starts its own servers on free loopback ports; needs wrk and nginx (Debian packages).
 bench: install
 	.venv/bin/python bench/run.py
+
+# atheris is installed on demand (a 35 MB wheel only this target needs); new inputs
+# and crashes go to reports/fuzz/, seeded from the shared corpus when it is there.
+fuzz: install
+	.venv/bin/python -c "import atheris" 2>/dev/null || \
+		.venv/bin/pip install --quiet "atheris$(ATHERIS_VERSION)"
+	mkdir -p reports/fuzz/inputs reports/fuzz/crashes
+	-cp -n $(FUZZ_SEEDS)/* reports/fuzz/inputs/ 2>/dev/null
+	.venv/bin/python fuzz/fuzz_convert.py reports/fuzz/inputs \
+		-max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=2048 \
+		-max_len=65536 -artifact_prefix=reports/fuzz/crashes/
 
 lock: | $(PIPENV)
 	$(PIPENV) lock

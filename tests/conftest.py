@@ -13,8 +13,17 @@ from werkzeug.test import encode_multipart
 from progimage import create_app
 from progimage.config import Settings
 from server import LiveServer
+from progimage.pool import stop_spares
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _stop_converters():
+    """Converters kept for reuse stop before the coverage report, which needs
+    their data."""
+    yield
+    stop_spares()
 
 
 @pytest.fixture(name="settings")
@@ -25,8 +34,10 @@ def _settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(name="app")
 def _app(settings: Settings):
-    """The app, configured for one test."""
-    return create_app(settings)
+    """The app, configured for one test; its converter processes stop afterwards."""
+    app = create_app(settings)
+    yield app
+    app.extensions["progimage"].close()
 
 
 @pytest.fixture(name="client")

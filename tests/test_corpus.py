@@ -65,7 +65,11 @@ def _stored(tmp_path_factory):
     from progimage import create_app
     from progimage.config import Settings
 
-    app = create_app(Settings(storage=str(tmp_path_factory.mktemp("corpus"))))
+    # Correctness, not speed: a 384-frame HEIF or a 15-megapixel QOI may take a while.
+    settings = Settings(
+        storage=str(tmp_path_factory.mktemp("corpus")), convert_timeout=600
+    )
+    app = create_app(settings)
     client = app.test_client()
     refs = {}
     for row in READABLE:

@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from conftest import make_image
-from server import LiveServer
+from live_server import LiveServer
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("curl") and shutil.which("file")), reason="needs curl and file"
@@ -18,7 +18,8 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module", name="server")
 def _server(tmp_path_factory):
     """gunicorn with two workers, storing in a temporary folder."""
-    server = LiveServer(tmp_path_factory.mktemp("live") / "data").start()
+    folder = tmp_path_factory.mktemp("live")
+    server = LiveServer(folder, storage=str(folder / "data")).start()
     yield server
     server.stop()
 

@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import access_log, api, errors, health, logs, metrics, pages
+from . import access_log, api, cors, errors, health, logs, metrics, pages
 from .config import Settings
 from .formats import FormatRegistry
 from .service import ImageService
@@ -29,4 +29,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     access_log.init_app(app)
     app.register_blueprint(pages.bp)
     errors.register(app)
+    cors.init_app(app, settings)
     return app

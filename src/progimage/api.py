@@ -14,6 +14,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.http import is_resource_modified
 
+from .auth import readers_only, writers_only
 from .exceptions import ImageNotFound, InvalidUpload
 from .formats import ImageFormat
 from .options import REFERENCE, ImageOptions
@@ -41,6 +42,7 @@ def prefers_html() -> bool:
 
 
 @bp.route("/storage/", methods=["PUT", "POST"])
+@writers_only
 def upload() -> Response:
     """Store the multipart file ``data``; answer its reference as plain text.
 
@@ -94,6 +96,7 @@ def _check_not_empty(label: str, stream: BinaryIO) -> None:
 
 
 @bp.route("/storage/<name>", methods=["GET"])
+@readers_only
 def download(name: str) -> Response:
     """The original (``<ref>``) or the image converted to ``<ref>.<ext>``, after the
     operations in the query string (without an extension: in the original's format).
@@ -117,6 +120,13 @@ def download(name: str) -> Response:
     return response
 
 
+@bp.route("/openapi.json", methods=["GET"])
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of this API."""
+    with current_app.open_resource("openapi.json") as document:
+        return Response(document.read(), mimetype="application/json")
+
+
 def _extension(format_name: str) -> str:
     """The extension to write an original's format, PNG if it is read-only."""
     fmt = get_service().formats.for_name(format_name)
@@ -124,6 +134,7 @@ def _extension(format_name: str) -> str:
 
 
 @bp.route("/storage/<ref>", methods=["DELETE"])
+@writers_only
 def delete(ref: str) -> Response:
     """Remove an image: afterwards it and everything derived from it answer 404.
 
@@ -135,6 +146,7 @@ def delete(ref: str) -> Response:
 
 
 @bp.route("/storage/<ref>/info", methods=["GET"])
+@readers_only
 def info(ref: str) -> Response:
     """What is known about a stored image, as JSON.
 
@@ -161,7 +173,8 @@ def info(ref: str) -> Response:
 def _check_reference(ref: str) -> None:
     """:raises ImageNotFound: ``ref`` is not a canonical UUID4, so nothing is there."""
     if not REFERENCE.fullmatch(ref):
-        raise ImageNotFound(f"'{ref}' is not an image reference")
+        # Echo at most a UUID's length of what the client sent.
+        raise ImageNotFound(f"'{ref[:36]}' is not an image reference")
 
 
 def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Response:

@@ -52,6 +52,16 @@ class Settings:
     png_compress_level: int = 3
     webp_quality: int = 80
     webp_method: int = 2
+    # Seconds a conversion may run before it is stopped and answers 503.
+    convert_timeout: float = 30.0
+    # Converter processes per server process (conversions run outside the server).
+    convert_workers: int = 2
+    # Comma-separated API keys; when set, uploads need "Authorization: Bearer <key>".
+    api_keys: str = ""
+    # With API keys set, also require a key to read images (1) or not (0).
+    private_reads: bool = False
+    # Comma-separated origins allowed to call the API from browsers ("*" for any).
+    cors_origins: str = ""
     # Log lines (one per request, plus errors) as "text" or as "json" objects.
     log_format: str = "text"
 
@@ -63,7 +73,8 @@ class Settings:
                 f"PROGIMAGE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, "
                 f"not {self.log_format!r}"
             )
-        for name in ("max_upload_bytes", "max_pixels"):
+        for name in ("max_upload_bytes", "max_pixels", "convert_timeout",
+                     "convert_workers"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROGIMAGE_{name.upper()} must be positive")
         for name, low, high in RANGES:
@@ -73,6 +84,18 @@ class Settings:
                 )
         if self.accel_redirect and not self.accel_redirect.startswith("/"):
             raise SettingsError("PROGIMAGE_ACCEL_REDIRECT must start with '/'")
+        if self.private_reads and not self.keys:
+            raise SettingsError("PROGIMAGE_PRIVATE_READS needs PROGIMAGE_API_KEYS")
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The API keys, without blanks; empty when the API is open."""
+        return _split(self.api_keys)
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        """The origins allowed by CORS; empty when browsers may not call the API."""
+        return _split(self.cors_origins)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> "Settings":
@@ -89,13 +112,19 @@ class Settings:
 
 
 def _parse(key: str, raw: str, kind: type | str) -> object:
-    if kind in (int, "int"):
-        try:
-            return int(raw.replace("_", ""))
-        except ValueError:
-            raise SettingsError(f"{key} must be a whole number, not {raw!r}") from None
     if kind in (bool, "bool"):
         if raw.strip().lower() not in BOOLEANS:
-            raise SettingsError(f"{key} must be true or false, not {raw!r}")
+            raise SettingsError(f"{key} must be true or false (1 or 0), not {raw!r}")
         return BOOLEANS[raw.strip().lower()]
-    return raw
+    parsers = {"int": (int, "a whole number"), "float": (float, "a number")}
+    parser, what = parsers.get(getattr(kind, "__name__", kind), (None, ""))
+    if parser is None:
+        return raw
+    try:
+        return parser(raw.replace("_", ""))
+    except ValueError:
+        raise SettingsError(f"{key} must be {what}, not {raw!r}") from None
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())

@@ -7,9 +7,11 @@ from typing import BinaryIO
 from PIL import Image, ImageSequence
 
 from . import encoding, modes, processing
-from .exceptions import ConversionFailed
+from .exceptions import ConversionFailed, ImageTooLarge, UnsupportedImage
 from .formats import FormatRegistry, ImageFormat
-from .imaging import DECODE_ERRORS, frame_count, load, open_image
+from .imaging import (
+    DECODE_ERRORS, frame_count, load, open_image, pillow_warnings, too_large,
+)
 from .options import NO_OPTIONS, ImageOptions
 
 ICO_MAX = 256
@@ -44,7 +46,9 @@ def convert(
         source = registry.for_name(image.format)
         full_size = processing.oriented_size(image, options)
         processing.draft(image, options)
-        frames = _decoded_frames(image, source, all_frames=target.multi_frame)
+        frames = _decoded_frames(
+            image, source, all_frames=target.multi_frame, max_pixels=max_pixels
+        )
         if target.name not in PAGED_FORMATS and _sizes_differ(frames):
             frames = frames[:1]  # an animation needs one canvas size
         params = {**(encoder or {}), **_animation_params(image, frames)}
@@ -75,15 +79,34 @@ def convert(
 
 
 def _decoded_frames(
-    image: Image.Image, source: ImageFormat, all_frames: bool
+    image: Image.Image, source: ImageFormat, all_frames: bool, max_pixels: int
 ) -> list[Image.Image]:
     if not all_frames or frame_count(image) == 1:
         load(image, source)
         return [image]
-    frames = []
-    for frame in ImageSequence.Iterator(image):
-        load(frame, source)
-        frames.append(frame.copy())
+    try:
+        return _all_frames(image, source, max_pixels)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLarge(too_large(max_pixels)) from None
+    except DECODE_ERRORS as error:
+        raise UnsupportedImage(
+            f"a frame of the {source.name} image is damaged ({type(error).__name__})"
+        ) from None
+
+
+def _all_frames(
+    image: Image.Image, source: ImageFormat, max_pixels: int
+) -> list[Image.Image]:
+    """Every frame, decoded; a later frame may be larger than the first (GIF), so
+    the pixels are counted again as the frames come."""
+    frames, pixels = [], 0
+    with pillow_warnings():
+        for frame in ImageSequence.Iterator(image):
+            pixels += frame.width * frame.height
+            if pixels > max_pixels:
+                raise ImageTooLarge(too_large(max_pixels))
+            load(frame, source)
+            frames.append(frame.copy())
     return frames
 
 

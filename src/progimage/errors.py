@@ -3,21 +3,25 @@
 import json
 import logging
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, current_app, render_template
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from .api import prefers_html
 from .exceptions import (
     ConversionFailed,
+    ConversionTimedOut,
     ImageNotFound,
     ImageTooLarge,
     InvalidOptions,
     InvalidUpload,
+    MissingCredentials,
     ServiceError,
+    StorageFull,
     StorageUnavailable,
     UnknownFormat,
     UnsupportedImage,
+    WrongCredentials,
 )
 
 STATUS_BY_ERROR: dict[type[ServiceError], int] = {
@@ -28,7 +32,19 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     ImageNotFound: 404,
     ImageTooLarge: 422,
     ConversionFailed: 422,
+    MissingCredentials: 401,
+    WrongCredentials: 403,
+    ConversionTimedOut: 503,
     StorageUnavailable: 503,
+    StorageFull: 507,
+}
+
+# Headers that tell the client what to do next.
+HEADERS_BY_ERROR: dict[type[ServiceError], dict[str, str]] = {
+    MissingCredentials: {"WWW-Authenticate": 'Bearer realm="progimage"'},
+    # A busy or slow converter: try again later, not at once.
+    ConversionTimedOut: {"Retry-After": "30"},
+    StorageFull: {"Retry-After": "300"},
 }
 
 log = logging.getLogger(__name__)
@@ -62,11 +78,17 @@ def problem(status: int, detail: str) -> Response:
 
 
 def _service_error(error: ServiceError) -> Response:
-    return problem(STATUS_BY_ERROR.get(type(error), 400), error.detail)
+    response = problem(STATUS_BY_ERROR.get(type(error), 400), error.detail)
+    response.headers.update(HEADERS_BY_ERROR.get(type(error), {}))
+    return response
 
 
 def _http_error(error: HTTPException) -> Response:
-    response = problem(error.code or 500, error.description or "")
+    detail = error.description or ""
+    if error.code == 413 and current_app.config.get("MAX_CONTENT_LENGTH"):
+        limit = current_app.config["MAX_CONTENT_LENGTH"]
+        detail = f"the request body is larger than the limit of {limit:,} bytes"
+    response = problem(error.code or 500, detail)
     for name, value in error.get_headers():
         if name.lower() != "content-type":
             response.headers[name] = value

@@ -40,5 +40,21 @@ class ImageNotFound(ServiceError):
     """No image is stored under the reference."""
 
 
+class ConversionTimedOut(ServiceError):
+    """A conversion ran past the time limit, or every converter stayed busy."""
+
+
+class StorageFull(ServiceError):
+    """The storage has no room (or quota) left for the upload."""
+
+
+class MissingCredentials(ServiceError):
+    """The request needs an API key and carries none."""
+
+
+class WrongCredentials(ServiceError):
+    """The request carries an API key that is not accepted."""
+
+
 class StorageUnavailable(ServiceError):
     """The storage backend cannot be reached or refuses to work; try again later."""

@@ -2,6 +2,8 @@
 
 import contextlib
 import struct
+import subprocess
+import warnings
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,10 +25,13 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The EXIF tag that says how the camera was held.
 ORIENTATION = 0x0112
 
-# What Pillow raises for damaged, truncated or undecodable data.
+# What Pillow raises for damaged, truncated or undecodable data (RuntimeError: the
+# AVIF decoder's "Failed to decode frame"; SubprocessError: Ghostscript gave up on
+# an EPS file).
 DECODE_ERRORS = (
     OSError, ValueError, EOFError, SyntaxError, IndexError, KeyError, TypeError,
-    ZeroDivisionError, MemoryError, struct.error,
+    ZeroDivisionError, MemoryError, RuntimeError, struct.error,
+    subprocess.SubprocessError,
 )
 
 
@@ -45,11 +50,28 @@ class ImageInfo:
     has_alpha: bool = False
 
 
-def frame_count(image: Image.Image) -> int:
-    """How many frames or pages the image has (layers do not count)."""
+def frame_count(image: Image.Image, at_most: int | None = None) -> int:
+    """How many frames or pages the image has (layers do not count).
+
+    GIF has no frame count in its header: Pillow walks the whole file for it. With
+    ``at_most``, a GIF is walked only until it has more frames than that.
+    """
     if image.format in LAYERED_FORMATS:
         return 1
+    if at_most is not None and image.format == "GIF":
+        return _count_gif_frames(image, at_most)
     return getattr(image, "n_frames", 1)
+
+
+@contextlib.contextmanager
+def pillow_warnings() -> Iterator[None]:
+    """Pillow's bomb warning is an error here; its notes on damaged metadata
+    ("Corrupt EXIF data") and on its own deprecated plugins (IM) are not."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        yield
 
 
 @contextlib.contextmanager
@@ -62,24 +84,63 @@ def open_image(
     :raises ImageTooLarge: width x height x frames exceeds ``max_pixels``.
     """
     try:
-        image = Image.open(_Borrowed(stream))
+        with pillow_warnings():
+            image = Image.open(_Borrowed(stream))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageTooLarge(_too_large(max_pixels)) from None
+        raise ImageTooLarge(too_large(max_pixels)) from None
     except UnidentifiedImageError:
         raise UnsupportedImage(
             "the file is not an image in a format we read"
         ) from None
     except DECODE_ERRORS as error:
-        if "Decompressed data too large" in str(error):
-            # Pillow's guard against PNG text chunks that inflate without bound.
-            raise ImageTooLarge("the image has a metadata chunk too large to read")
-        raise UnsupportedImage(
-            f"the image header is damaged ({_reason(error)})"
-        ) from None
+        raise _header_error(error) from None
     with image:
-        if image.width * image.height * frame_count(image) > max_pixels:
-            raise ImageTooLarge(_too_large(max_pixels))
+        _check_pixels(image, max_pixels)
         yield image
+
+
+def _check_pixels(image: Image.Image, max_pixels: int) -> None:
+    """Refuse an image above the limit, from its header (frames counted cheaply).
+
+    :raises ImageTooLarge: width x height x frames exceeds ``max_pixels``.
+    :raises UnsupportedImage: the frame headers are damaged.
+    """
+    per_frame = image.width * image.height
+    if per_frame > max_pixels:
+        raise ImageTooLarge(too_large(max_pixels))
+    allowed = max_pixels // per_frame if per_frame else None
+    try:
+        with pillow_warnings():
+            frames = frame_count(image, at_most=allowed)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageTooLarge(too_large(max_pixels)) from None
+    except DECODE_ERRORS as error:
+        raise _header_error(error) from None
+    if per_frame * frames > max_pixels:
+        raise ImageTooLarge(too_large(max_pixels))
+
+
+def _count_gif_frames(image: Image.Image, at_most: int) -> int:
+    """Count GIF frames by reading frame headers only, stopping past ``at_most``."""
+    count = 1
+    try:
+        while count <= at_most:
+            # Pillow's own n_frames does this: seek without decoding (update_image).
+            image._seek(count, False)
+            count += 1
+    except EOFError:
+        pass
+    finally:
+        image.seek(0)
+    return count
+
+
+def _header_error(error: Exception) -> Exception:
+    if _is_metadata_bomb(error):
+        return ImageTooLarge(
+            "the image's metadata decompresses beyond the safety limit"
+        )
+    return UnsupportedImage(f"the image header is damaged ({_reason(error)})")
 
 
 def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> ImageInfo:
@@ -95,10 +156,12 @@ def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Imag
     """
     with open_image(stream, registry, max_pixels) as image:
         fmt = registry.for_name(image.format)
+        with pillow_warnings():
+            frames = frame_count(image)
         # A PNG may keep its eXIf chunk after the pixels: reading it would decode them.
         exif_known = image.format != "PNG" or "exif" in image.info
         info = ImageInfo(
-            fmt, image.width, image.height, frame_count(image), image.mode,
+            fmt, image.width, image.height, frames, image.mode,
             orientation=orientation(image) if exif_known else 1,
             has_alpha=image.has_transparency_data,
         )
@@ -171,11 +234,20 @@ def load(image: Image.Image, fmt: ImageFormat) -> None:
     :raises UnsupportedImage: the pixel data is damaged or needs a missing decoder.
     """
     try:
-        image.load()
+        with pillow_warnings():
+            image.load()
     except DECODE_ERRORS as error:
         raise UnsupportedImage(
             f"the {fmt.name} image cannot be decoded ({_reason(error)})"
         ) from None
+
+
+def _is_metadata_bomb(error: Exception) -> bool:
+    """Pillow refused to inflate a compressed text or profile chunk (a PNG bomb)."""
+    text = str(error).lower()
+    return isinstance(error, ValueError) and (
+        "too large" in text or "too much memory" in text
+    )
 
 
 class _Borrowed:
@@ -202,7 +274,8 @@ def _reason(error: Exception) -> str:
     return text if text and len(text) < 120 else type(error).__name__
 
 
-def _too_large(max_pixels: int) -> str:
+def too_large(max_pixels: int) -> str:
+    """The message for an image above the pixel limit."""
     return (
         f"the image exceeds the limit of {max_pixels:,} pixels "
         "(width x height x frames)"

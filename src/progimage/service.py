@@ -6,19 +6,20 @@ import logging
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
 from PIL import Image
 
-from . import converter, encoding, imaging
+from . import encoding, imaging
 from .config import Settings
 from .exceptions import ImageNotFound, InvalidOptions, ServiceError
 from .formats import FormatRegistry, ImageFormat
 from .metrics import Metrics
 from .options import NO_OPTIONS, ImageOptions
+from .pool import ConverterPool
 from .storage import ImageRecord, Storage
 from .variants import VariantCache, variant_key
 
@@ -37,6 +38,13 @@ class ImageService:
     metrics: Metrics
     #: Converted variants kept on disk; None converts on every request.
     cache: VariantCache | None = None
+    #: Converter processes, started on first use (see pool.py for why processes).
+    converters: ConverterPool = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        settings = self.settings
+        pool = ConverterPool(settings.convert_workers, settings.convert_timeout)
+        object.__setattr__(self, "converters", pool)
 
     def store(self, upload: BinaryIO) -> str:
         """Check that ``upload`` is a readable image, store it and return its reference.
@@ -109,14 +117,16 @@ class ImageService:
             reference names no stored image.
         :raises ImageTooLarge: the result would be above the pixel limit.
         :raises ConversionFailed: the image cannot be encoded in that format.
+        :raises ConversionTimedOut: the conversion ran past the time limit.
         """
         mask = self._mask(options.mask_reference) if options.mask_reference else None
         started = time.perf_counter()
         with self.storage.open(ref) as original:
-            data = converter.convert(
-                original, target, self.formats, self.settings.max_pixels,
-                options, mask, self._encoder(target),
-            )
+            data = original.read()
+        data = self.converters.convert(
+            data, target, self.formats, self.settings.max_pixels,
+            options, mask, self._encoder(target),
+        )
         log.info(
             "converted %s to %s in %.0f ms",
             ref, target.name, (time.perf_counter() - started) * 1000,
@@ -213,3 +223,7 @@ class ImageService:
             ) from None
         with stream:
             return imaging.decode(stream, self.formats, self.settings.max_pixels)
+
+    def close(self) -> None:
+        """Release the converter processes (idle ones go to the next app)."""
+        self.converters.close()

@@ -8,6 +8,7 @@ the whole image or nothing. A crash leaves only a staging folder, named after th
 process that wrote it; it is removed at the next start-up once that process is gone.
 """
 
+import errno
 import io
 import os
 import shutil
@@ -15,13 +16,15 @@ import uuid
 from pathlib import Path
 from typing import BinaryIO
 
-from ..exceptions import ImageNotFound, StorageUnavailable
+from ..exceptions import ImageNotFound, StorageFull, StorageUnavailable
 from . import ImageRecord, check_reference
 
 CHUNK_SIZE = 1024 * 1024
 INCOMING = ".incoming"
 ORIGINAL = "original"
 RECORD = "record.json"
+# What the kernel answers when the disk, the quota or the file size limit is reached.
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 class FilesystemStorage:
@@ -34,17 +37,22 @@ class FilesystemStorage:
         _remove_abandoned(self._incoming)
 
     def save(self, ref: str, data: BinaryIO, record: ImageRecord) -> None:
-        """Write the original and its record, then publish them with one rename."""
+        """Write the original and its record, then publish them with one rename.
+
+        :raises StorageFull: no space, quota or file size left; nothing is kept.
+        """
         final = self._folder(ref)
         staging = self._incoming / f"{os.getpid()}.{uuid.uuid4().hex}"
-        staging.mkdir()
         try:
+            staging.mkdir()
             _write_synced(staging / ORIGINAL, data)
             _write_synced(staging / RECORD, io.BytesIO(record.to_json()))
             final.parent.mkdir(parents=True, exist_ok=True)
             os.rename(staging, final)
-        except BaseException:
+        except BaseException as error:
             shutil.rmtree(staging, ignore_errors=True)
+            if isinstance(error, OSError) and error.errno in FULL:
+                raise StorageFull("the image store is full; try again later") from None
             raise
         _sync_folder(final.parent)
 
@@ -85,10 +93,15 @@ class FilesystemStorage:
     def _folder(self, ref: str) -> Path:
         """The folder for a reference; refuses anything but a canonical UUID.
 
-        :raises ImageNotFound: ``ref`` is not a canonical UUID string.
+        :raises ImageNotFound: ``ref`` is not a canonical UUID string, or its
+            folder resolves (through a symlink) to a place outside the store.
         """
         ref = check_reference(ref)
-        return self.root / ref[:2] / ref[2:4] / ref
+        folder = self.root / ref[:2] / ref[2:4] / ref
+        # A symlink inside the store (say a shard folder) must not lead outside it.
+        if not folder.resolve().is_relative_to(self.root):
+            raise ImageNotFound(f"no image is stored under {ref}")
+        return folder
 
 
 def _remove_abandoned(incoming: Path) -> None:
@@ -106,7 +119,17 @@ def _running(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """A killed process whose parent died too may stay a zombie (if PID 1 does not
+    reap it): it exists for ``kill(pid, 0)`` but will never write again."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False  # no /proc here: trust kill()
+    return stat.rpartition(")")[2].split()[:1] == ["Z"]
 
 
 def _write_synced(path: Path, data: BinaryIO) -> None:

@@ -1,0 +1,298 @@
+"""Conversions run in a few separate processes, so that one running too long is killed.
+
+A thread cannot be stopped, a process can. Each server process keeps up to ``size``
+converter processes, started on first use and reused conversion after conversion: a
+request pays for two pipe transfers, not for a process start. A conversion that runs
+past the time limit (waiting for a free converter included) is killed, its converter
+is replaced on the next use, and the request answers 503; the server process goes on.
+
+Converters are fresh interpreters (``python -c``), not forks of the server: forking a
+threaded server can copy a lock some other thread holds, and multiprocessing's own
+start methods re-run the caller's ``__main__`` script in the child.
+"""
+
+import atexit
+import contextlib
+import fcntl
+import functools
+import io
+import logging
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import weakref
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+from PIL import Image
+
+from . import converter, plugins
+from .exceptions import ConversionFailed, ConversionTimedOut, ServiceError
+
+log = logging.getLogger(__name__)
+
+# Seconds a converter process may take to start (import Pillow) before it is given up.
+STARTUP_TIMEOUT = 60
+# Bytes of pipe buffer asked for (Linux grants up to /proc/sys/fs/pipe-max-size).
+PIPE_SIZE = 1024 * 1024
+# Seconds an idle converter process gets to exit by itself when the pool closes.
+STOP_GRACE = 2
+# Idle converters a process keeps from closed pools for its next pools.
+MAX_SPARES = 4
+# What a converter process runs; its arguments are the pipe ends it reads and writes.
+BOOT = "import sys; from progimage.pool import serve; serve(*map(int, sys.argv[1:]))"
+
+
+class ConverterPool:
+    """Up to ``size`` converter processes, each converting one image at a time."""
+
+    def __init__(self, size: int, timeout: float) -> None:
+        self.timeout = timeout
+        # A free slot holds a running converter, or None where one is to be started.
+        self._free: queue.LifoQueue[_Converter | None] = queue.LifoQueue()
+        for _ in range(size):
+            self._free.put(None)
+        self._running: set[_Converter] = set()
+        self._lock = threading.Lock()
+        weakref.finalize(self, _stop_all, self._running)
+
+    def convert(self, data: bytes, *args: object) -> bytes:
+        """``converter.convert(BytesIO(data), *args)``, run by a converter process.
+
+        :raises ConversionTimedOut: no converter was free, or it ran past the limit.
+        :raises ConversionFailed: the converter process died on the way.
+        :raises ServiceError: whatever ``converter.convert`` raises, as it raised it.
+        """
+        try:
+            worker = self._free.get(timeout=self.timeout)
+        except queue.Empty:
+            raise ConversionTimedOut(
+                f"every converter stayed busy for {self.timeout:g} s; try again later"
+            ) from None
+        try:
+            worker = worker or self._start()
+            outcome = worker.run((data, args), self.timeout)
+        except BaseException as error:
+            self._retire(worker)
+            if isinstance(error, TimeoutError):
+                raise ConversionTimedOut(
+                    f"the conversion ran past the limit of {self.timeout:g} s "
+                    "and was stopped"
+                ) from None
+            raise
+        self._free.put(worker)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def close(self) -> None:
+        """Hand the idle converters to the next pool of this process, stop the busy
+        ones; the pool starts (or takes) converters again if it is used again."""
+        idle = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                idle.append(self._free.get_nowait())
+        with self._lock:
+            busy = self._running.difference(idle)
+            self._running.clear()
+        for worker in idle:
+            if worker is not None:
+                _spare(worker)
+            self._free.put(None)
+        _stop_all(busy)
+
+    def _start(self) -> "_Converter":
+        worker = _take_spare() or _Converter.start()
+        with self._lock:
+            self._running.add(worker)
+        return worker
+
+    def _retire(self, worker: "_Converter | None") -> None:
+        """Kill a converter that failed or overran; its slot gets a fresh one."""
+        if worker is not None:
+            with self._lock:
+                self._running.discard(worker)
+            worker.stop()
+        self._free.put(None)
+
+
+class _Converter:
+    """One converter process and the two pipes to it."""
+
+    def __init__(
+        self, process: subprocess.Popen, jobs: Connection, outcomes: Connection
+    ) -> None:
+        self.process = process
+        self.jobs = jobs
+        self.outcomes = outcomes
+
+    @classmethod
+    def start(cls) -> "_Converter":
+        """Start a converter process and wait until it is ready."""
+        job_read, job_write = _pipe()
+        outcome_read, outcome_write = _pipe()
+        env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [package_root, env.get("PYTHONPATH")])
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-c", BOOT, str(job_read), str(outcome_write)],
+            pass_fds=(job_read, outcome_write), stdin=subprocess.DEVNULL, env=env,
+        )
+        os.close(job_read)
+        os.close(outcome_write)
+        worker = cls(
+            process,
+            Connection(job_write, readable=False),
+            Connection(outcome_read, writable=False),
+        )
+        try:
+            # The conversion time limit starts once the interpreter is up.
+            worker.run((b"", ()), STARTUP_TIMEOUT)
+        except BaseException:
+            worker.stop()
+            raise
+        return worker
+
+    def run(self, job: tuple[bytes, tuple], timeout: float) -> bytes | Exception:
+        """Send one job and wait up to ``timeout`` s for its outcome (bytes or error).
+
+        The image travels as raw bytes beside the pickled arguments: no copy is
+        made to pickle it, and none to unpickle the result.
+
+        :raises TimeoutError: the outcome did not come in time.
+        :raises ConversionFailed: the process died on the way.
+        """
+        data, args = job
+        try:
+            self.jobs.send(args)
+            self.jobs.send_bytes(data)
+            ready = self.outcomes.poll(timeout)
+            outcome = _receive(self.outcomes) if ready else None
+        except (EOFError, OSError):
+            log.error("converter process %s died", self.process.pid)
+            raise ConversionFailed(
+                "the converter stopped while converting this image"
+            ) from None
+        if not ready:
+            raise TimeoutError
+        return outcome
+
+    def stop(self, grace: float = 0) -> None:
+        """Close the pipe, give an idle process ``grace`` s to exit, then kill it.
+
+        A process stuck in C code (a runaway conversion) only stops when killed.
+        """
+        self.jobs.close()
+        try:
+            self.process.wait(grace)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.outcomes.close()
+
+
+def _pipe() -> tuple[int, int]:
+    """A pipe as wide as the system allows (up to 1 MiB): images cross it in fewer
+    rounds than through the 64 KiB default."""
+    read, write = os.pipe()
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    return read, write
+
+
+def _stop_all(workers: set[_Converter] | list[_Converter]) -> None:
+    for worker in list(workers):
+        worker.stop(grace=STOP_GRACE)
+    workers.clear()
+
+
+# Idle converters of closed pools, for the next pool of this process: converters keep
+# no state between jobs, and tests or the reloader build many apps in one process.
+_spares: list[_Converter] = []
+_spares_lock = threading.Lock()
+
+
+def _spare(worker: _Converter) -> None:
+    """Keep an idle converter for later (a few at most), or stop it."""
+    _stop_spares_at_exit()
+    with _spares_lock:
+        if len(_spares) < MAX_SPARES and worker.process.poll() is None:
+            _spares.append(worker)
+            return
+    worker.stop(grace=STOP_GRACE)
+
+
+def stop_spares() -> None:
+    """Stop the idle converters kept from closed pools (at exit, or earlier: a test
+    session does it before its coverage report)."""
+    with _spares_lock:
+        spares = list(_spares)
+        _spares.clear()
+    _stop_all(spares)
+
+
+@functools.cache
+def _stop_spares_at_exit() -> None:
+    atexit.register(stop_spares)
+
+
+def _take_spare() -> "_Converter | None":
+    """A live spare converter, if a closed pool left one."""
+    with _spares_lock:
+        while _spares:
+            worker = _spares.pop()
+            if worker.process.poll() is None:
+                return worker
+            worker.stop()
+    return None
+
+
+def serve(job_fd: int, outcome_fd: int) -> None:
+    """A converter process: convert the jobs from the pipe until it closes."""
+    # Ctrl-C reaches the whole process group: the server decides when we stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    jobs = Connection(job_fd, writable=False)
+    outcomes = Connection(outcome_fd, readable=False)
+    try:
+        # The first job only asks whether we are up: load every Pillow plugin first,
+        # so that this start-up cost never counts against a conversion's time (and
+        # the ones the server has beyond Pillow's own: HEIF).
+        plugins.register()
+        Image.init()
+        jobs.recv()
+        jobs.recv_bytes()
+        _send(outcomes, b"ready")
+        while True:
+            args = jobs.recv()
+            _send(outcomes, _convert(jobs.recv_bytes(), args))
+    except (EOFError, BrokenPipeError):
+        return  # the server closed the pipe or is gone
+
+
+def _send(connection: Connection, outcome: bytes | Exception) -> None:
+    """Bytes go raw (flagged by None), errors pickled."""
+    if isinstance(outcome, bytes):
+        connection.send(None)
+        connection.send_bytes(outcome)
+    else:
+        connection.send(outcome)
+
+
+def _receive(connection: Connection) -> bytes | Exception:
+    outcome = connection.recv()
+    return connection.recv_bytes() if outcome is None else outcome
+
+
+def _convert(data: bytes, args: tuple) -> bytes | Exception:
+    try:
+        return converter.convert(io.BytesIO(data), *args)
+    except ServiceError as error:
+        return error
+    except Exception:  # a bug: keep the traceback here, answer a plain 500
+        log.exception("conversion crashed")
+        return RuntimeError("the conversion crashed")

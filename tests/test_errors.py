@@ -1,0 +1,63 @@
+"""Every error is a short RFC 9457 problem document, whoever raises it."""
+
+import uuid
+
+import pytest
+
+from progimage import exceptions
+from progimage.errors import STATUS_BY_ERROR
+
+PROBLEM_FIELDS = {"type", "title", "status", "detail"}
+
+
+@pytest.fixture(name="raising_client")
+def _raising_client(app):
+    """A client whose app has a route raising any domain error by name."""
+    def fail(name: str):
+        raise getattr(exceptions, name)(f"{name} happened")
+
+    app.add_url_rule("/raise/<name>", view_func=fail)
+    return app.test_client()
+
+
+@pytest.mark.parametrize(
+    "error, status",
+    [(error.__name__, status) for error, status in STATUS_BY_ERROR.items()],
+)
+def test_each_domain_error_has_its_status(raising_client, error, status):
+    """Each row of the table answers its status as problem JSON with the detail."""
+    response = raising_client.get(f"/raise/{error}")
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    body = response.get_json()
+    assert set(body) == PROBLEM_FIELDS
+    assert (body["status"], body["detail"]) == (status, f"{error} happened")
+
+
+@pytest.mark.parametrize("error, header", [
+    ("MissingCredentials", "WWW-Authenticate"),
+    ("ConversionTimedOut", "Retry-After"),
+    ("StorageFull", "Retry-After"),
+])
+def test_errors_tell_what_to_do_next(raising_client, error, header):
+    """401 carries a challenge, 503 and 507 say when to retry."""
+    response = raising_client.get(f"/raise/{error}")
+    assert response.headers[header]
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("get", "/nothing/here", 404),
+    ("get", "/storage/", 405),
+    ("patch", "/storage/", 405),
+    ("delete", "/openapi.json", 405),
+    ("get", f"/storage/{uuid.uuid4()}/extra", 404),
+])
+def test_routing_errors_are_problem_json(client, method, path, status):
+    """werkzeug's own 404 and 405 are problem documents too (405 keeps Allow)."""
+    response = getattr(client, method)(path)
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    assert set(response.get_json()) == PROBLEM_FIELDS
+    if status == 405:
+        assert "PUT" in response.headers["Allow"] or "GET" in response.headers["Allow"]

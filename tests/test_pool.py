@@ -1,0 +1,110 @@
+"""Converter processes: reused, replaced when they die or overrun, stopped on close."""
+
+import os
+import signal
+import threading
+
+import pytest
+
+from conftest import make_image
+from progimage.exceptions import ConversionFailed, ConversionTimedOut, UnsupportedImage
+from progimage.formats import FormatRegistry
+from progimage.pool import ConverterPool, stop_spares
+from test_limits import slow_png
+
+REGISTRY = FormatRegistry.from_pillow()
+WEBP = REGISTRY.for_name("WEBP")
+
+
+@pytest.fixture(name="pool")
+def _pool():
+    """A pool of one converter with a 0.5 s limit, started afresh (these tests kill
+    converters, and a killed converter takes its coverage data with it)."""
+    stop_spares()
+    pool = ConverterPool(size=1, timeout=0.5)
+    yield pool
+    pool.close()
+
+
+def convert(pool: ConverterPool, data: bytes, target=WEBP) -> bytes:
+    """Convert through the pool with the registry and a generous pixel limit."""
+    return pool.convert(data, target, REGISTRY, 50_000_000)
+
+
+def running_pids(pool: ConverterPool) -> set[int]:
+    """The process ids of the pool's converters."""
+    return {worker.process.pid for worker in pool._running}
+
+
+def test_one_process_serves_many_conversions(pool):
+    """Conversions reuse the converter process instead of starting one each."""
+    convert(pool, make_image())
+    first = running_pids(pool)
+    for _ in range(3):
+        assert convert(pool, make_image()).startswith(b"RIFF")
+    assert running_pids(pool) == first
+
+
+def test_domain_errors_come_back_as_raised(pool):
+    """An error of the converter reaches the caller as the same domain error."""
+    with pytest.raises(UnsupportedImage):
+        convert(pool, b"not an image")
+
+
+def test_a_dead_converter_is_replaced(pool):
+    """If the converter process dies (OOM killer), that request fails with 422
+    and the next one gets a fresh process."""
+    convert(pool, make_image())
+    [pid] = running_pids(pool)
+    os.kill(pid, signal.SIGKILL)
+    with pytest.raises(ConversionFailed):
+        convert(pool, make_image())
+    assert convert(pool, make_image()).startswith(b"RIFF")
+    assert running_pids(pool) and pid not in running_pids(pool)
+
+
+def test_busy_converters_answer_timed_out(pool):
+    """When every converter stays busy past the limit, the request is refused."""
+    slow, avif = slow_png(), REGISTRY.for_name("AVIF")
+    outcome = []
+    thread = threading.Thread(
+        target=lambda: outcome.append(_catch(convert, pool, slow, avif))
+    )
+    thread.start()
+    # The slot is taken before the converter starts, and its time limit only runs
+    # once it is up: this request's wait surely ends before the slot comes back.
+    while not pool._free.empty():
+        pass
+    with pytest.raises(ConversionTimedOut, match="busy"):
+        convert(pool, make_image())
+    thread.join()
+    assert isinstance(outcome[0], ConversionTimedOut)
+
+
+def test_closed_pools_hand_idle_converters_on(pool):
+    """An app's closed pool leaves its idle converter to the next app's pool, so
+    a process that builds many apps (tests, the reloader) starts few converters."""
+    convert(pool, make_image())
+    before = running_pids(pool)
+    pool.close()
+    assert running_pids(pool) == set()
+    successor = ConverterPool(size=1, timeout=0.5)
+    try:
+        convert(successor, make_image())
+        assert running_pids(successor) == before
+    finally:
+        successor.close()
+
+
+def test_a_closed_pool_works_again(pool):
+    """Using a pool after close starts (or takes) a converter again."""
+    convert(pool, make_image())
+    pool.close()
+    assert convert(pool, make_image()).startswith(b"RIFF")
+
+
+def _catch(function, *args):
+    try:
+        return function(*args)
+    except Exception as error:  # the outcome is checked by the test
+        return error
