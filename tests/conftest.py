@@ -12,7 +12,7 @@ from werkzeug.test import encode_multipart
 
 from progimage import create_app
 from progimage.config import Settings
-from server import LiveServer
+from live_server import LiveServer
 from progimage.pool import stop_spares
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -135,6 +135,7 @@ def _s3_bucket(aws_env):
 @pytest.fixture(name="live_server", scope="session")
 def _live_server(tmp_path_factory) -> Iterator[str]:
     """A real gunicorn (the deployed settings) on a free loopback port; its URL."""
-    server = LiveServer(tmp_path_factory.mktemp("live") / "data").start()
+    folder = tmp_path_factory.mktemp("live")
+    server = LiveServer(folder, storage=str(folder / "data")).start()
     yield server.url
     server.stop()

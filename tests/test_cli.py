@@ -17,7 +17,7 @@ import requests
 
 from conftest import decode, make_image, with_orientation
 from progimage.client import Client
-from server import free_port
+from live_servers import free_port
 
 PROGIMAGE = str(Path(sys.executable).with_name("progimage"))
 MISSING = "0d4f06b6-5c41-4a5e-9d39-2f4bb0b0e0a1"
