@@ -1,8 +1,11 @@
-"""Faults: kill -9 of the whole server under load loses no acknowledged upload."""
+"""Faults: kill -9 of the whole server under load loses no acknowledged upload, and
+a graceful stop finishes the requests in flight."""
 
 import hashlib
 import io
 import json
+import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -117,3 +120,55 @@ def test_staging_of_a_zombie_writer_is_removed_at_start(tmp_path):
     FilesystemStorage(tmp_path / "data")
     writer.wait()
     assert not staging.exists()
+
+
+@pytest.mark.integration
+def test_sigterm_finishes_the_upload_in_flight(tmp_path):
+    """A deployment's SIGTERM lets a request that is halfway through its body
+    finish: the client gets its reference, the image is stored whole, and gunicorn
+    exits cleanly once it is answered."""
+    original = noise_png(7)
+    head, body = multipart_upload(original)
+    server = LiveServer(tmp_path, workers=1, storage=str(tmp_path / "data")).start()
+    port = int(server.url.rsplit(":", 1)[1])
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+            client.sendall(head + body[: len(body) // 2])
+            time.sleep(1)  # the worker has taken the request and reads its body
+            server.process.send_signal(signal.SIGTERM)
+            while "Handling signal: term" not in server.output():
+                time.sleep(0.05)
+            time.sleep(1)  # the master has passed SIGTERM on to the worker
+            client.sendall(body[len(body) // 2:])
+            status, answer = read_response(client)
+        assert server.process.wait(30) == 0
+    finally:
+        server.stop()
+    assert status == 200
+    with FilesystemStorage(tmp_path / "data").open(answer.decode()) as stored:
+        assert stored.read() == original
+
+
+def multipart_upload(data: bytes) -> tuple[bytes, bytes]:
+    """The head and the body of ``PUT /storage/`` with ``data`` as field ``data``."""
+    boundary = "progimage-boundary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; "
+        f"filename=\"image.png\"\r\nContent-Type: image/png\r\n\r\n".encode()
+        + data + f"\r\n--{boundary}--\r\n".encode()
+    )
+    head = (
+        f"PUT /storage/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head, body
+
+
+def read_response(client: socket.socket) -> tuple[int, bytes]:
+    """The status and body of the HTTP/1.1 response on ``client`` (read to EOF)."""
+    chunks = []
+    while chunk := client.recv(65536):
+        chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    return int(head.split()[1]), body

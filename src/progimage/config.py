@@ -43,6 +43,9 @@ class Settings:
     # Folder of the variant cache (on local disk); empty: ``.variants`` inside the
     # storage folder, or ``progimage-cache`` in the temporary folder for S3.
     cache_dir: str = ""
+    # s3://bucket/prefix where variants are also kept, so that instances share their
+    # conversions; empty: the storage's bucket when originals are in S3; "off": none.
+    cache_bucket: str = ""
     # nginx internal location prefix; when set, files are handed over X-Accel-Redirect.
     accel_redirect: str = ""
     # Encoder settings (see encoding.py for why these defaults).
@@ -82,6 +85,12 @@ class Settings:
                 raise SettingsError(
                     f"PROGIMAGE_{name.upper()} must be between {low} and {high}"
                 )
+        if self.cache_bucket not in ("", "off") and not self.cache_bucket.startswith(
+            "s3://"
+        ):
+            raise SettingsError(
+                "PROGIMAGE_CACHE_BUCKET must be s3://bucket/optional/prefix or off"
+            )
         if self.accel_redirect and not self.accel_redirect.startswith("/"):
             raise SettingsError("PROGIMAGE_ACCEL_REDIRECT must start with '/'")
         if self.private_reads and not self.keys:

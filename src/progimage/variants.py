@@ -10,11 +10,17 @@ exclusive ``flock`` by every process that adds or removes a variant; when it pas
 ``max_bytes`` the oldest variants are removed until the cache is down to 90% of it.
 Conversions of one key are serialised across processes by ``flock`` on one of a fixed
 set of lock files (hashed from the key), so concurrent first requests convert once.
+
+Behind the local folder there may be a shared tier, a bucket that every instance
+reads and writes: a local miss looks there before converting, and a conversion is
+stored in both. Local copies keep serving with ``sendfile``; the bucket spares the
+other instances the conversion.
 """
 
 import contextlib
 import fcntl
 import hashlib
+import io
 import os
 import shutil
 import tempfile
@@ -22,9 +28,10 @@ import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from .config import Settings
+from .storage import make_shared_variants
 
 LOCK_STRIPES = 256
 # Evicting down to a low-water mark makes the scan of the cache folder a rare event.
@@ -38,6 +45,8 @@ SIZE = ".size"
 TRASH = ".trash"
 # The default cache folder when originals are in S3, which has no local folder.
 S3_CACHE_DIR = os.path.join(tempfile.gettempdir(), "progimage-cache")
+# PROGIMAGE_CACHE_BUCKET's value for keeping variants on local disk only.
+OFF = "off"
 
 
 def variant_key(
@@ -56,12 +65,32 @@ def variant_tag(sha256: str, key: str) -> str:
     return f"{sha256}.{_digest(key)[:16]}"
 
 
-class VariantCache:
-    """Converted images on the local filesystem, at most ``max_bytes`` of them."""
+class SharedVariants(Protocol):
+    """Variants kept where every instance finds them, by image and variant name."""
 
-    def __init__(self, folder: str | os.PathLike[str], max_bytes: int) -> None:
+    def get(self, ref: str, name: str) -> bytes | None:
+        """The variant's bytes, or None when it is not there (or unreadable)."""
+
+    def put(self, ref: str, name: str, data: bytes) -> None:
+        """Keep a variant, whole or not at all."""
+
+    def purge(self, ref: str) -> None:
+        """Remove every variant of ``ref``."""
+
+
+class VariantCache:
+    """Converted images on the local filesystem, at most ``max_bytes`` of them, in
+    front of an optional ``shared`` tier."""
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        max_bytes: int,
+        shared: SharedVariants | None = None,
+    ) -> None:
         self.folder = Path(folder).resolve()
         self.max_bytes = max_bytes
+        self.shared = shared
         for name in (LOCKS, TRASH):
             (self.folder / name).mkdir(parents=True, exist_ok=True)
         _remove_old(self.folder / TRASH, ABANDONED_AFTER)
@@ -73,7 +102,20 @@ class VariantCache:
         return self.folder / ref[:2] / ref / _digest(key)
 
     def open(self, ref: str, key: str) -> BinaryIO | None:
-        """The cached variant opened for reading, or None if it is not cached."""
+        """The cached variant opened for reading, or None if it is not cached.
+
+        A variant found only in the shared tier is copied to the local folder.
+        """
+        file = self._open_local(ref, key)
+        if file is not None or self.shared is None:
+            return file
+        data = self.shared.get(ref, _digest(key))
+        if data is None:
+            return None
+        self._keep(ref, key, data)
+        return self._open_local(ref, key) or io.BytesIO(data)
+
+    def _open_local(self, ref: str, key: str) -> BinaryIO | None:
         try:
             file = open(self.path(ref, key), "rb")
         except (FileNotFoundError, NotADirectoryError):
@@ -94,7 +136,14 @@ class VariantCache:
                 fcntl.flock(file, fcntl.LOCK_UN)
 
     def put(self, ref: str, key: str, data: bytes) -> None:
-        """Store a variant atomically; one larger than the whole cache is skipped."""
+        """Store a variant, locally and in the shared tier."""
+        self._keep(ref, key, data)
+        if self.shared is not None:
+            self.shared.put(ref, _digest(key), data)
+
+    def _keep(self, ref: str, key: str, data: bytes) -> None:
+        """Store a variant locally and atomically; one larger than the whole cache is
+        skipped."""
         if not 0 < len(data) <= self.max_bytes:
             return
         path = self.path(ref, key)
@@ -109,6 +158,8 @@ class VariantCache:
 
     def purge(self, ref: str) -> None:
         """Remove every variant of ``ref`` (after its original is deleted)."""
+        if self.shared is not None:
+            self.shared.purge(ref)
         doomed = self.folder / TRASH / uuid.uuid4().hex
         try:
             os.rename(self.folder / ref[:2] / ref, doomed)
@@ -198,11 +249,16 @@ def _digest(key: str) -> str:
 def make_cache(settings: Settings) -> VariantCache | None:
     """The cache in ``PROGIMAGE_CACHE_DIR``; by default ``.variants`` in the storage
     folder, or ``progimage-cache`` in the temporary folder (``$TMPDIR``, ``/tmp``)
-    when originals are in S3. None when ``PROGIMAGE_CACHE_MAX_BYTES`` is 0."""
+    when originals are in S3. Its shared tier is ``PROGIMAGE_CACHE_BUCKET``, by
+    default the storage's bucket. None when ``PROGIMAGE_CACHE_MAX_BYTES`` is 0."""
     if settings.cache_max_bytes == 0:
         return None
+    in_s3 = settings.storage.startswith("s3://")
     folder = settings.cache_dir or (
-        S3_CACHE_DIR if settings.storage.startswith("s3://")
-        else os.path.join(settings.storage, ".variants")
+        S3_CACHE_DIR if in_s3 else os.path.join(settings.storage, ".variants")
     )
-    return VariantCache(folder, settings.cache_max_bytes)
+    bucket = settings.cache_bucket or (settings.storage if in_s3 else OFF)
+    shared = None if bucket == OFF else make_shared_variants(
+        bucket, settings.s3_endpoint
+    )
+    return VariantCache(folder, settings.cache_max_bytes, shared)

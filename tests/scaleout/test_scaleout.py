@@ -12,7 +12,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import servers
 from conftest import decode, make_image
-from progimage.storage.s3 import S3Storage
 
 pytestmark = pytest.mark.integration
 
@@ -52,10 +51,16 @@ def _instance_env(s3_endpoint, bucket):
 
 @pytest.fixture(name="pair", scope="module")
 def _pair(tmp_path_factory, instance_env):
-    """Two gunicorn instances (two workers each) sharing the bucket; B logs JSON."""
-    json_env = {**instance_env, "PROGIMAGE_LOG_FORMAT": "json"}
-    with servers.gunicorn(tmp_path_factory.mktemp("a"), instance_env) as first, \
-            servers.gunicorn(tmp_path_factory.mktemp("b"), json_env) as second:
+    """Two gunicorn instances (two workers each) sharing the bucket, each with a
+    local variant cache of its own, as on two machines; B logs JSON."""
+    folders = [tmp_path_factory.mktemp(name) for name in ("a", "b")]
+    first_env, second_env = (
+        {**instance_env, "PROGIMAGE_CACHE_DIR": str(folder / "variants")}
+        for folder in folders
+    )
+    second_env["PROGIMAGE_LOG_FORMAT"] = "json"
+    with servers.gunicorn(folders[0], first_env) as first, \
+            servers.gunicorn(folders[1], second_env) as second:
         yield first, second
 
 
@@ -129,16 +134,55 @@ def test_large_upload_streams_to_s3_in_parts(pair, s3, bucket):
     assert response.content == original
 
 
-def test_deleted_image_is_gone_from_both(pair, s3_endpoint, bucket, monkeypatch):
-    """Once the backend deletes an image from the bucket, both instances say 404."""
+def test_a_conversion_by_one_is_served_by_the_other(pair, s3, bucket):
+    """B serves A's conversion from the bucket without converting it again."""
+    first, second = pair
+    ref = put_image(first.url, make_image("PNG", size=(48, 32)))
+    made = requests.get(f"{first.url}/storage/{ref}.webp?w=24", timeout=30)
+    assert made.status_code == 200
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"shared/variants/{ref}/")
+    assert listing["KeyCount"] == 1
+    before = scrape(second.url)
+    reused = requests.get(f"{second.url}/storage/{ref}.webp?w=24", timeout=30)
+    after = scrape(second.url)
+    assert reused.content == made.content
+    assert decode(reused.content).size == (24, 16)
+    assert total(after, "progimage_conversions_total") == total(
+        before, "progimage_conversions_total"
+    )
+    assert total(after, "progimage_cache_hits_total") == total(
+        before, "progimage_cache_hits_total"
+    ) + 1
+
+
+def test_delete_through_one_is_a_404_on_both(pair, s3, bucket):
+    """DELETE through A removes the original and every variant, B's copies too."""
     first, second = pair
     ref = put_image(first.url, make_image("PNG"))
-    for name, value in servers.CREDENTIALS.items():
-        monkeypatch.setenv(name, value)
-    S3Storage(bucket, "shared", endpoint=s3_endpoint).delete(ref)
-    for_first = requests.get(f"{first.url}/storage/{ref}", timeout=30)
-    for_second = requests.get(f"{second.url}/storage/{ref}.jpg", timeout=30)
-    assert (for_first.status_code, for_second.status_code) == (404, 404)
+    assert requests.get(f"{second.url}/storage/{ref}.jpg", timeout=30).ok
+    deleted = requests.delete(f"{first.url}/storage/{ref}", timeout=30)
+    assert deleted.status_code == 204
+    statuses = [
+        requests.get(f"{instance.url}/storage/{ref}{suffix}", timeout=30).status_code
+        for instance in pair for suffix in ("", ".jpg", "/info")
+    ]
+    assert statuses == [404] * 6
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix="shared/")
+    assert not [item for item in listing.get("Contents", []) if ref in item["Key"]]
+
+
+def scrape(url: str) -> list:
+    """Every sample of an instance's /metrics."""
+    text = requests.get(f"{url}/metrics", timeout=30).text
+    return [
+        sample for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    ]
+
+
+def total(samples: list, name: str) -> float:
+    """The sum of the samples called ``name``, over all their labels."""
+    return sum(sample.value for sample in samples if sample.name == name)
 
 
 def test_metrics_add_up_every_worker(pair):

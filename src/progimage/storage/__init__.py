@@ -3,9 +3,12 @@
 import json
 import uuid
 from dataclasses import asdict, dataclass
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 from ..exceptions import ImageNotFound, StorageUnavailable
+
+if TYPE_CHECKING:
+    from .s3 import S3Variants
 
 
 @dataclass(frozen=True)
@@ -99,7 +102,19 @@ def make_storage(location: str, s3_endpoint: str = "") -> Storage:
     return FilesystemStorage(location)
 
 
+def make_shared_variants(location: str, s3_endpoint: str = "") -> "S3Variants":
+    """The shared tier of the variant cache at ``s3://bucket/prefix``.
+
+    :raises SettingsError: the location is malformed or its bucket does not exist.
+    """
+    from .s3 import S3Variants
+
+    return S3Variants.from_url(
+        location, endpoint=s3_endpoint or None, setting="PROGIMAGE_CACHE_BUCKET"
+    )
+
+
 __all__ = [
     "ImageNotFound", "ImageRecord", "Storage", "StorageUnavailable",
-    "check_reference", "make_storage",
+    "check_reference", "make_shared_variants", "make_storage",
 ]

@@ -1,6 +1,8 @@
-"""Originals in an S3-compatible bucket (AWS S3, MinIO, Ceph), shared by instances.
+"""Originals and converted variants in an S3-compatible bucket (AWS S3, MinIO, Ceph),
+shared by instances.
 
-``s3://bucket/prefix`` stores image ``ref`` as the object ``prefix/originals/<ref>``.
+``s3://bucket/prefix`` stores image ``ref`` as the object ``prefix/originals/<ref>``
+and its cached variants as ``prefix/variants/<ref>/<name>``.
 Its record travels as the object's user metadata (``x-amz-meta-record``, JSON), in
 the same request as the bytes: S3 makes an object visible only once its upload,
 single or multipart, is complete, so a reader sees the whole image or nothing, and a
@@ -13,7 +15,7 @@ import logging
 import re
 import uuid
 from collections.abc import Iterator
-from typing import BinaryIO, cast
+from typing import BinaryIO, Self, cast
 from urllib.parse import urlsplit
 
 import boto3
@@ -41,8 +43,8 @@ NO_BUCKET = frozenset({"NoSuchBucket", "403", "AccessDenied"})
 log = logging.getLogger(__name__)
 
 
-class S3Storage:
-    """Originals as objects under ``prefix`` in ``bucket``."""
+class _Bucket:
+    """A client of one bucket, with the objects of interest under ``prefix``."""
 
     def __init__(
         self, bucket: str, prefix: str = "", endpoint: str | None = None
@@ -55,18 +57,42 @@ class S3Storage:
         self._check_bucket()
 
     @classmethod
-    def from_url(cls, url: str, endpoint: str | None = None) -> "S3Storage":
-        """The backend for ``s3://bucket/optional/prefix``.
+    def from_url(
+        cls, url: str, endpoint: str | None = None, setting: str = "PROGIMAGE_STORAGE"
+    ) -> Self:
+        """The client for ``s3://bucket/optional/prefix``, given by ``setting``.
 
         :raises SettingsError: the URL names no valid bucket, or the bucket is missing.
         """
         parts = urlsplit(url)
         if not BUCKET.fullmatch(parts.netloc) or parts.query or parts.fragment:
             raise SettingsError(
-                f"PROGIMAGE_STORAGE={url!r} is not s3://bucket/optional/prefix "
+                f"{setting}={url!r} is not s3://bucket/optional/prefix "
                 "with a valid bucket name"
             )
         return cls(parts.netloc, parts.path, endpoint)
+
+    def _check_bucket(self) -> None:
+        """Refuse to start on a missing bucket; an unreachable store is only logged.
+
+        :raises SettingsError: the bucket does not exist or cannot be used.
+        """
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except ClientError as error:
+            code = _code(error)
+            if code in NOT_FOUND | NO_BUCKET:
+                raise SettingsError(
+                    f"the bucket {self.bucket!r} does not exist or is not ours ({code})"
+                ) from None
+            log.warning("bucket %s cannot be checked (%s)", self.bucket, code)
+        except BotoCoreError as error:
+            # The store may come up after us: /readyz says 503 until it does.
+            log.warning("S3 store cannot be checked at start-up: %s", error)
+
+
+class S3Storage(_Bucket):
+    """Originals as objects under ``prefix`` in ``bucket``."""
 
     def save(self, ref: str, data: BinaryIO, record: ImageRecord) -> None:
         """Upload the bytes, streamed in parts when large, with the record attached."""
@@ -113,24 +139,6 @@ class S3Storage:
         """The object key of a reference, refusing anything but a canonical UUID."""
         return f"{self.prefix}originals/{check_reference(ref)}"
 
-    def _check_bucket(self) -> None:
-        """Refuse to start on a missing bucket; an unreachable store is only logged.
-
-        :raises SettingsError: the bucket does not exist or cannot be used.
-        """
-        try:
-            self.client.head_bucket(Bucket=self.bucket)
-        except ClientError as error:
-            code = _code(error)
-            if code in NOT_FOUND | NO_BUCKET:
-                raise SettingsError(
-                    f"the bucket {self.bucket!r} does not exist or is not ours ({code})"
-                ) from None
-            log.warning("bucket %s cannot be checked (%s)", self.bucket, code)
-        except BotoCoreError as error:
-            # The store may come up after us: /readyz says 503 until it does.
-            log.warning("S3 store cannot be checked at start-up: %s", error)
-
     @contextlib.contextmanager
     def _translated(self, ref: str) -> Iterator[None]:
         """Turn boto errors into the domain's: missing objects, unavailable store.
@@ -152,6 +160,58 @@ class S3Storage:
             raise StorageUnavailable(
                 f"the S3 store cannot be reached ({type(error).__name__})"
             ) from None
+
+
+class S3Variants(_Bucket):
+    """Converted variants as objects under ``prefix/variants/``, so that an image
+    converted by one instance is served by every other without converting again.
+
+    A variant is a cache entry, not data: when the store fails, a read is a miss and
+    a write is skipped (both logged), and the request is served by converting. The
+    bucket's lifecycle rules bound how long variants are kept (docs/deploy.md).
+    """
+
+    def get(self, ref: str, name: str) -> bytes | None:
+        """The variant's bytes, or None when it is not in the bucket."""
+        try:
+            response = self.client.get_object(
+                Bucket=self.bucket, Key=self._key(ref, name)
+            )
+            return response["Body"].read()
+        except ClientError as error:
+            if _code(error) not in NOT_FOUND:
+                log.warning("shared variant %s/%s unreadable: %s", ref, name, error)
+        except BotoCoreError as error:
+            log.warning("shared variant %s/%s unreadable: %s", ref, name, error)
+        return None
+
+    def put(self, ref: str, name: str, data: bytes) -> None:
+        """Store a variant; S3 shows the object only once it is whole."""
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=self._key(ref, name), Body=data
+            )
+        except (BotoCoreError, ClientError) as error:
+            log.warning("shared variant %s/%s not stored: %s", ref, name, error)
+
+    def purge(self, ref: str) -> None:
+        """Delete every variant of ``ref``."""
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._key(ref, "")
+            )
+            for page in pages:
+                doomed = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if doomed:
+                    self.client.delete_objects(
+                        Bucket=self.bucket, Delete={"Objects": doomed, "Quiet": True}
+                    )
+        except (BotoCoreError, ClientError) as error:
+            # Never served: a read checks the original first, and it is gone.
+            log.warning("shared variants of %s not purged: %s", ref, error)
+
+    def _key(self, ref: str, name: str) -> str:
+        return f"{self.prefix}variants/{check_reference(ref)}/{name}"
 
 
 def _code(error: ClientError) -> str:
