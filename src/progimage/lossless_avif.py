@@ -59,6 +59,6 @@ def encode(image: Image.Image) -> bytes:
 def _exact_mode(image: Image.Image) -> str:
     if image.mode in EXACT_MODES:
         return image.mode
-    if image.has_transparency_data:
-        return "RGBA"
-    return "L" if image.mode == "1" else "RGB"
+    if image.mode == "1":
+        return "L"
+    return "RGBA" if image.has_transparency_data else "RGB"
