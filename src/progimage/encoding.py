@@ -85,11 +85,12 @@ def save_params(
 
 
 def _lossless(name: str) -> dict[str, object]:
-    """WebP has a true lossless mode; AVIF gets its best quality at full chroma."""
+    """WebP has a true lossless mode. So has AVIF for still images (``lossless_avif``);
+    an animation stays on Pillow's encoder, at its best quality and full chroma."""
     if name == "WEBP":
         return {"lossless": True}
     if name == "AVIF":
-        return {"quality": 100, "subsampling": "4:4:4"}
+        return {"lossless": True, "quality": 100, "subsampling": "4:4:4"}
     if name == "HEIF":
         return {"quality": -1}
     return {}

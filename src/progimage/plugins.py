@@ -1,10 +1,12 @@
 """Pillow plugins beyond the built-in ones: HEIF/HEIC (phone photos) via pillow-heif,
-and a linear-time BLP encoder."""
+a linear-time BLP encoder and exact (lossless) AVIF."""
 
 import struct
 
-from PIL import BlpImagePlugin, Image
+from PIL import AvifImagePlugin, BlpImagePlugin, Image
 from pillow_heif import register_heif_opener
+
+from . import lossless_avif
 
 
 class LinearBlpEncoder(BlpImagePlugin.BLPEncoder):
@@ -23,11 +25,13 @@ class LinearBlpEncoder(BlpImagePlugin.BLPEncoder):
 
 
 def register() -> None:
-    """Teach Pillow to read and write HEIF, and to write BLP quickly; safe to call
-    more than once.
+    """Teach Pillow to read and write HEIF, to write BLP quickly and AVIF exactly
+    when ``lossless`` is asked; safe to call more than once.
 
     The format registry calls this before it reads Pillow's plugin tables, so the
     (cached) registry always includes HEIF, whichever code builds it first.
     """
     register_heif_opener()
     Image.register_encoder("BLP", LinearBlpEncoder)
+    if AvifImagePlugin.SUPPORTED:  # a Pillow built without libavif cannot write AVIF
+        Image.register_save("AVIF", lossless_avif.save)
