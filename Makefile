@@ -21,6 +21,7 @@ export HOST PORT
 FUZZ_SECONDS ?= 60
 FUZZ_SEEDS ?= ../shared/corpus/images
 ATHERIS_VERSION := ~=3.0
+THUMBOR_VERSION := ~=7.8
 
 .PHONY: install run dev test lock clean bench fuzz
 
@@ -45,8 +46,13 @@ test: install
 	$(PIPENV) run test
 
 # Starts its own servers on free loopback ports; needs wrk and nginx (Debian packages).
-bench: install
+# thumbor, the comparison, goes into a virtualenv of its own: it pins its own Pillow.
+bench: install $(TOOLS)/thumbor/bin/thumbor
 	.venv/bin/python bench/run.py
+
+$(TOOLS)/thumbor/bin/thumbor:
+	$(PYTHON) -m venv $(TOOLS)/thumbor
+	$(TOOLS)/thumbor/bin/pip install --quiet "thumbor$(THUMBOR_VERSION)"
 
 # atheris is installed on demand (a 35 MB wheel only this target needs); new inputs
 # and crashes go to reports/fuzz/, seeded from the shared corpus when it is there.

@@ -1,7 +1,8 @@
 """`make bench`: ProgImage against its limits, on loopback, bounded in time.
 
 Starts every server itself (gunicorn with deploy/gunicorn.conf.py, nginx with
-deploy/nginx.conf and a static-file nginx), drives each with wrk (16 connections,
+deploy/nginx.conf, a static-file nginx, and thumbor when it is installed: see
+thumbor_server.py), drives each with wrk (16 connections,
 BENCH_SECONDS seconds, default 8) and prints a Markdown table of req/s, p50/p99 latency
 and the largest worker RSS, then the ratios the performance targets are stated in.
 The test images are generated, so every run measures the same bytes.
@@ -30,6 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import requests  # noqa: E402
+import thumbor_server  # noqa: E402
 from live_servers import (  # noqa: E402
     Server, deploy_site, free_port, gunicorn, memory_kib, nginx,
 )
@@ -211,6 +213,10 @@ def run(folder: Path) -> tuple[list[Result], dict, int]:
             # Measured just before and after, so that it saw the same machine load.
             ceiling = (before + parallel_rate(small, fmt, workers)) / 2
             results.append(Result(f"Pillow alone, {workers} processes: {fmt}", ceiling))
+        results.append(wrk("cold thumbnail 256 px JPEG (cache off)",
+                           f"{server.url}/storage/{refs[0]}.jpg?w=256", server))
+    if thumbor_server.available():
+        results += against_thumbor(folder, workers)
     bare = {"BENCH_FILE": str(folder / "static" / "photo.jpg")}
     bare_app = "bare_app:create_app()"
     path = ("--pythonpath", str(ROOT / "bench"))
@@ -226,6 +232,23 @@ def run(folder: Path) -> tuple[list[Result], dict, int]:
                            f"http://127.0.0.1:{port}/photo.webp", None))
     results += behind_nginx(folder, storage, refs[0])
     return results, pillow_rates(small), workers
+
+
+def against_thumbor(folder: Path, workers: int) -> list[Result]:
+    """thumbor (Pillow too) on the same photo, one process per core, cold and with
+    its result storage."""
+    results = []
+    images = folder / "static"
+    with thumbor_server.thumbor(folder / "thumbor", images, workers) as url:
+        for name, path in (("WebP", "filters:format(webp)/photo.jpg"),
+                           ("thumbnail 256 px", "256x0/photo.jpg")):
+            results.append(wrk(f"thumbor: cold {name}", f"{url}/unsafe/{path}", None))
+    with thumbor_server.thumbor(folder / "thumbor-results", images, workers,
+                                result_storage=True) as url:
+        webp = f"{url}/unsafe/filters:format(webp)/photo.jpg"
+        requests.get(webp, timeout=60).raise_for_status()
+        results.append(wrk("thumbor: WebP from its result storage", webp, None))
+    return results
 
 
 def behind_nginx(folder: Path, storage: Path, ref: str) -> list[Result]:
@@ -304,6 +327,12 @@ def ratios(rps: dict[str, float], workers: int) -> list:
     ):
         rows.append((f"{name.removeprefix('behind nginx: ')} / {baseline}",
                      rps[name] / rps[baseline], 0.8))
+    for ours, theirs in (
+        ("cold conversion to webp (cache off)", "thumbor: cold WebP"),
+        ("cold thumbnail 256 px JPEG (cache off)", "thumbor: cold thumbnail 256 px"),
+    ):
+        if theirs in rps:
+            rows.append((f"{ours} / {theirs}", rps[ours] / rps[theirs], 2))
     return rows
 
 

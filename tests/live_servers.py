@@ -19,17 +19,16 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
-# The app's INFO lines (e.g. "converted <ref> to WEBP") go to stderr beside gunicorn's.
+# The app's INFO lines (e.g. "converted <ref> to WEBP", one access line per request,
+# each with the worker's pid) go to stderr beside gunicorn's own.
 LOG_CONFIG = {
     "loggers": {
-        name: {"level": "INFO", "handlers": [handler], "propagate": False}
-        for name, handler in (
-            ("gunicorn.error", "error_console"),
-            ("gunicorn.access", "console"),
-            ("progimage", "error_console"),
-        )
+        name: {"level": "INFO", "handlers": ["error_console"], "propagate": False}
+        for name in ("gunicorn.error", "progimage")
     }
 }
+# How the app logs a request, with the pid of the worker that served it.
+ACCESS_LINE = r"\[(\d+)\] INFO progimage\.access: {request} "
 
 
 @dataclass
@@ -49,6 +48,12 @@ class Server:
         """The logged lines that match ``pattern``."""
         return [line for line in self.lines if re.search(pattern, line)]
 
+    def served_by(self, request: str) -> set[str]:
+        """The pids of the workers that logged ``request`` (a regular expression
+        such as ``GET /storage/x``)."""
+        pattern = ACCESS_LINE.format(request=request)
+        return {re.search(pattern, line).group(1) for line in self.logged(pattern)}
+
 
 def memory_kib(pid: int, key: str) -> int:
     """A ``/proc/<pid>/status`` memory figure (VmRSS, VmHWM) in KiB."""
@@ -66,7 +71,9 @@ def gunicorn(
     workers: int = 2,
     app: str = "progimage:create_app()",
 ) -> Iterator[Server]:
-    """Run ``app`` under gunicorn with deploy/gunicorn.conf.py."""
+    """Run ``app`` under gunicorn with deploy/gunicorn.conf.py; yield it once every
+    worker has answered (for ProgImage, which logs each request with its pid) or
+    once one has (for another app)."""
     log_config = tmp_path / "logging.json"
     log_config.write_text(json.dumps(LOG_CONFIG))
     command = [
@@ -74,7 +81,6 @@ def gunicorn(
         "--config", str(ROOT / "deploy/gunicorn.conf.py"),
         "--bind", "127.0.0.1:0", "--workers", str(workers),
         "--log-config-json", str(log_config),
-        "--access-logfile", "-", "--access-logformat", "access pid=%(p)s %(r)s %(s)s",
         "--no-control-socket",
         *options, app,
     ]
@@ -86,7 +92,7 @@ def gunicorn(
     reader = threading.Thread(target=_collect, args=(process, server.lines))
     reader.start()
     try:
-        _wait_until_ready(server, workers)
+        _wait_until_ready(server, workers if app.startswith("progimage:") else 1)
         yield server
     finally:
         stop(process)
@@ -100,6 +106,7 @@ def _collect(process: subprocess.Popen, lines: list[str]) -> None:
 
 
 def _wait_until_ready(server: Server, workers: int) -> None:
+    """Wait until ``workers`` workers have answered a request."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -110,7 +117,7 @@ def _wait_until_ready(server: Server, workers: int) -> None:
             server.url = f"http://127.0.0.1:{ports[0]}"
             with contextlib.suppress(requests.ConnectionError):
                 _probe(f"{server.url}/storage/x", 2 * workers)
-                if len(_answering(server)) >= workers:
+                if workers == 1 or len(_answering(server)) >= workers:
                     return
         time.sleep(0.1)
     raise RuntimeError("gunicorn did not start:\n" + "\n".join(server.lines))
@@ -126,10 +133,7 @@ def _probe(url: str, count: int) -> None:
 def _answering(server: Server) -> set[str]:
     """The workers that have answered a probe: each has loaded the app, so a test's
     requests are not all taken by the one worker that happened to be ready first."""
-    return {
-        re.search(r"pid=<(\d+)>", line).group(1)
-        for line in server.logged(r"access pid=<\d+> GET /storage/x ")
-    }
+    return server.served_by("GET /storage/x")
 
 
 # The parts of deploy/nginx.conf that name this machine, and what replaces them.
@@ -194,19 +198,21 @@ def nginx(folder: Path, site: str) -> Iterator[None]:
     )
     try:
         port = int(re.search(r"listen 127\.0\.0\.1:(\d+)", site).group(1))
-        _wait_for_port(process, port, folder / "error.log")
+        wait_for_port(process, port, folder / "error.log")
         yield
     finally:
         stop(process)
 
 
-def _wait_for_port(process: subprocess.Popen, port: int, log: Path) -> None:
+def wait_for_port(process: subprocess.Popen, port: int, log: Path) -> None:
+    """Wait until ``process`` accepts connections on the loopback ``port``; fail with
+    its ``log`` if it exits first."""
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError("nginx exited:\n" + log.read_text())
+            raise RuntimeError(f"{process.args[0]} exited:\n" + log.read_text())
         with socket.socket() as probe:
             if probe.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.05)
-    raise RuntimeError("nginx did not start")
+    raise RuntimeError(f"{process.args[0]} did not start")
