@@ -189,14 +189,19 @@ def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Re
     response.last_modified = created
     # Set as a string: the cache_control accessors re-parse the header on every write.
     response.headers["Cache-Control"] = IMMUTABLE
-    if response.status_code == 200 and "X-Accel-Redirect" not in response.headers:
-        try:
-            response.make_conditional(
-                request, accept_ranges=True, complete_length=response.content_length
-            )
-        except RequestedRangeNotSatisfiable:
-            response.close()
-            raise
+    if response.status_code != 200 or "X-Accel-Redirect" in response.headers:
+        return response
+    if "Range" not in request.headers:
+        # What make_conditional would add; skipping it saves a tenth of a request.
+        response.headers["Accept-Ranges"] = "bytes"
+        return response
+    try:
+        response.make_conditional(
+            request, accept_ranges=True, complete_length=response.content_length
+        )
+    except RequestedRangeNotSatisfiable:
+        response.close()
+        raise
     return response
 
 

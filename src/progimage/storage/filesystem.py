@@ -32,6 +32,7 @@ class FilesystemStorage:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
+        self._root = str(self.root)
         self._incoming = self.root / INCOMING
         self._incoming.mkdir(parents=True, exist_ok=True)
         _remove_abandoned(self._incoming)
@@ -47,26 +48,27 @@ class FilesystemStorage:
             staging.mkdir()
             _write_synced(staging / ORIGINAL, data)
             _write_synced(staging / RECORD, io.BytesIO(record.to_json()))
-            final.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
             os.rename(staging, final)
         except BaseException as error:
             shutil.rmtree(staging, ignore_errors=True)
             if isinstance(error, OSError) and error.errno in FULL:
                 raise StorageFull("the image store is full; try again later") from None
             raise
-        _sync_folder(final.parent)
+        _sync_folder(os.path.dirname(final))
 
     def record(self, ref: str) -> ImageRecord:
         """The record saved beside the original."""
         try:
-            return ImageRecord.from_json((self._folder(ref) / RECORD).read_bytes())
+            with open(os.path.join(self._folder(ref), RECORD), "rb") as file:
+                return ImageRecord.from_json(file.read())
         except (FileNotFoundError, NotADirectoryError):
             raise ImageNotFound(f"no image is stored under {ref}") from None
 
     def open(self, ref: str) -> BinaryIO:
         """The original file, opened for reading."""
         try:
-            return open(self._folder(ref) / ORIGINAL, "rb")
+            return open(os.path.join(self._folder(ref), ORIGINAL), "rb")
         except (FileNotFoundError, NotADirectoryError):
             raise ImageNotFound(f"no image is stored under {ref}") from None
 
@@ -90,16 +92,20 @@ class FilesystemStorage:
                 f"the storage folder is not writable ({error.strerror or error})"
             ) from None
 
-    def _folder(self, ref: str) -> Path:
+    def _folder(self, ref: str) -> str:
         """The folder for a reference; refuses anything but a canonical UUID.
 
+        Plain strings, not ``Path``: this runs twice per request for an original.
+
         :raises ImageNotFound: ``ref`` is not a canonical UUID string, or its
-            folder resolves (through a symlink) to a place outside the store.
+            folder goes through a symlink (which could lead outside the store).
         """
         ref = check_reference(ref)
-        folder = self.root / ref[:2] / ref[2:4] / ref
-        # A symlink inside the store (say a shard folder) must not lead outside it.
-        if not folder.resolve().is_relative_to(self.root):
+        shard = os.path.join(self._root, ref[:2])
+        subshard = os.path.join(shard, ref[2:4])
+        folder = os.path.join(subshard, ref)
+        # The root is resolved: only the three levels below it can be links.
+        if any(map(os.path.islink, (shard, subshard, folder))):
             raise ImageNotFound(f"no image is stored under {ref}")
         return folder
 
@@ -140,7 +146,7 @@ def _write_synced(path: Path, data: BinaryIO) -> None:
         os.fsync(target.fileno())
 
 
-def _sync_folder(path: Path) -> None:
+def _sync_folder(path: str) -> None:
     """Make a rename durable: fsync the folder that holds the new entry."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
