@@ -219,7 +219,7 @@ def run(folder: Path) -> tuple[list[Result], dict, int]:
         results += against_thumbor(folder, workers)
     bare = {"BENCH_FILE": str(folder / "static" / "photo.jpg")}
     bare_app = "bare_app:create_app()"
-    path = ("--pythonpath", str(ROOT / "bench"))
+    path = ("--pythonpath", str(ROOT / "bench"), "--preload")
     with gunicorn(folder, bare, *path, workers=WORKERS, app=bare_app) as server:
         results.append(wrk("bare Flask send_file", f"{server.url}/file",
                            server))

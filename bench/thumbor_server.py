@@ -27,6 +27,7 @@ ALLOW_UNSAFE_URL = True
 RESULT_STORAGE = """
 RESULT_STORAGE = 'thumbor.result_storages.file_storage'
 RESULT_STORAGE_FILE_STORAGE_ROOT_PATH = '{folder}/results'
+RESULT_STORAGE_STORES_UNSAFE = True
 """
 
 

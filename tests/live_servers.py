@@ -72,8 +72,8 @@ def gunicorn(
     app: str = "progimage:create_app()",
 ) -> Iterator[Server]:
     """Run ``app`` under gunicorn with deploy/gunicorn.conf.py; yield it once every
-    worker has answered (for ProgImage, which logs each request with its pid) or
-    once one has (for another app)."""
+    worker has booted and answered a request (ProgImage logs each one with the
+    worker's pid; give another app ``--preload``, so that a booted worker has it)."""
     log_config = tmp_path / "logging.json"
     log_config.write_text(json.dumps(LOG_CONFIG))
     command = [
@@ -92,7 +92,7 @@ def gunicorn(
     reader = threading.Thread(target=_collect, args=(process, server.lines))
     reader.start()
     try:
-        _wait_until_ready(server, workers if app.startswith("progimage:") else 1)
+        _wait_until_ready(server, workers, app.startswith("progimage:"))
         yield server
     finally:
         stop(process)
@@ -105,8 +105,9 @@ def _collect(process: subprocess.Popen, lines: list[str]) -> None:
         lines.append(line.rstrip("\n"))
 
 
-def _wait_until_ready(server: Server, workers: int) -> None:
-    """Wait until ``workers`` workers have answered a request."""
+def _wait_until_ready(server: Server, workers: int, logs_requests: bool) -> None:
+    """Wait until ``workers`` workers have booted and, when the app logs requests,
+    answered one each."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
@@ -117,7 +118,7 @@ def _wait_until_ready(server: Server, workers: int) -> None:
             server.url = f"http://127.0.0.1:{ports[0]}"
             with contextlib.suppress(requests.ConnectionError):
                 _probe(f"{server.url}/storage/x", 2 * workers)
-                if workers == 1 or len(_answering(server)) >= workers:
+                if not logs_requests or len(_answering(server)) >= workers:
                     return
         time.sleep(0.1)
     raise RuntimeError("gunicorn did not start:\n" + "\n".join(server.lines))
