@@ -440,6 +440,25 @@ def test_animations_keep_frames_and_timing(
         assert timeline(result) == timeline(source)
 
 
+@pytest.mark.parametrize("ext, frames", [("webp", 4), ("gif", 4), ("png", 5)])
+def test_apng_default_image_is_not_a_frame(client, store, ext, frames):
+    """delay.png shows its first image only to viewers without animation: other
+    formats get the four animated frames with their own durations; an APNG keeps the
+    default image as such."""
+    ref = store(corpus_image("delay.png"))
+    response = client.get(f"/storage/{ref}.{ext}")
+    assert response.status_code == 200
+    with Image.open(io.BytesIO(response.data)) as result:
+        assert result.n_frames == frames
+        assert bool(result.info.get("default_image")) == (ext == "png")
+        durations = []
+        for index in range(result.n_frames - 4, result.n_frames):
+            result.seek(index)
+            result.load()
+            durations.append(result.info["duration"])
+    assert durations == [500, 1000, 500, 1000]
+
+
 def timeline(image: Image.Image) -> int:
     """The total duration of an animation, in milliseconds."""
     total = 0

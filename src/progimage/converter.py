@@ -51,7 +51,14 @@ def convert(
         )
         if target.name not in PAGED_FORMATS and _sizes_differ(frames):
             frames = frames[:1]  # an animation needs one canvas size
-        params = {**(encoder or {}), **_animation_params(image, frames)}
+        # An APNG's default image is for viewers without animation, not a frame.
+        default_image = len(frames) > 1 and bool(image.info.get("default_image"))
+        if default_image and target.name != "PNG":
+            frames = frames[1:]
+        params = {
+            **(encoder or {}),
+            **_animation_params(image, frames, default_image and target.name == "PNG"),
+        }
         frames = [
             processing.apply(
                 frame, options, full_size=full_size, mask=mask,
@@ -148,13 +155,18 @@ def _sizes_differ(frames: list[Image.Image]) -> bool:
 
 
 def _animation_params(
-    image: Image.Image, frames: list[Image.Image]
+    image: Image.Image, frames: list[Image.Image], default_image: bool = False
 ) -> dict[str, object]:
-    """``save_all`` with per-frame durations and the loop count, for several frames."""
+    """``save_all`` with per-frame durations and the loop count, for several frames;
+    with ``default_image`` the first frame is an APNG's default image, outside the
+    animation and its timeline."""
     if len(frames) == 1:
         return {}
     params: dict[str, object] = {"save_all": True}
-    durations = [frame.info.get("duration") for frame in frames]
+    if default_image:
+        params["default_image"] = True
+    animated = frames[1:] if default_image else frames
+    durations = [frame.info.get("duration") for frame in animated]
     if all(isinstance(duration, (int, float)) for duration in durations):
         # APNG gives fractional milliseconds; AVIF and WebP want whole ones.
         params["duration"] = [round(duration) for duration in durations]
