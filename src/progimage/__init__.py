@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import access_log, api, cors, errors, health, logs, metrics, pages
+from . import access_log, api, cors, errors, health, logs, monitoring, pages
 from .config import Settings
 from .formats import FormatRegistry
 from .service import ImageService
@@ -16,13 +16,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     logs.configure(settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
-    metrics.init_app(app)
+    monitoring.init_app(app)
     app.extensions["progimage"] = ImageService(
         settings=settings,
         storage=make_storage(settings.storage, settings.s3_endpoint),
         formats=FormatRegistry.from_pillow(),
         cache=make_cache(settings),
-        metrics=metrics.get_metrics(app),
+        metrics=monitoring.get_metrics(app),
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)

@@ -1,9 +1,10 @@
 """Prometheus metrics: requests, latencies, conversions, bytes and cache use.
 
-Each app owns a ``Metrics`` (so tests can build many apps). Under gunicorn,
-``PROMETHEUS_MULTIPROC_DIR`` (set by ``deploy/gunicorn.conf.py`` before any worker
-starts) makes every worker write its samples to files there, and ``GET /metrics``
-adds up the files of all workers, so any worker answers for the whole instance.
+Free of Flask, so that the service can count what it does; monitoring.py measures the
+requests and serves ``/metrics``.
+
+Each app owns a ``Metrics`` (so tests can build many apps); with
+``PROMETHEUS_MULTIPROC_DIR`` set, the samples of every process of an instance add up.
 """
 
 import contextlib
@@ -11,9 +12,7 @@ import os
 import time
 from collections.abc import Iterator
 
-from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Histogram,
@@ -21,11 +20,8 @@ from prometheus_client import (
     multiprocess,
 )
 
-bp = Blueprint("metrics", __name__)
-
 # Conversions take from milliseconds (small PNG) to tens of seconds (huge TIFF).
 CONVERSION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
-UNMATCHED = "<unmatched>"
 
 
 class Metrics:
@@ -84,16 +80,23 @@ class Metrics:
             time.perf_counter() - started
         )
 
-    def observe(self, response: Response, seconds: float) -> None:
+    def observe(
+        self,
+        method: str,
+        route: str,
+        status: int,
+        seconds: float,
+        received: int | None,
+        sent: int | None,
+    ) -> None:
         """Count a finished request: status, latency, bytes in and out."""
-        route = request.url_rule.rule if request.url_rule else UNMATCHED
-        labels = (request.method, route)
-        self.requests.labels(*labels, str(response.status_code)).inc()
+        labels = (method, route)
+        self.requests.labels(*labels, str(status)).inc()
         self.latency.labels(*labels).observe(seconds)
-        if request.content_length:
-            self.received_bytes.labels(*labels).inc(request.content_length)
-        if request.method != "HEAD" and response.content_length:
-            self.sent_bytes.labels(*labels).inc(response.content_length)
+        if received:
+            self.received_bytes.labels(*labels).inc(received)
+        if method != "HEAD" and sent:
+            self.sent_bytes.labels(*labels).inc(sent)
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus text format, summed over workers if several."""
@@ -102,32 +105,3 @@ class Metrics:
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry)
-
-
-def init_app(app: Flask) -> None:
-    """Give ``app`` its metrics, measure every request and serve ``/metrics``."""
-    app.extensions["progimage.metrics"] = Metrics()
-    app.before_request(_start_clock)
-    app.after_request(_observe)
-    app.register_blueprint(bp)
-
-
-def get_metrics(app: Flask | None = None) -> Metrics:
-    """The metrics of ``app``, by default of the current app."""
-    return (app or current_app).extensions["progimage.metrics"]
-
-
-@bp.route("/metrics")
-def view_metrics() -> Response:
-    """Every metric in the Prometheus text exposition format."""
-    return Response(get_metrics().exposition(), content_type=CONTENT_TYPE_LATEST)
-
-
-def _start_clock() -> None:
-    g.metrics_started = time.perf_counter()
-
-
-def _observe(response: Response) -> Response:
-    started = g.get("metrics_started", time.perf_counter())
-    get_metrics().observe(response, time.perf_counter() - started)
-    return response
