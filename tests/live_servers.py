@@ -81,6 +81,7 @@ class Gunicorn:
         return self
 
     def _wait_until_ready(self) -> None:
+        """Poll ``_ready()`` for a minute; fail with the log if gunicorn exits."""
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
