@@ -32,9 +32,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import requests  # noqa: E402
 import thumbor_server  # noqa: E402
-from live_servers import (  # noqa: E402
-    Server, deploy_site, free_port, gunicorn, memory_kib, nginx,
-)
+from live_servers import Gunicorn, deploy_site, memory_kib, nginx  # noqa: E402
 
 from progimage.config import Settings  # noqa: E402
 from progimage.encoding import encoder_params  # noqa: E402
@@ -46,7 +44,7 @@ CONNECTIONS = 16
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 STATIC_SITE = """
 server {{
-    listen 127.0.0.1:{port};
+    listen 8080;
     sendfile on;
     location / {{ root {root}; }}
 }}
@@ -89,7 +87,7 @@ def photo(width: int, height: int) -> bytes:
 
 
 def wrk(
-    name: str, url: str, server: Server | None, script: Path | None = None
+    name: str, url: str, server: Gunicorn | None, script: Path | None = None
 ) -> Result:
     """Run wrk against ``url``; RSS is the largest of the server's workers after."""
     command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency",
@@ -190,7 +188,7 @@ def run(folder: Path) -> tuple[list[Result], dict, int]:
     results = []
     storage = folder / "data"
     env = {"PROGIMAGE_STORAGE": str(storage)}
-    with gunicorn(folder, env, workers=WORKERS) as server:
+    with Gunicorn(folder, env, workers=WORKERS) as server:
         workers = len(server.workers())
         refs = [upload(server.url, data) for data in (small, large)]
         base = f"{server.url}/storage"
@@ -205,7 +203,7 @@ def run(folder: Path) -> tuple[list[Result], dict, int]:
         results.append(wrk("upload 1 MP JPEG", f"{base}/", server,
                            multipart(small, folder)))
     off = {**env, "PROGIMAGE_CACHE_MAX_BYTES": "0"}
-    with gunicorn(folder, off, workers=WORKERS) as server:
+    with Gunicorn(folder, off, workers=WORKERS) as server:
         for ext, fmt in (("webp", "WEBP"), ("png", "PNG"), ("jpg", "JPEG")):
             before = parallel_rate(small, fmt, workers)
             results.append(wrk(f"cold conversion to {ext} (cache off)",
@@ -221,16 +219,14 @@ def run(folder: Path) -> tuple[list[Result], dict, int]:
     bare = {"BENCH_FILE": str(folder / "static" / "photo.jpg")}
     bare_app = "bare_app:create_app()"
     path = ("--pythonpath", str(ROOT / "bench"), "--preload")
-    with gunicorn(folder, bare, *path, workers=WORKERS, app=bare_app) as server:
+    with Gunicorn(folder, bare, *path, workers=WORKERS, app=bare_app) as server:
         results.append(wrk("bare Flask send_file", f"{server.url}/file",
                            server))
-    port = free_port()
     with nginx(folder / "nginx-static",
-               STATIC_SITE.format(port=port, root=folder / "static")):
-        results.append(wrk("nginx static file", f"http://127.0.0.1:{port}/photo.jpg",
-                           None))
+               STATIC_SITE.format(root=folder / "static")) as url:
+        results.append(wrk("nginx static file", f"{url}/photo.jpg", None))
         results.append(wrk("nginx static file (the WebP variant)",
-                           f"http://127.0.0.1:{port}/photo.webp", None))
+                           f"{url}/photo.webp", None))
     results += behind_nginx(folder, storage, refs[0])
     return results, pillow_rates(small), workers
 
@@ -257,12 +253,11 @@ def behind_nginx(folder: Path, storage: Path, ref: str) -> list[Result]:
     results = []
     for accel, how in (("/_progimage", "X-Accel-Redirect"), ("", "nginx cache")):
         env = {"PROGIMAGE_STORAGE": str(storage), "PROGIMAGE_ACCEL_REDIRECT": accel}
-        with gunicorn(folder, env, workers=WORKERS) as server:
-            port = free_port()
-            site = deploy_site(port, server.url.removeprefix("http://"), storage,
+        with Gunicorn(folder, env, workers=WORKERS) as server:
+            site = deploy_site(server.url.removeprefix("http://"), storage,
                                folder / f"nginx-cache-{how[0]}")
-            with nginx(folder / f"nginx-front-{how[0]}", site):
-                base = f"http://127.0.0.1:{port}/storage/{ref}"
+            with nginx(folder / f"nginx-front-{how[0]}", site) as url:
+                base = f"{url}/storage/{ref}"
                 for path in (base, f"{base}.webp"):
                     requests.get(path, timeout=60).raise_for_status()
                 results.append(wrk(f"behind nginx: GET original ({how})", base,

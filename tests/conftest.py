@@ -12,7 +12,7 @@ from werkzeug.test import encode_multipart
 
 from progimage import create_app
 from progimage.config import Settings
-from live_server import LiveServer
+from live_servers import Gunicorn
 from progimage.pool import stop_spares
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -136,6 +136,6 @@ def _s3_bucket(aws_env):
 def _live_server(tmp_path_factory) -> Iterator[str]:
     """A real gunicorn (the deployed settings) on a free loopback port; its URL."""
     folder = tmp_path_factory.mktemp("live")
-    server = LiveServer(folder, storage=str(folder / "data")).start()
+    server = Gunicorn(folder, {"PROGIMAGE_STORAGE": str(folder / "data")}).start()
     yield server.url
     server.stop()

@@ -1,58 +1,164 @@
 """Real servers for integration tests and the benchmark: gunicorn with the shipped
-settings and nginx with the shipped site, each on a free loopback port."""
+settings and nginx with a given site, each on a free loopback port."""
 
 import contextlib
-import json
 import os
 import re
+import shutil
+import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+PROGIMAGE = "progimage:create_app()"
 LISTENING = re.compile(r"Listening at: http://127\.0\.0\.1:(\d+)")
-# The app's INFO lines (e.g. "converted <ref> to WEBP", one access line per request,
-# each with the worker's pid) go to stderr beside gunicorn's own.
-LOG_CONFIG = {
-    "loggers": {
-        name: {"level": "INFO", "handlers": ["error_console"], "propagate": False}
-        for name in ("gunicorn.error", "progimage")
-    }
-}
-# How the app logs a request, with the pid of the worker that served it.
-ACCESS_LINE = r"\[(\d+)\] INFO progimage\.access: {request} "
+# How the app logs a request, as text and as JSON, with the pid of the worker that
+# served it.
+ACCESS_LINES = (
+    r"\[(\d+)\] INFO progimage\.access: {request} ",
+    r'"logger": "progimage\.access", "pid": (\d+), "message": "{request} ',
+)
 
 
-@dataclass
-class Server:
-    """A running gunicorn: its URL, its master process and every line it logged."""
+class Gunicorn:
+    """``app`` under gunicorn with deploy/gunicorn.conf.py, on a port the OS chose.
 
-    process: subprocess.Popen
-    lines: list[str] = field(default_factory=list)
-    url: str = ""
+    It runs in a process group of its own, so that a test can kill -9 the whole
+    server, and logs to a file in ``folder`` (a pipe would need a reader, which
+    costs CPU under the benchmark). Use it as a context manager, or call
+    ``start()`` and ``stop()``.
+    """
 
-    def workers(self) -> list[int]:
-        """The worker process ids."""
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in children.read_text().split()]
+    def __init__(
+        self,
+        folder: Path,
+        env: dict[str, str] | None = None,
+        *options: str,
+        workers: int = 2,
+        app: str = PROGIMAGE,
+    ) -> None:
+        self.folder = folder
+        self.log = folder / f"gunicorn-{time.monotonic_ns()}.log"
+        # Without PROMETHEUS_MULTIPROC_DIR, deploy/gunicorn.conf.py makes a metrics
+        # folder for this server alone: a shared one would add up several servers.
+        inherited = {k: v for k, v in os.environ.items()
+                     if k != "PROMETHEUS_MULTIPROC_DIR"}
+        self.env = {**inherited, **(env or {})}
+        self.command = [
+            sys.executable, "-m", "gunicorn",
+            "--config", str(ROOT / "deploy" / "gunicorn.conf.py"),
+            "--bind", "127.0.0.1:0", "--workers", str(workers),
+            "--no-control-socket", *options, app,
+        ]
+        self.expected_workers = workers
+        self.logs_requests = app == PROGIMAGE
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+        self.url = ""
+
+    def start(self) -> "Gunicorn":
+        """Start gunicorn; return once every worker has booted and answered.
+
+        :raises RuntimeError: it exited, or was not ready within a minute.
+        """
+        with open(self.log, "ab") as log:
+            self.process = subprocess.Popen(
+                self.command, env=self.env, cwd=self.folder, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        try:
+            self._wait_until_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_ready(self) -> None:
+        """Poll ``_ready()`` for a minute; fail with the log if gunicorn exits."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.output()}")
+            if self._ready():
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"gunicorn did not start:\n{self.output()}")
+
+    def _ready(self) -> bool:
+        """Whether every worker has booted and answered ``/readyz``: each has then
+        loaded the app, so that a test's requests are not all taken by the one
+        worker that happened to be ready first. Apps other than ProgImage log no
+        requests: give them ``--preload``, so that a booted worker has the app."""
+        output = self.output()
+        listening = LISTENING.search(output)
+        if not listening or output.count("Booting worker") < self.expected_workers:
+            return False
+        self.port = int(listening.group(1))
+        self.url = f"http://127.0.0.1:{self.port}"
+        with contextlib.suppress(requests.ConnectionError):
+            _probe(f"{self.url}/readyz", 2 * self.expected_workers)
+            if not self.logs_requests:
+                return True
+            return len(self.served_by("GET /readyz 200")) >= self.expected_workers
+        return False
+
+    def stop(self) -> None:
+        """Stop as a deployment does (SIGTERM: requests in flight finish); kill -9
+        whatever is left after 30 s."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.terminate()
+            self.process.wait(30)
+        self.kill()
+
+    def kill(self) -> None:
+        """kill -9 the master and every worker at once, as a power cut would."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def output(self) -> str:
+        """Everything gunicorn and the app logged so far."""
+        return self.log.read_text(errors="replace")
 
     def logged(self, pattern: str) -> list[str]:
-        """The logged lines that match ``pattern``."""
-        return [line for line in self.lines if re.search(pattern, line)]
+        """The logged lines that match the regular expression ``pattern``."""
+        return [line for line in self.output().splitlines()
+                if re.search(pattern, line)]
 
     def served_by(self, request: str) -> set[str]:
         """The pids of the workers that logged ``request`` (a regular expression
-        such as ``GET /storage/x``)."""
-        pattern = ACCESS_LINE.format(request=request)
-        return {re.search(pattern, line).group(1) for line in self.logged(pattern)}
+        such as ``GET /storage/x``), in the text or the JSON log format."""
+        patterns = [re.compile(line.format(request=request)) for line in ACCESS_LINES]
+        return {
+            match.group(1) for line in self.output().splitlines()
+            for pattern in patterns if (match := pattern.search(line))
+        }
+
+    def workers(self) -> list[int]:
+        """The pids of the live workers."""
+        pid = self.process.pid
+        children = Path(f"/proc/{pid}/task/{pid}/children")
+        return [int(child) for child in children.read_text().split()]
+
+    def __enter__(self) -> "Gunicorn":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def _probe(url: str, count: int) -> None:
+    """``count`` simultaneous requests, so that idle workers get some of them."""
+    with ThreadPoolExecutor(count) as pool:
+        for response in pool.map(lambda _: requests.get(url, timeout=10), range(count)):
+            response.close()
 
 
 def memory_kib(pid: int, key: str) -> int:
@@ -63,86 +169,11 @@ def memory_kib(pid: int, key: str) -> int:
     raise KeyError(key)
 
 
-@contextlib.contextmanager
-def gunicorn(
-    tmp_path: Path,
-    env: dict[str, str],
-    *options: str,
-    workers: int = 2,
-    app: str = "progimage:create_app()",
-) -> Iterator[Server]:
-    """Run ``app`` under gunicorn with deploy/gunicorn.conf.py; yield it once every
-    worker has booted and answered a request (ProgImage logs each one with the
-    worker's pid; give another app ``--preload``, so that a booted worker has it)."""
-    log_config = tmp_path / "logging.json"
-    log_config.write_text(json.dumps(LOG_CONFIG))
-    command = [
-        sys.executable, "-m", "gunicorn",
-        "--config", str(ROOT / "deploy/gunicorn.conf.py"),
-        "--bind", "127.0.0.1:0", "--workers", str(workers),
-        "--log-config-json", str(log_config),
-        "--no-control-socket",
-        *options, app,
-    ]
-    process = subprocess.Popen(
-        command, env={**os.environ, **env}, cwd=tmp_path,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-    )
-    server = Server(process)
-    reader = threading.Thread(target=_collect, args=(process, server.lines))
-    reader.start()
-    try:
-        _wait_until_ready(server, workers, app.startswith("progimage:"))
-        yield server
-    finally:
-        stop(process)
-        reader.join()
-        process.stdout.close()
-
-
-def _collect(process: subprocess.Popen, lines: list[str]) -> None:
-    for line in process.stdout:
-        lines.append(line.rstrip("\n"))
-
-
-def _wait_until_ready(server: Server, workers: int, logs_requests: bool) -> None:
-    """Wait until ``workers`` workers have booted and, when the app logs requests,
-    answered one each."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError("gunicorn exited:\n" + "\n".join(server.lines))
-        ports = [LISTENING.search(line) for line in server.lines]
-        ports = [match.group(1) for match in ports if match]
-        if ports and len(server.logged("Booting worker")) >= workers:
-            server.url = f"http://127.0.0.1:{ports[0]}"
-            with contextlib.suppress(requests.ConnectionError):
-                _probe(f"{server.url}/storage/x", 2 * workers)
-                if not logs_requests or len(_answering(server)) >= workers:
-                    return
-        time.sleep(0.1)
-    raise RuntimeError("gunicorn did not start:\n" + "\n".join(server.lines))
-
-
-def _probe(url: str, count: int) -> None:
-    """``count`` simultaneous requests, so that idle workers get some of them."""
-    with ThreadPoolExecutor(count) as pool:
-        for response in pool.map(lambda _: requests.get(url, timeout=10), range(count)):
-            response.close()
-
-
-def _answering(server: Server) -> set[str]:
-    """The workers that have answered a probe: each has loaded the app, so a test's
-    requests are not all taken by the one worker that happened to be ready first."""
-    return server.served_by("GET /storage/x")
-
-
-# The parts of deploy/nginx.conf that name this machine, and what replaces them.
-SITE_PLACEHOLDERS = ("listen 8080;", "127.0.0.1:5000", "/var/lib/progimage/data/",
-                     "/var/cache/nginx/progimage")
+# The frame that Debian's /etc/nginx/nginx.conf gives a site, with every path in the
+# server's folder; as root, workers stay root to write there.
 MAIN_CONF = """
 daemon off;
-user root root;
+{user}
 worker_processes 2;
 pid {folder}/nginx.pid;
 error_log {folder}/error.log warn;
@@ -158,12 +189,40 @@ http {{
     include {folder}/site.conf;
 }}
 """
+# How the sites in deploy/ listen; nginx() moves them to a free loopback port.
+DEPLOYED_LISTEN = "listen 8080;"
+# The other parts of deploy/nginx.conf that name a machine.
+SITE_PLACEHOLDERS = ("127.0.0.1:5000", "/var/lib/progimage/data/",
+                     "/var/cache/nginx/progimage")
 
 
-def deploy_site(port: int, upstream: str, storage: Path, cache: Path) -> str:
-    """deploy/nginx.conf with this machine's port, upstream and folders."""
+@contextlib.contextmanager
+def nginx(folder: Path, site: str) -> Iterator[str]:
+    """Run nginx in the foreground with ``site`` (server blocks that listen on
+    port 8080, as deployed) on a free loopback port instead; yield its URL."""
+    assert DEPLOYED_LISTEN in site, "the site must listen on 8080"
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    site = site.replace(DEPLOYED_LISTEN, f"listen 127.0.0.1:{port};")
+    (folder / "site.conf").write_text(site)
+    user = "user root root;" if os.geteuid() == 0 else ""
+    (folder / "nginx.conf").write_text(MAIN_CONF.format(folder=folder, user=user))
+    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    process = subprocess.Popen(
+        [binary, "-p", str(folder), "-c", str(folder / "nginx.conf")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(process, port, folder / "error.log")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
+def deploy_site(upstream: str, storage: Path, cache: Path) -> str:
+    """deploy/nginx.conf with this machine's upstream (host:port) and folders."""
     site = (ROOT / "deploy" / "nginx.conf").read_text()
-    values = (f"listen 127.0.0.1:{port};", upstream, f"{storage}/", str(cache))
+    values = (upstream, f"{storage}/", str(cache))
     for placeholder, value in zip(SITE_PLACEHOLDERS, values, strict=True):
         assert placeholder in site, placeholder
         site = site.replace(placeholder, value)
@@ -185,24 +244,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@contextlib.contextmanager
-def nginx(folder: Path, site: str) -> Iterator[None]:
-    """Run nginx in the foreground with ``site`` (http-level configuration)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "site.conf").write_text(site)
-    (folder / "nginx.conf").write_text(MAIN_CONF.format(folder=folder))
-    process = subprocess.Popen(
-        ["nginx", "-p", str(folder), "-c", str(folder / "nginx.conf")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        port = int(re.search(r"listen 127\.0\.0\.1:(\d+)", site).group(1))
-        wait_for_port(process, port, folder / "error.log")
-        yield
-    finally:
-        stop(process)
 
 
 def wait_for_port(process: subprocess.Popen, port: int, log: Path) -> None:

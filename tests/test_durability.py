@@ -16,7 +16,7 @@ import pytest
 import requests
 from PIL import Image
 
-from live_server import LiveServer
+from live_servers import Gunicorn
 from progimage.storage.filesystem import FilesystemStorage
 
 CLIENTS = 8
@@ -54,7 +54,7 @@ def test_kill_9_under_load_loses_no_acknowledged_upload(tmp_path):
     storage = tmp_path / "data"
     stored: dict[str, bytes] = {}
     stop = threading.Event()
-    server = LiveServer(tmp_path, storage=str(storage)).start()
+    server = Gunicorn(tmp_path, {"PROGIMAGE_STORAGE": str(storage)}).start()
     clients = [
         threading.Thread(target=keep_uploading, args=(server.url, n, stop, stored))
         for n in range(CLIENTS)
@@ -73,7 +73,7 @@ def test_kill_9_under_load_loses_no_acknowledged_upload(tmp_path):
     abandoned.mkdir(exist_ok=True)
     (abandoned / "original").write_bytes(b"\x89PNG partial")
 
-    with LiveServer(tmp_path, storage=str(storage)) as restarted:
+    with Gunicorn(tmp_path, {"PROGIMAGE_STORAGE": str(storage)}) as restarted:
         assert len(stored) >= 60
         for ref, data in stored.items():
             with requests.get(f"{restarted.url}/storage/{ref}", timeout=10) as got:
@@ -90,7 +90,7 @@ def test_no_published_image_is_partial(tmp_path):
     storage = tmp_path / "data"
     stop = threading.Event()
     stored: dict[str, bytes] = {}
-    with LiveServer(tmp_path, storage=str(storage)) as server:
+    with Gunicorn(tmp_path, {"PROGIMAGE_STORAGE": str(storage)}) as server:
         thread = threading.Thread(
             target=keep_uploading, args=(server.url, 0, stop, stored)
         )
@@ -129,10 +129,10 @@ def test_sigterm_finishes_the_upload_in_flight(tmp_path):
     exits cleanly once it is answered."""
     original = noise_png(7)
     head, body = multipart_upload(original)
-    server = LiveServer(tmp_path, workers=1, storage=str(tmp_path / "data")).start()
-    port = int(server.url.rsplit(":", 1)[1])
+    env = {"PROGIMAGE_STORAGE": str(tmp_path / "data")}
+    server = Gunicorn(tmp_path, env, workers=1).start()
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=30) as client:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:
             client.sendall(head + body[: len(body) // 2])
             time.sleep(1)  # the worker has taken the request and reads its body
             server.process.send_signal(signal.SIGTERM)

@@ -9,7 +9,7 @@ import requests
 from PIL import Image
 
 from conftest import CORPUS, corpus_required, make_image, upload
-from live_server import LiveServer
+from live_servers import Gunicorn
 from progimage import create_app
 from progimage.config import Settings
 from progimage.pool import stop_spares
@@ -102,8 +102,9 @@ def test_streamed_body_over_limit_is_413(tmp_path):
             yield b"\0" * 65536
         yield b"\r\n--x--\r\n"
 
-    settings = {"storage": str(tmp_path / "data"), "max_upload_bytes": "100000"}
-    with LiveServer(tmp_path, **settings) as server:
+    env = {"PROGIMAGE_STORAGE": str(tmp_path / "data"),
+           "PROGIMAGE_MAX_UPLOAD_BYTES": "100000"}
+    with Gunicorn(tmp_path, env) as server:
         response = requests.put(
             f"{server.url}/storage/", data=body(),
             headers={"Content-Type": "multipart/form-data; boundary=x"}, timeout=30,
@@ -203,8 +204,9 @@ def test_slow_conversion_is_503_and_the_next_one_works(hasty_app):
 
 def test_slow_conversion_leaves_gunicorn_workers_alive(tmp_path):
     """Under gunicorn, a timed-out conversion answers 503 and no worker restarts."""
-    settings = {"storage": str(tmp_path / "data"), "convert_timeout": "0.5"}
-    with LiveServer(tmp_path, **settings) as server:
+    env = {"PROGIMAGE_STORAGE": str(tmp_path / "data"),
+           "PROGIMAGE_CONVERT_TIMEOUT": "0.5"}
+    with Gunicorn(tmp_path, env) as server:
         store = f"{server.url}/storage/"
         slow_ref, quick_ref = (
             requests.put(store, files={"data": image}, timeout=30).text

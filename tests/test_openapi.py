@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from live_server import LiveServer
+from live_servers import Gunicorn
 
 DOCUMENT = Path(__file__).resolve().parents[1] / "src" / "progimage" / "openapi.json"
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
@@ -69,7 +69,7 @@ def test_every_error_response_is_problem_json():
 @pytest.mark.integration
 def test_live_server_keeps_to_the_contract(tmp_path):
     """Schemathesis finds no server error and no response outside the document."""
-    with LiveServer(tmp_path, storage=str(tmp_path / "data")) as server:
+    with Gunicorn(tmp_path, {"PROGIMAGE_STORAGE": str(tmp_path / "data")}) as server:
         run = subprocess.run(
             [str(SCHEMATHESIS), "run", f"{server.url}/openapi.json",
              # Random bytes are schema-valid uploads yet not images: 400 is right.

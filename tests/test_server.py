@@ -8,7 +8,7 @@ import urllib.request
 import pytest
 
 from conftest import make_image
-from live_server import LiveServer
+from live_servers import Gunicorn
 
 pytestmark = pytest.mark.skipif(
     not (shutil.which("curl") and shutil.which("file")), reason="needs curl and file"
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.skipif(
 def _server(tmp_path_factory):
     """gunicorn with two workers, storing in a temporary folder."""
     folder = tmp_path_factory.mktemp("live")
-    server = LiveServer(folder, storage=str(folder / "data")).start()
+    server = Gunicorn(folder, {"PROGIMAGE_STORAGE": str(folder / "data")}).start()
     yield server
     server.stop()
 

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 from PIL import Image
-from live_servers import deploy_site, free_port, gunicorn, memory_kib, nginx
+from live_servers import Gunicorn, deploy_site, memory_kib, nginx
 
 pytestmark = pytest.mark.integration
 
@@ -52,7 +52,7 @@ def _fetch_together(url: str, count: int) -> list[requests.Response]:
 def test_concurrent_first_requests_convert_once(tmp_path, options, workers):
     """Eight simultaneous first requests for one variant: one conversion, one body."""
     env = {"PROGIMAGE_STORAGE": str(tmp_path / "data")}
-    with gunicorn(tmp_path, env, *options, workers=workers) as server:
+    with Gunicorn(tmp_path, env, *options, workers=workers) as server:
         ref = _store(server.url, _noise("PNG", (1200, 900)))
         responses = _fetch_together(f"{server.url}/storage/{ref}.webp", 8)
         assert [r.status_code for r in responses] == [200] * 8
@@ -71,7 +71,7 @@ def test_40_mb_upload_grows_worker_memory_by_under_10_mb(tmp_path, fmt, size, pa
     data = _noise(fmt, size, **params)
     assert len(data) >= 40_000_000
     env = {"PROGIMAGE_STORAGE": str(tmp_path / "data")}
-    with gunicorn(tmp_path, env, workers=1) as server:
+    with Gunicorn(tmp_path, env, workers=1) as server:
         _store(server.url, _noise(fmt, (64, 64)))  # warm: imports, first allocations
         [worker] = server.workers()
         before = memory_kib(worker, "VmHWM")
@@ -86,7 +86,7 @@ def test_original_download_does_not_grow_worker_memory(tmp_path):
     """A 40 MB original is sent by the kernel (sendfile), not copied through Python."""
     data = _noise("PNG", (3700, 3700), compress_level=0)
     env = {"PROGIMAGE_STORAGE": str(tmp_path / "data")}
-    with gunicorn(tmp_path, env, workers=1) as server:
+    with Gunicorn(tmp_path, env, workers=1) as server:
         ref = _store(server.url, data)
         url = f"{server.url}/storage/{ref}"
         requests.get(url, timeout=60).close()
@@ -105,12 +105,11 @@ def _behind_nginx(tmp_path):
     env = {
         "PROGIMAGE_STORAGE": str(storage), "PROGIMAGE_ACCEL_REDIRECT": "/_progimage",
     }
-    with gunicorn(tmp_path, env, workers=1) as server:
-        port = free_port()
+    with Gunicorn(tmp_path, env, workers=1) as server:
         upstream = server.url.removeprefix("http://")
-        site = deploy_site(port, upstream, storage, tmp_path / "nginx-cache")
-        with nginx(tmp_path / "nginx", site):
-            yield f"http://127.0.0.1:{port}", server
+        site = deploy_site(upstream, storage, tmp_path / "nginx-cache")
+        with nginx(tmp_path / "nginx", site) as url:
+            yield url, server
 
 
 def test_nginx_sends_originals_handed_over_by_x_accel_redirect(behind_nginx):

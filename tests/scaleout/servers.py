@@ -1,26 +1,13 @@
-"""Real servers on loopback for the scale-out tests: S3 (moto), gunicorn, nginx.
-
-Every server binds a port the OS chose: gunicorn gets an already bound socket
-(``--bind fd://N``), moto reports the port it got. Only nginx needs a port picked in
-advance, because it cannot report one.
-"""
+"""What the scale-out tests add to live_servers: moto's S3 server on loopback, and
+deploy/nginx-scaleout.conf in front of given instances."""
 
 import contextlib
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
-import pytest
-import requests
-from live_servers import free_port, stop
+from live_servers import ROOT, stop
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
@@ -34,24 +21,6 @@ server.start()
 print(server.get_host_and_port()[1], flush=True)
 sys.stdin.read()
 """
-
-
-@dataclass
-class Instance:
-    """A running gunicorn serving ProgImage."""
-
-    url: str
-    port: int
-    log: Path
-    process: subprocess.Popen
-
-    def log_text(self) -> str:
-        """Everything the instance wrote to stdout and stderr so far."""
-        return self.log.read_text()
-
-    def stop(self) -> None:
-        """Shut the instance down, as a crash or a deployment would."""
-        stop(self.process)
 
 
 @contextlib.contextmanager
@@ -69,85 +38,9 @@ def moto_server() -> Iterator[str]:
         process.stdout.close()
 
 
-@contextlib.contextmanager
-def gunicorn(folder: Path, env: dict[str, str]) -> Iterator[Instance]:
-    """Run gunicorn with deploy/gunicorn.conf.py in ``folder``; yield it once ready."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    log = folder / "output.log"
-    environment = {**os.environ, **CREDENTIALS, **env}
-    environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    command = [
-        sys.executable, "-m", "gunicorn", "--config", str(DEPLOY / "gunicorn.conf.py"),
-        "--bind", f"fd://{listener.fileno()}", "progimage:create_app()",
-        # One control socket per instance: the default is one per user.
-        "--control-socket", str(folder / "gunicorn.ctl"),
-    ]
-    with listener, open(log, "wb") as output:
-        process = subprocess.Popen(
-            command, env=environment, cwd=folder, stdout=output, stderr=output,
-            pass_fds=[listener.fileno()],
-        )
-    try:
-        instance = Instance(f"http://127.0.0.1:{port}", port, log, process)
-        _wait_until_ready(f"{instance.url}/readyz", process, log)
-        yield instance
-    finally:
-        stop(process)
-
-
-@contextlib.contextmanager
-def nginx(folder: Path, upstreams: list[int]) -> Iterator[str]:
-    """Run Debian's nginx with deploy/nginx-scaleout.conf in front of two ports."""
-    port = free_port()
-    site = (DEPLOY / "nginx-scaleout.conf").read_text()
-    site = site.replace("listen 8080;", f"listen 127.0.0.1:{port};")
-    for default, actual in zip(("8001", "8002"), upstreams, strict=True):
+def scaleout_site(ports: list[int]) -> str:
+    """deploy/nginx-scaleout.conf in front of the instances on two loopback ports."""
+    site = (ROOT / "deploy" / "nginx-scaleout.conf").read_text()
+    for default, actual in zip(("8001", "8002"), ports, strict=True):
         site = site.replace(f"127.0.0.1:{default}", f"127.0.0.1:{actual}")
-    (folder / "progimage.conf").write_text(site)
-    # The frame that Debian's /etc/nginx/nginx.conf gives a conf.d file, with every
-    # path in the test's folder; as root, workers stay root to write there.
-    (folder / "nginx.conf").write_text(f"""
-pid {folder}/nginx.pid;
-error_log {folder}/error.log;
-{"user root;" if os.geteuid() == 0 else ""}
-events {{}}
-http {{
-    access_log {folder}/access.log;
-    client_body_temp_path {folder}/body;
-    proxy_temp_path {folder}/proxy;
-    fastcgi_temp_path {folder}/fastcgi;
-    uwsgi_temp_path {folder}/uwsgi;
-    scgi_temp_path {folder}/scgi;
-    include {folder}/progimage.conf;
-}}
-""")
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
-    process = subprocess.Popen(
-        [binary, "-p", str(folder), "-c", str(folder / "nginx.conf"),
-         "-g", "daemon off;"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_until_ready(f"{url}/healthz", process, folder / "error.log")
-        yield url
-    finally:
-        stop(process)
-
-
-def _wait_until_ready(url: str, process: subprocess.Popen, log: Path) -> None:
-    """Poll ``url`` until it answers 200; fail with the server's log if it died."""
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"server exited: {_tail(log)}")
-        with contextlib.suppress(requests.RequestException):
-            if requests.get(url, timeout=5).status_code == 200:
-                return
-        time.sleep(0.1)
-    pytest.fail(f"not ready in time: {_tail(log)}")
-
-
-def _tail(log: Path) -> str:
-    return log.read_text()[-3000:] if log.exists() else "(no log)"
+    return site

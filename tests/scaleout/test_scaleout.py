@@ -10,6 +10,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+import live_servers
 import servers
 from conftest import decode, make_image
 
@@ -44,8 +45,8 @@ def _bucket(s3):
 def _instance_env(s3_endpoint, bucket):
     """The environment of an instance on the shared bucket, as in docs/deploy.md."""
     return {
-        "AWS_ENDPOINT_URL": s3_endpoint, "PROGIMAGE_STORAGE": f"s3://{bucket}/shared",
-        "WEB_CONCURRENCY": "2",
+        **servers.CREDENTIALS, "AWS_ENDPOINT_URL": s3_endpoint,
+        "PROGIMAGE_STORAGE": f"s3://{bucket}/shared",
     }
 
 
@@ -59,17 +60,16 @@ def _pair(tmp_path_factory, instance_env):
         for folder in folders
     )
     second_env["PROGIMAGE_LOG_FORMAT"] = "json"
-    with servers.gunicorn(folders[0], first_env) as first, \
-            servers.gunicorn(folders[1], second_env) as second:
+    with live_servers.Gunicorn(folders[0], first_env) as first, \
+            live_servers.Gunicorn(folders[1], second_env) as second:
         yield first, second
 
 
 @pytest.fixture(name="nginx", scope="module")
 def _nginx(tmp_path_factory, pair):
     """nginx with deploy/nginx-scaleout.conf in front of the pair; its URL."""
-    with servers.nginx(
-        tmp_path_factory.mktemp("nginx"), [instance.port for instance in pair]
-    ) as url:
+    site = servers.scaleout_site([instance.port for instance in pair])
+    with live_servers.nginx(tmp_path_factory.mktemp("nginx"), site) as url:
         yield url
 
 
@@ -209,7 +209,7 @@ def test_json_access_log_from_gunicorn(pair):
         f"{second.url}/healthz", headers={"X-Request-ID": "scaleout-1"}, timeout=30
     )
     lines = [
-        json.loads(line) for line in second.log_text().splitlines()
+        json.loads(line) for line in second.output().splitlines()
         if '"scaleout-1"' in line
     ]
     assert len(lines) == 1
@@ -226,7 +226,7 @@ def test_nginx_spreads_requests_over_both_instances(nginx, pair):
     assert [r.content for r in responses] == [original] * 4
     ids = [r.headers["X-Request-ID"] for r in responses]
     assert all(re.fullmatch("[0-9a-f]{32}", rid) for rid in ids)
-    logs = [instance.log_text() for instance in pair]
+    logs = [instance.output() for instance in pair]
     assert all(any(rid in log for rid in ids) for log in logs)
 
 
@@ -251,9 +251,9 @@ def test_nginx_passes_the_apps_413(nginx):
 def test_nginx_routes_around_a_stopped_instance(tmp_path, pair, instance_env):
     """When one instance goes away, nginx keeps serving every image from the other."""
     ref = put_image(pair[0].url, make_image("PNG"))
-    one_worker = {**instance_env, "WEB_CONCURRENCY": "1"}
-    with servers.gunicorn(tmp_path, one_worker) as doomed, \
-            servers.nginx(tmp_path, [pair[0].port, doomed.port]) as url:
+    with live_servers.Gunicorn(tmp_path, instance_env, workers=1) as doomed, \
+            live_servers.nginx(tmp_path, servers.scaleout_site(
+                [pair[0].port, doomed.port])) as url:
         doomed.stop()
         statuses = [
             requests.get(f"{url}/storage/{ref}", timeout=30).status_code

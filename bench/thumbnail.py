@@ -1,6 +1,6 @@
 """Benchmark: a 256-pixel thumbnail of a 12-megapixel JPEG, naive vs ProgImage.
 
-Run with ``.venv/bin/python benchmarks/thumbnail.py``. The naive path decodes every
+Run with ``.venv/bin/python bench/thumbnail.py``. The naive path decodes every
 pixel and resamples once; ProgImage's path (``GET /storage/<ref>.jpg?w=256``) lets
 the JPEG decoder work at 1/2, 1/4 or 1/8 scale (draft mode) and shrinks by a whole
 factor with ``reduce`` before the final Lanczos resample.
