@@ -1,11 +1,15 @@
 """Metadata and deletion: GET /storage/<ref>/info and DELETE /storage/<ref>."""
 
+import io
+import struct
 import uuid
 from datetime import datetime
 
 import pytest
 
-from conftest import corpus_image, make_image, upload, with_orientation
+from PIL import Image
+
+from conftest import corpus_image, decode, make_image, upload, with_orientation
 from progimage.storage import ImageRecord
 
 INFO_KEYS = {
@@ -38,6 +42,23 @@ def test_info_reports_exif_orientation(client, orientation):
     data = make_image("JPEG", exif=with_orientation(orientation))
     ref = upload(client, data).get_data(as_text=True)
     assert client.get(f"/storage/{ref}/info").get_json()["orientation"] == orientation
+
+
+def test_truncated_exif_keeps_what_it_holds(client):
+    """An EXIF block that ends inside its first directory (found by the fuzz test)
+    is stored with the orientation it does hold, and converts upright, instead of
+    answering 500."""
+    directory = struct.pack(">HHHII", 5, 0x0112, 3, 1, 6 << 16)  # 5 entries, 1 there
+    exif = b"Exif\0\0MM\0*" + struct.pack(">I", 8) + directory
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 6), "red").save(buffer, "JPEG", exif=exif, dpi=(72, 72))
+    response = upload(client, buffer.getvalue())
+    assert response.status_code == 200
+    ref = response.get_data(as_text=True)
+    assert client.get(f"/storage/{ref}/info").get_json()["orientation"] == 6
+    converted = client.get(f"/storage/{ref}.png")
+    assert converted.status_code == 200
+    assert decode(converted.data).size == (6, 8)
 
 
 @pytest.mark.parametrize("name, has_alpha, frames", [

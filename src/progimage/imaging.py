@@ -222,7 +222,8 @@ def decode(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Image
 def orientation(image: Image.Image) -> int:
     """The EXIF orientation tag (1-8); 1 when it is absent, invalid or unreadable."""
     try:
-        value = image.getexif().get(ORIENTATION, 1)
+        with pillow_warnings():  # "Truncated File Read" in a damaged EXIF block
+            value = image.getexif().get(ORIENTATION, 1)
     except DECODE_ERRORS:
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
