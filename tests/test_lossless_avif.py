@@ -4,7 +4,7 @@ import io
 import random
 
 import pytest
-from PIL import Image, ImageChops, ImageSequence, ImageStat
+from PIL import Image, ImageChops, ImageCms, ImageSequence, ImageStat
 
 from conftest import corpus_image, decode, make_image, upload
 
@@ -70,12 +70,25 @@ def test_lossless_keeps_pixels_that_quality_100_changes(client, store):
     assert largest_difference(best_lossy, noise) > 0
 
 
-def test_lossless_drops_the_icc_profile(client, store):
-    """The exact encoder writes no ICC profile (the image is tagged sRGB); plain AVIF
-    keeps it."""
+def test_lossless_tags_an_srgb_image_instead_of_its_profile(client, store):
+    """The exact encoder writes no ICC profile: an sRGB one becomes the sRGB tag;
+    plain AVIF keeps the profile."""
     ref = store(corpus_image("pil_sample_rgb.jpg"))
     assert "icc_profile" not in fetch(client, f"/storage/{ref}.avif?lossless").info
     assert fetch(client, f"/storage/{ref}.avif").info.get("icc_profile")
+
+
+def test_lossless_keeps_a_wide_gamut_profile(client, store):
+    """A profile other than sRGB cannot become a tag: the image keeps its profile on
+    Pillow's best setting, so its colours stay right, within 3 of exact."""
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    wide = srgb.replace("sRGB".encode("utf-16-be"), "Wide".encode("utf-16-be"))
+    noise = Image.frombytes("RGB", (48, 32), random.Random(7).randbytes(48 * 32 * 3))
+    buffer = io.BytesIO()
+    noise.save(buffer, "PNG", icc_profile=wide)
+    avif = fetch(client, f"/storage/{store(buffer.getvalue())}.avif?lossless")
+    assert avif.info.get("icc_profile") == wide
+    assert 0 < largest_difference(avif, noise) <= 3
 
 
 def test_lossless_animation_keeps_frames_and_durations(client, store):
