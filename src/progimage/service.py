@@ -163,7 +163,9 @@ class ImageService:
         cached = self.cache.open(ref, key)
         if cached is None:
             with self.cache.lock(ref, key):
-                cached = self.cache.open(ref, key)
+                # Whoever held the lock before us on this machine stored it locally;
+                # another machine's copy in the bucket was looked for just now.
+                cached = self.cache.open_local(ref, key)
                 if cached is None:
                     self._count(hit=False, target=target)
                     data = self._counted_convert(record, ref, target, options)

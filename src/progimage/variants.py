@@ -106,16 +106,17 @@ class VariantCache:
 
         A variant found only in the shared tier is copied to the local folder.
         """
-        file = self._open_local(ref, key)
+        file = self.open_local(ref, key)
         if file is not None or self.shared is None:
             return file
         data = self.shared.get(ref, _digest(key))
         if data is None:
             return None
         self._keep(ref, key, data)
-        return self._open_local(ref, key) or io.BytesIO(data)
+        return self.open_local(ref, key) or io.BytesIO(data)
 
-    def _open_local(self, ref: str, key: str) -> BinaryIO | None:
+    def open_local(self, ref: str, key: str) -> BinaryIO | None:
+        """The variant from the local folder only, or None if it is not there."""
         try:
             file = open(self.path(ref, key), "rb")
         except (FileNotFoundError, NotADirectoryError):

@@ -63,6 +63,23 @@ def test_a_conversion_is_made_once_for_every_instance(instances, s3_bucket):
     )
 
 
+def test_a_first_conversion_asks_the_bucket_once(instances):
+    """A miss is one GET to the bucket and the conversion one PUT; a later request
+    on the same instance is served locally without asking the bucket at all."""
+    client = instances[0].test_client()
+    ref = upload(client, make_image("PNG")).get_data(as_text=True)
+    shared = instances[0].extensions["progimage"].cache.shared
+    sent = []
+    shared.client.meta.events.register(
+        "before-send", lambda request, **_: sent.append(request.method)
+    )
+    assert fetch(client, f"/storage/{ref}.webp").status_code == 200
+    assert sorted(sent) == ["GET", "PUT"]
+    sent.clear()
+    assert fetch(client, f"/storage/{ref}.webp").status_code == 200
+    assert sent == []
+
+
 def test_delete_purges_the_bucket_and_every_local_copy(instances, s3_bucket):
     """After a DELETE through A, B's local copy of a variant is a 404 too."""
     first, second = (app.test_client() for app in instances)
