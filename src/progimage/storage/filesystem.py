@@ -95,7 +95,7 @@ class FilesystemStorage:
     def _folder(self, ref: str) -> str:
         """The folder for a reference; refuses anything but a canonical UUID.
 
-        Plain strings, not ``Path``: this runs twice per request for an original.
+        Plain strings, not ``Path``: every read of an image comes through here.
 
         :raises ImageNotFound: ``ref`` is not a canonical UUID string, or its
             folder goes through a symlink (which could lead outside the store).
