@@ -215,9 +215,11 @@ def _image(text: str) -> tuple[str, str]:
         and digits.
     """
     ref, dot, extension = text.partition(".")
+    if not REFERENCE.fullmatch(ref):
+        raise argparse.ArgumentTypeError(f"{text!r} is not REF or REF.EXT")
     if dot and not (extension.isascii() and extension.isalnum()):
         raise argparse.ArgumentTypeError(f"{extension!r} is not a file extension")
-    return _reference(ref), extension
+    return ref, extension
 
 
 def _client(args: argparse.Namespace) -> Client:
