@@ -75,12 +75,8 @@ def upload(args: argparse.Namespace) -> int:
                     ref = client.put(path, progress)
             except requests.RequestException:
                 raise  # the next files would fail the same way
-            except ProgImageError as error:
+            except (ProgImageError, OSError) as error:
                 _say(f"{path}: {_explained(error)}")
-                failed += 1
-                continue
-            except OSError as error:
-                _say(f"{path}: {error.strerror or error}")
                 failed += 1
                 continue
             if args.json:
@@ -315,8 +311,11 @@ def _exists(target: Path) -> FileExistsError:
                            str(target))
 
 
-def _explained(error: ProgImageError) -> str:
-    """The server's detail, with what to do about a missing key."""
+def _explained(error: ProgImageError | OSError) -> str:
+    """The server's detail, with what to do about a missing key; or the system's
+    reason."""
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
     if error.status == 401:
         return f"{error.detail} (give it with --key or PROGIMAGE_API_KEY)"
     return error.detail
