@@ -11,7 +11,7 @@ import pytest
 from conftest import API_KEY, make_image
 from live_servers import free_port
 from loopback import answer, read_body, serve
-from progimage.client import Client
+from progimage.client import Client, ProgImageError
 from test_cli import MISSING, run
 
 IMAGE = make_image("PNG", size=(8, 6))
@@ -152,7 +152,9 @@ def test_the_key_opens_a_keyed_server(keyed_server, tmp_path):
     info = run("--key", API_KEY, "info", ref, url=keyed_server)
     assert json.loads(info.stdout)["width"] == 8
     assert run("--key", API_KEY, "delete", ref, url=keyed_server).returncode == 0
-    assert run("--key", API_KEY, "info", ref, url=keyed_server).returncode == 1
+    with (Client(keyed_server, api_key=API_KEY) as images,
+          pytest.raises(ProgImageError, match="no image is stored")):
+        images.info(ref)
 
 
 @pytest.mark.parametrize("command", ["upload", "info"])
