@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings, strategies as st
 from PIL import Image
 
-from conftest import decode, upload
+from conftest import decode, largest_image, upload
 from progimage.converter import convert, convert_image
 from progimage.errors import STATUS_BY_ERROR
 from progimage.exceptions import ServiceError
@@ -40,6 +40,8 @@ SIZE_KEEPING = frozenset(TARGETS) - {"ico", "icns", "pdf"}
 # Right angles turn exactly (swapping sides or not); free angles enlarge the canvas.
 RIGHT_ANGLES = {"90": True, "270": True, "180": False, "-90.0000001": True}
 HTTP_CLIENT_ERRORS = frozenset(range(400, 500))
+# Pillow's ICNS writer always makes every icon size up to 1024x1024 (a fixed cost).
+FIXED_SIZE_ENCODERS = frozenset({"icns"})
 
 REGISTRY = FormatRegistry.from_pillow()
 
@@ -107,7 +109,7 @@ def promised_size(size: tuple[int, int], query: str) -> tuple[int, int] | None:
     width, height = size
     if "crop" in given:
         x, y, width, height = map(int, given["crop"].split(","))
-    dpr = float(given.get("dpr", 1))
+    dpr = round(float(given.get("dpr", 1)), 2)  # the README: 2 decimals
     box_w = round(int(given["w"]) * dpr) if "w" in given else None
     box_h = round(int(given["h"]) * dpr) if "h" in given else None
     fit = given.get("fit", "contain")
@@ -125,15 +127,21 @@ def promised_size(size: tuple[int, int], query: str) -> tuple[int, int] | None:
 
 
 def check(image: Image.Image, query: str, extension: str) -> None:
-    """Convert; a refusal must be a client error, a result must have its size."""
+    """Convert; a refusal must be a client error, a result must have its size, and
+    no image on the way may be above the pixel limit."""
     target = REGISTRY.for_extension(extension)
     try:
-        data = convert_image(
-            image, REGISTRY.for_name("TIFF"), target, MAX_PIXELS, query_options(query)
-        )
+        with largest_image() as largest:
+            data = convert_image(
+                image, REGISTRY.for_name("TIFF"), target, MAX_PIXELS,
+                query_options(query),
+            )
     except ServiceError as error:
         assert STATUS_BY_ERROR[type(error)] in HTTP_CLIENT_ERRORS, error.detail
         return
+    finally:
+        if extension not in FIXED_SIZE_ENCODERS:
+            assert largest[0] <= MAX_PIXELS
     expected = promised_size(image.size, query)
     if extension in SIZE_KEEPING and expected is not None:
         assert decode(data).size == expected
