@@ -1,5 +1,6 @@
 """Fixtures that build the world: an app on a temporary folder, images in memory."""
 
+import contextlib
 import io
 import os
 from collections.abc import Iterator
@@ -84,6 +85,22 @@ def decode(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     image.load()
     return image
+
+
+@contextlib.contextmanager
+def largest_image() -> Iterator[list[int]]:
+    """Watch every image Pillow makes in this process (results of operations
+    included); the list yielded holds the largest pixel count seen so far."""
+    largest = [0]
+    original = Image.Image._new
+
+    def spy(self: Image.Image, core) -> Image.Image:
+        largest[0] = max(largest[0], core.size[0] * core.size[1])
+        return original(self, core)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Image.Image, "_new", spy)
+        yield largest
 
 
 def corpus_required() -> bool:

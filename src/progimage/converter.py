@@ -43,45 +43,67 @@ def convert(
     :raises ConversionFailed: the encoder refused the image.
     """
     with open_image(stream, registry, max_pixels) as image:
-        source = registry.for_name(image.format)
-        full_size = processing.oriented_size(image, options)
-        processing.draft(image, options)
-        frames = _decoded_frames(
-            image, source, all_frames=target.multi_frame, max_pixels=max_pixels
+        return convert_image(
+            image, registry.for_name(image.format), target, max_pixels,
+            options, mask, encoder,
         )
-        if target.name not in PAGED_FORMATS and _sizes_differ(frames):
-            frames = frames[:1]  # an animation needs one canvas size
-        # An APNG's default image is for viewers without animation, not a frame.
-        default_image = len(frames) > 1 and bool(image.info.get("default_image"))
-        if default_image and target.name != "PNG":
-            frames = frames[1:]
-        params = {
-            **(encoder or {}),
-            **_animation_params(image, frames, default_image and target.name == "PNG"),
-        }
-        frames = [
-            processing.apply(
-                frame, options, full_size=full_size, mask=mask,
-                max_pixels=max_pixels // len(frames),
-            )
-            for frame in frames
-        ]
-        fill = encoding.background(options)
-        adapted = _fit_icon([modes.adapt(frame, target, fill) for frame in frames],
-                            target, params)
-        params.update(
-            encoding.save_params(frames[0].info, adapted[0].mode, target, options)
+
+
+def convert_image(
+    image: Image.Image,
+    source: ImageFormat,
+    target: ImageFormat,
+    max_pixels: int,
+    options: ImageOptions = NO_OPTIONS,
+    mask: Image.Image | None = None,
+    encoder: Mapping[str, object] | None = None,
+) -> bytes:
+    """``convert`` for an image already opened (within the pixel limit) from a file
+    in the ``source`` format, or made in memory.
+
+    :raises UnsupportedImage: the image cannot be decoded.
+    :raises ImageTooLarge: the result or a step on the way is above the pixel limit.
+    :raises InvalidOptions: an option does not fit this image (a crop outside it).
+    :raises ConversionFailed: the encoder refused the image.
+    """
+    full_size = processing.oriented_size(image, options)
+    processing.draft(image, options)
+    frames = _decoded_frames(
+        image, source, all_frames=target.multi_frame, max_pixels=max_pixels
+    )
+    if target.name not in PAGED_FORMATS and _sizes_differ(frames):
+        frames = frames[:1]  # an animation needs one canvas size
+    # An APNG's default image is for viewers without animation, not a frame.
+    default_image = len(frames) > 1 and bool(image.info.get("default_image"))
+    if default_image and target.name != "PNG":
+        frames = frames[1:]
+    params = {
+        **(encoder or {}),
+        **_animation_params(image, frames, default_image and target.name == "PNG"),
+    }
+    frames = [
+        processing.apply(
+            frame, options, full_size=full_size, mask=mask,
+            max_pixels=max_pixels // len(frames),
         )
-        if len(adapted) > 1:
-            params["append_images"] = adapted[1:]
-        output = io.BytesIO()
-        try:
-            adapted[0].save(output, target.name, **params)
-        except DECODE_ERRORS as error:
-            raise ConversionFailed(
-                f"the {source.name} image cannot be written as {target.name} "
-                f"({type(error).__name__})"
-            ) from None
+        for frame in frames
+    ]
+    fill = encoding.background(options)
+    adapted = _fit_icon([modes.adapt(frame, target, fill) for frame in frames],
+                        target, params, max_pixels)
+    params.update(
+        encoding.save_params(frames[0].info, adapted[0].mode, target, options)
+    )
+    if len(adapted) > 1:
+        params["append_images"] = adapted[1:]
+    output = io.BytesIO()
+    try:
+        adapted[0].save(output, target.name, **params)
+    except DECODE_ERRORS as error:
+        raise ConversionFailed(
+            f"the {source.name} image cannot be written as {target.name} "
+            f"({type(error).__name__})"
+        ) from None
     return output.getvalue()
 
 
@@ -118,10 +140,19 @@ def _all_frames(
 
 
 def _fit_icon(
-    frames: list[Image.Image], target: ImageFormat, params: dict[str, object]
+    frames: list[Image.Image],
+    target: ImageFormat,
+    params: dict[str, object],
+    max_pixels: int,
 ) -> list[Image.Image]:
-    """Shape frames for the icon formats, whose sizes are fixed by the format."""
+    """Shape frames for the icon formats, whose sizes are fixed by the format.
+
+    :raises ImageTooLarge: the square canvas ICNS needs is above the pixel limit.
+    """
     if target.name == "ICNS":
+        side = max(frames[0].size)
+        # A long thin image makes a canvas quadratic in its length.
+        processing.check_size((side, side), max_pixels // len(frames))
         return [_square(frame) for frame in frames]
     if target.name == "ICO":
         params["sizes"] = _icon_sizes(frames[0].size)

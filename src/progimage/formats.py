@@ -53,11 +53,19 @@ class ImageFormat:
     modes: frozenset[str] = frozenset()
     #: Palette images come back as palette images (with their transparency).
     keeps_palette: bool = False
+    #: The extension that narrows the format's modes (Netpbm's ``pgm``), if any.
+    subtype: str = ""
 
     @property
     def extension(self) -> str:
         """The extension that names this format in URLs and file names."""
         return self.extensions[0]
+
+    @property
+    def variant_name(self) -> str:
+        """What tells this output apart from every other in a cache key: two
+        extensions of one format that write different bytes have different names."""
+        return f"{self.name}:{self.subtype}" if self.subtype else self.name
 
 
 class FormatRegistry:
@@ -125,6 +133,7 @@ class FormatRegistry:
                 extensions=(extension.lower(),),
                 mime=mimetypes.guess_type(f"x.{extension}")[0] or fmt.mime,
                 modes=fmt.modes & subtype,
+                subtype=extension.lower(),
             )
         return fmt
 

@@ -11,6 +11,7 @@ from typing import BinaryIO
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from . import apng
 from .exceptions import ImageTooLarge, UnsupportedImage
 from .formats import FormatRegistry, ImageFormat
 
@@ -118,6 +119,7 @@ def _check_pixels(image: Image.Image, max_pixels: int) -> None:
         raise _header_error(error) from None
     if per_frame * frames > max_pixels:
         raise ImageTooLarge(too_large(max_pixels))
+    apng.check_frames(image)
 
 
 def _count_gif_frames(image: Image.Image, at_most: int) -> int:

@@ -138,7 +138,7 @@ class ImageService:
     ) -> str:
         """What identifies the conversion of any image to ``target`` after
         ``options`` (cache, ETag)."""
-        return variant_key(target.name, self._encoder(target), options.key())
+        return variant_key(target.variant_name, self._encoder(target), options.key())
 
     def variant(
         self,
