@@ -156,3 +156,22 @@ def _live_server(tmp_path_factory) -> Iterator[str]:
     server = Gunicorn(folder, {"PROGIMAGE_STORAGE": str(folder / "data")}).start()
     yield server.url
     server.stop()
+
+
+API_KEY = "test-key-1f6c2a"
+#: The upload limit of ``keyed_server``: small, so that refusing early shows.
+KEYED_SERVER_MAX_UPLOAD = 16 * 1024 * 1024
+
+
+@pytest.fixture(name="keyed_server", scope="session")
+def _keyed_server(tmp_path_factory) -> Iterator[str]:
+    """A real gunicorn that wants ``API_KEY`` to upload and to read, and refuses
+    uploads over ``KEYED_SERVER_MAX_UPLOAD``; its URL."""
+    folder = tmp_path_factory.mktemp("keyed")
+    server = Gunicorn(folder, {
+        "PROGIMAGE_STORAGE": str(folder / "data"), "PROGIMAGE_API_KEYS": API_KEY,
+        "PROGIMAGE_PRIVATE_READS": "1",
+        "PROGIMAGE_MAX_UPLOAD_BYTES": str(KEYED_SERVER_MAX_UPLOAD),
+    }, workers=1).start()
+    yield server.url
+    server.stop()
