@@ -1,7 +1,6 @@
 """Fixtures that build the world: an app on a temporary folder, images in memory."""
 
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from werkzeug.test import encode_multipart
 from progimage import create_app
 from progimage.config import Settings
 from live_servers import Gunicorn
+from system_programs import on_ci
 from progimage.pool import stop_spares
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -88,7 +88,7 @@ def decode(data: bytes) -> Image.Image:
 
 def corpus_required() -> bool:
     """On CI the corpus must be there; elsewhere its tests are skipped."""
-    return os.environ.get("CI", "").lower() == "true"
+    return on_ci()
 
 
 def with_orientation(orientation: int) -> Image.Exif:
