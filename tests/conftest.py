@@ -66,7 +66,8 @@ def make_image(
     return buffer.getvalue()
 
 
-def upload(client, data: bytes, name: str = "image", method: str = "PUT"):
+def upload(client, data: bytes, name: str = "image", method: str = "PUT",
+           path: str = "/storage/"):
     """Upload ``data`` as the multipart field ``data``; return the response."""
     # Encoded in memory: the test client would spool large bodies to a file
     # that nothing closes.
@@ -74,7 +75,7 @@ def upload(client, data: bytes, name: str = "image", method: str = "PUT"):
         {"data": FileStorage(io.BytesIO(data), filename=name)}
     )
     return client.open(
-        "/storage/", method=method, data=body,
+        path, method=method, data=body,
         content_type=f"multipart/form-data; boundary={boundary}",
     )
 

@@ -63,6 +63,18 @@ def test_readme_session(server, jpeg):
 
 
 @pytest.mark.usefixtures("curl_and_file")
+@pytest.mark.parametrize("method", ["PUT", "POST"])
+def test_curl_upload_without_the_slash(server, jpeg, method):
+    """uuid=$(curl -X PUT $host/storage ...) captures the reference, not a redirect."""
+    uuid = _shell(
+        f'curl -sS -X {method} "$host/storage" -F "data=@$file"',
+        host=server.url, file=str(jpeg),
+    ).decode()
+    original = _shell(f'curl -sf "$host/storage/{uuid}"', host=server.url)
+    assert original == jpeg.read_bytes()
+
+
+@pytest.mark.usefixtures("curl_and_file")
 def test_curl_sees_status_codes(server):
     """Unknown references are 404 and non-images 400, as curl reports them."""
     code = _shell(
