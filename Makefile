@@ -36,13 +36,13 @@ $(PIPENV):
 	$(TOOLS)/bin/pip install --quiet pipenv==$(PIPENV_VERSION)
 
 .venv/.synced-runtime: Pipfile.lock setup.cfg | $(PIPENV)
-	@echo "Installing the runtime packages into .venv/ (once, about 450 MB, 15 s)"
+	@echo "Installing the runtime packages into .venv/ (once, about 260 MB)"
 	$(PIPENV) sync
 	touch $@
 
 .venv/.synced-dev: Pipfile.lock setup.cfg | $(PIPENV)
 	@echo "Installing the runtime and development packages into .venv/" \
-		"(once, about 800 MB, 35 s)"
+		"(once, about 730 MB in all)"
 	$(PIPENV) sync --dev
 	touch $@
 

@@ -30,10 +30,25 @@ def test_install_requires_are_the_pipfile_packages():
     pipfile = tomllib.loads((ROOT / "Pipfile").read_text())["packages"]
     expected = {f"{name}{spec}" for name, spec in pipfile.items()
                 if isinstance(spec, str)}
+    declared = set(_options()["install_requires"].split())
+    assert declared == expected
+
+
+def test_python_versions_agree():
+    """The README's two commands, the Pipfile and setup.cfg name the same Python."""
+    version = tomllib.loads((ROOT / "Pipfile").read_text())["requires"][
+        "python_version"]
+    assert _options()["python_requires"] == f">={version}"
+    readme = (ROOT / "README.md").read_text()
+    two_commands = readme[readme.index("## Two commands"):readme.index("## The API")]
+    assert f"On a machine with Python {version} " in two_commands
+
+
+def _options() -> configparser.SectionProxy:
+    """setup.cfg's [options]."""
     setup = configparser.ConfigParser()
     setup.read(ROOT / "setup.cfg")
-    declared = set(setup["options"]["install_requires"].split())
-    assert declared == expected
+    return setup["options"]
 
 
 def _index_reachable() -> None:
