@@ -2,7 +2,6 @@
 
 import contextlib
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from werkzeug.test import encode_multipart
 from progimage import create_app
 from progimage.config import Settings
 from live_servers import Gunicorn
+from system_programs import on_ci
 from progimage.pool import stop_spares
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -67,7 +67,8 @@ def make_image(
     return buffer.getvalue()
 
 
-def upload(client, data: bytes, name: str = "image", method: str = "PUT"):
+def upload(client, data: bytes, name: str = "image", method: str = "PUT",
+           path: str = "/storage/"):
     """Upload ``data`` as the multipart field ``data``; return the response."""
     # Encoded in memory: the test client would spool large bodies to a file
     # that nothing closes.
@@ -75,7 +76,7 @@ def upload(client, data: bytes, name: str = "image", method: str = "PUT"):
         {"data": FileStorage(io.BytesIO(data), filename=name)}
     )
     return client.open(
-        "/storage/", method=method, data=body,
+        path, method=method, data=body,
         content_type=f"multipart/form-data; boundary={boundary}",
     )
 
@@ -105,7 +106,7 @@ def largest_image() -> Iterator[list[int]]:
 
 def corpus_required() -> bool:
     """On CI the corpus must be there; elsewhere its tests are skipped."""
-    return os.environ.get("CI", "").lower() == "true"
+    return on_ci()
 
 
 def with_orientation(orientation: int) -> Image.Exif:

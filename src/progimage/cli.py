@@ -20,8 +20,8 @@ from .client import Client, Progress, ProgImageError
 from .options import REFERENCE
 
 DEFAULT_URL = "http://127.0.0.1:5000"
-# The checkout's gunicorn settings, used by ``serve`` when the package runs from one.
-GUNICORN_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"
+# The gunicorn settings of deploy/, shipped in the package (a link in the checkout).
+GUNICORN_CONFIG = Path(__file__).with_name("gunicorn.conf.py")
 
 # Image operations as options of ``get``: (query parameter, type, help).
 OPERATIONS = (
@@ -130,7 +130,7 @@ def serve(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn serving the API (never returns)."""
     if args.storage:
         os.environ["PROGIMAGE_STORAGE"] = args.storage
-    config = ["--config", str(GUNICORN_CONFIG)] if GUNICORN_CONFIG.is_file() else []
+    config = ["--config", str(GUNICORN_CONFIG)]
     if args.workers:
         config += ["--workers", str(args.workers)]
     command = [sys.executable, "-m", "gunicorn", *config,
