@@ -9,6 +9,7 @@ import pytest
 from conftest import make_image
 from progimage.exceptions import ConversionFailed, ConversionTimedOut, UnsupportedImage
 from progimage.formats import FormatRegistry
+from progimage.jobs import ConvertJob
 from progimage.pool import ConverterPool, stop_spares
 from test_limits import slow_png
 
@@ -28,7 +29,7 @@ def _pool():
 
 def convert(pool: ConverterPool, data: bytes, target=WEBP) -> bytes:
     """Convert through the pool with the registry and a generous pixel limit."""
-    return pool.convert(data, target, REGISTRY, 50_000_000)
+    return pool.convert(data, ConvertJob(target, REGISTRY, 50_000_000))
 
 
 def running_pids(pool: ConverterPool) -> set[int]:
