@@ -1,5 +1,6 @@
 """Fixtures that build the world: an app on a temporary folder, images in memory."""
 
+import contextlib
 import io
 import os
 from collections.abc import Iterator
@@ -44,6 +45,17 @@ def _app(settings: Settings):
 def _client(app):
     """Flask's test client for the app."""
     return app.test_client()
+
+
+@contextlib.contextmanager
+def app_client(settings: Settings) -> Iterator:
+    """A test client of an app built with ``settings``, for tests that change
+    settings over one storage folder; the app's converters stop afterwards."""
+    app = create_app(settings)
+    try:
+        yield app.test_client()
+    finally:
+        app.extensions["progimage"].close()
 
 
 def make_image(

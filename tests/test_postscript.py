@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import decode, make_image, upload
+from conftest import app_client, decode, make_image, upload
 from progimage import create_app
 from progimage.config import Settings
 from progimage.pool import stop_spares
@@ -80,14 +80,10 @@ def test_stored_eps_is_not_read_once_the_setting_is_off(tmp_path, server_tmp):
     is turned off."""
     _ghostscript()
     storage = str(tmp_path / "data")
-    on = create_app(Settings(storage=storage, postscript=True))
-    ref = upload(on.test_client(), BLACK_SQUARE).get_data(as_text=True)
-    on.extensions["progimage"].close()
-    off = create_app(Settings(storage=storage))
-    try:
-        response = off.test_client().get(f"/storage/{ref}.png")
-    finally:
-        off.extensions["progimage"].close()
+    with app_client(Settings(storage=storage, postscript=True)) as on:
+        ref = upload(on, BLACK_SQUARE).get_data(as_text=True)
+    with app_client(Settings(storage=storage)) as off:
+        response = off.get(f"/storage/{ref}.png")
     assert response.status_code == 400
     assert "PROGIMAGE_POSTSCRIPT=1" in response.get_json()["detail"]
 

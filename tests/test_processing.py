@@ -5,8 +5,9 @@ import io
 import pytest
 from PIL import Image, ImageChops, ImageCms
 
-from conftest import corpus_image, decode, make_image, upload, with_orientation
-from progimage import create_app
+from conftest import (
+    app_client, corpus_image, decode, make_image, upload, with_orientation,
+)
 from progimage.config import Settings
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
@@ -307,18 +308,11 @@ def test_mask_above_the_pixel_limit_is_422(tmp_path):
     """A stored mask above the pixel limit (stored before the limit was lowered)
     answers 422 naming the mask."""
     storage = str(tmp_path / "data")
-    roomy = create_app(Settings(storage=storage))
-    try:
-        client = roomy.test_client()
-        mask_ref = upload(client, encode(Image.new("L", (200, 100)))).data.decode()
-        ref = upload(client, make_image(size=(20, 10))).data.decode()
-    finally:
-        roomy.extensions["progimage"].close()
-    strict = create_app(Settings(storage=storage, max_pixels=10_000))
-    try:
-        response = strict.test_client().get(f"/storage/{ref}.png?mask={mask_ref}")
-    finally:
-        strict.extensions["progimage"].close()
+    with app_client(Settings(storage=storage)) as roomy:
+        mask_ref = upload(roomy, encode(Image.new("L", (200, 100)))).data.decode()
+        ref = upload(roomy, make_image(size=(20, 10))).data.decode()
+    with app_client(Settings(storage=storage, max_pixels=10_000)) as strict:
+        response = strict.get(f"/storage/{ref}.png?mask={mask_ref}")
     assert response.status_code == 422
     assert "parameter 'mask'" in response.get_json()["detail"]
 
