@@ -131,6 +131,13 @@ def test_progressive_jpeg_with_normal_scans_is_stored(client):
     assert upload(client, _progressive_jpeg((640, 480))).status_code == 200
 
 
+def test_scan_marker_bytes_in_metadata_are_not_counted(client):
+    """Bytes that look like 200 scan markers inside a comment do not make a JPEG a
+    scan bomb: only real segments count."""
+    data = make_image("JPEG", comment=b"\xff\xda" * 200)
+    assert upload(client, data).status_code == 200
+
+
 def test_scan_bomb_is_422_at_once(hasty_client):
     """A JPEG repeating its last scan 1,000 times is refused from its markers,
     before any decoding, well within the time limit."""

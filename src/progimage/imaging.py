@@ -13,7 +13,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 
 from .exceptions import ImageTooLarge, UnsupportedImage
 from .formats import FormatRegistry, ImageFormat
-from .scans import count_scans
+from .scans import has_more_scans
 
 # Layers of these formats are not frames: only the composite image is shown.
 LAYERED_FORMATS = frozenset({"PSD"})
@@ -132,9 +132,9 @@ def _check_scans(stream: BinaryIO) -> None:
     """
     position = stream.tell()
     stream.seek(0)
-    scans = count_scans(stream.read(), at_most=MAX_JPEG_SCANS)
+    too_many = has_more_scans(stream.read(), than=MAX_JPEG_SCANS)
     stream.seek(position)
-    if scans > MAX_JPEG_SCANS:
+    if too_many:
         raise ImageTooLarge(
             f"the JPEG has more than {MAX_JPEG_SCANS} scans, each a pass over the "
             "whole image: it is too costly to decode"

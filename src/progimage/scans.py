@@ -6,8 +6,22 @@ import re
 # byte or a restart marker (RST0-7, which sit inside entropy-coded data).
 MARKER = re.compile(rb"\xff+[^\x00\xd0-\xd7\xff]")
 START_OF_SCAN = 0xDA
+START_OF_SCAN_BYTES = b"\xff\xda"
 # Markers that stand alone, without a length field: TEM, SOI, EOI.
 STANDALONE = frozenset({0x01, 0xD8, 0xD9})
+
+
+def has_more_scans(data: bytes, than: int) -> bool:
+    """Whether the JPEG (or MPO) ``data`` holds more than ``than`` scans.
+
+    Entropy-coded data never holds the bytes FF DA (each FF in it is followed by 00
+    or a restart number), so counting them bounds the scans from above at memory
+    speed; only a file over that bound is walked marker by marker, since segment
+    payloads (an EXIF thumbnail, ICC data) may hold the bytes too.
+    """
+    if data.count(START_OF_SCAN_BYTES) <= than:
+        return False
+    return count_scans(data, at_most=than) > than
 
 
 def count_scans(data: bytes, at_most: int) -> int:
