@@ -47,6 +47,17 @@ def _client(app):
     return app.test_client()
 
 
+@contextlib.contextmanager
+def app_client(settings: Settings) -> Iterator:
+    """A test client of an app built with ``settings``, for tests that change
+    settings over one storage folder; the app's converters stop afterwards."""
+    app = create_app(settings)
+    try:
+        yield app.test_client()
+    finally:
+        app.extensions["progimage"].close()
+
+
 def make_image(
     fmt: str = "PNG", size: tuple[int, int] = (64, 48), mode: str = "RGB", **params
 ) -> bytes:

@@ -66,8 +66,10 @@ def _stored(tmp_path_factory):
     from progimage.config import Settings
 
     # Correctness, not speed: a 384-frame HEIF or a 15-megapixel QOI may take a while.
+    # Every reader is on, EPS (off by default: test_postscript.py) included.
     settings = Settings(
-        storage=str(tmp_path_factory.mktemp("corpus")), convert_timeout=600
+        storage=str(tmp_path_factory.mktemp("corpus")), convert_timeout=600,
+        postscript=True,
     )
     app = create_app(settings)
     client = app.test_client()

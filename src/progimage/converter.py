@@ -1,5 +1,6 @@
 """Re-encode a stored image into another format, keeping every frame it can."""
 
+import functools
 import io
 from collections.abc import Mapping
 from typing import BinaryIO
@@ -10,7 +11,7 @@ from . import encoding, modes, processing
 from .exceptions import ConversionFailed, ImageTooLarge, UnsupportedImage
 from .formats import FormatRegistry, ImageFormat
 from .imaging import (
-    DECODE_ERRORS, frame_count, load, open_image, pillow_warnings, too_large,
+    DECODE_ERRORS, decode, frame_count, load, open_image, pillow_warnings, too_large,
 )
 from .options import NO_OPTIONS, ImageOptions
 
@@ -26,26 +27,29 @@ def convert(
     registry: FormatRegistry,
     max_pixels: int,
     options: ImageOptions = NO_OPTIONS,
-    mask: Image.Image | None = None,
+    mask: bytes | None = None,
     encoder: Mapping[str, object] | None = None,
 ) -> bytes:
     """Encode the image in ``stream`` as ``target``, after the operations in
-    ``options`` (``mask``: the decoded image a ``mask=<ref>`` option names), with
-    ``encoder`` as the format's default save settings (the options override them).
+    ``options`` (``mask``: the stored bytes of the image a ``mask=<ref>`` option
+    names), with ``encoder`` as the format's default save settings (the options
+    override them).
 
     Multi-frame sources keep all frames, durations and loop count when the target
     can store several frames; otherwise the first frame is used. Operations apply
     to every frame.
 
-    :raises UnsupportedImage: the stored image cannot be decoded.
-    :raises ImageTooLarge: the stored image or the result is above the pixel limit.
+    :raises UnsupportedImage: the stored image (or mask) cannot be decoded.
+    :raises ImageTooLarge: the stored image, the mask or the result is above the
+        pixel limit.
     :raises InvalidOptions: an option does not fit this image (a crop outside it).
     :raises ConversionFailed: the encoder refused the image.
     """
+    stored_mask = _mask_source(mask, registry, max_pixels) if mask else None
     with open_image(stream, registry, max_pixels) as image:
         return convert_image(
             image, registry.for_name(image.format), target, max_pixels,
-            options, mask, encoder,
+            options, stored_mask, encoder,
         )
 
 
@@ -55,7 +59,7 @@ def convert_image(
     target: ImageFormat,
     max_pixels: int,
     options: ImageOptions = NO_OPTIONS,
-    mask: Image.Image | None = None,
+    mask: processing.MaskSource | None = None,
     encoder: Mapping[str, object] | None = None,
 ) -> bytes:
     """``convert`` for an image already opened (within the pixel limit) from a file
@@ -105,6 +109,23 @@ def convert_image(
             f"({type(error).__name__})"
         ) from None
     return output.getvalue()
+
+
+def _mask_source(
+    data: bytes, registry: FormatRegistry, max_pixels: int
+) -> processing.MaskSource:
+    """The stored mask, decoded once per frame size it is asked for, at the smallest
+    draft scale (JPEG) and whole-factor reduction that still covers that size."""
+
+    @functools.cache
+    def shaped(size: tuple[int, int]) -> Image.Image:
+        try:
+            image = decode(io.BytesIO(data), registry, max_pixels, toward=size)
+        except (UnsupportedImage, ImageTooLarge) as error:
+            raise type(error)(f"parameter 'mask': {error.detail}") from None
+        return processing.mask_shape(image, size)
+
+    return shaped
 
 
 def _decoded_frames(

@@ -10,6 +10,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from .api import prefers_html
 from .exceptions import (
     ConversionFailed,
+    ConversionOverran,
     ConversionTimedOut,
     ImageNotFound,
     ImageTooLarge,
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     MissingCredentials: 401,
     WrongCredentials: 403,
     ConversionTimedOut: 503,
+    ConversionOverran: 503,
     StorageUnavailable: 503,
     StorageFull: 507,
 }
@@ -44,6 +46,7 @@ HEADERS_BY_ERROR: dict[type[ServiceError], dict[str, str]] = {
     MissingCredentials: {"WWW-Authenticate": 'Bearer realm="progimage"'},
     # A busy or slow converter: try again later, not at once.
     ConversionTimedOut: {"Retry-After": "30"},
+    ConversionOverran: {"Retry-After": "30"},
     StorageFull: {"Retry-After": "300"},
 }
 

@@ -11,6 +11,7 @@ import functools
 import io
 import mimetypes
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from PIL import Image
@@ -36,6 +37,11 @@ NETPBM_SUBTYPES = {
     "ppm": frozenset({"RGB"}),
     "pfm": frozenset({"F"}),
 }
+
+
+# Formats Pillow reads by running another program (Ghostscript runs PostScript, a
+# language that can read and write files): input is off unless the setting allows it.
+DELEGATED_READERS = {"EPS": "PROGIMAGE_POSTSCRIPT"}
 
 
 @dataclass(frozen=True)
@@ -71,11 +77,16 @@ class ImageFormat:
 class FormatRegistry:
     """Look formats up by URL extension or by the name Pillow detected."""
 
-    def __init__(self, formats: list[ImageFormat]) -> None:
+    def __init__(
+        self, formats: list[ImageFormat], switched_off: Mapping[str, str] | None = None
+    ) -> None:
         self._by_name = {fmt.name: fmt for fmt in formats}
         self._by_extension = {
             ext: fmt for fmt in formats for ext in fmt.extensions
         }
+        #: Formats Pillow reads that this server refuses as input, each with the
+        #: setting that would turn it on.
+        self.switched_off = dict(switched_off or {})
 
     @classmethod
     @functools.cache
@@ -105,6 +116,21 @@ class FormatRegistry:
                 )
             )
         return cls(formats)
+
+    def reading(self, postscript: bool) -> "FormatRegistry":
+        """This registry with the delegated readers (EPS) switched off as input,
+        unless ``postscript``; writing them needs no delegate and stays on."""
+        if postscript:
+            return self
+        off = {
+            name: setting for name, setting in DELEGATED_READERS.items()
+            if name in self._by_name and self._by_name[name].readable
+        }
+        formats = [
+            dataclasses.replace(fmt, readable=False) if fmt.name in off else fmt
+            for fmt in self._by_name.values()
+        ]
+        return FormatRegistry(formats, off)
 
     def for_name(self, name: str) -> ImageFormat:
         """The format Pillow reports as ``Image.format`` (any letter case)."""

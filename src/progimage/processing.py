@@ -6,6 +6,7 @@ enlarge the image checks the result against the pixel limit before doing the wor
 """
 
 import math
+from collections.abc import Callable
 
 from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFilter, ImageOps
 
@@ -43,6 +44,9 @@ DRAFT_GAP = 1.0
 # Masks are drawn this many times larger, then reduced, for smooth edges.
 SUPERSAMPLE = 4
 SUPERSAMPLE_PIXELS = 16_000_000
+#: A stored mask (``mask=<ref>``) for a frame of the given size, decoded on demand:
+#: the alpha it gives, as an "L" image (see ``mask_shape``).
+MaskSource = Callable[[tuple[int, int]], Image.Image]
 # What the encoder carries over, whatever the steps kept of ``info``.
 METADATA = ("icc_profile", "exif", "xmp")
 WHITE = (255, 255, 255, 255)
@@ -85,10 +89,11 @@ def apply(
     options: ImageOptions,
     *,
     full_size: tuple[int, int],
-    mask: Image.Image | None,
+    mask: MaskSource | None,
     max_pixels: int,
 ) -> Image.Image:
-    """Run every requested operation on one frame, in the documented order.
+    """Run every requested operation on one frame, in the documented order
+    (``mask``: the stored image a ``mask=<ref>`` option names).
 
     ``full_size`` is the oriented size before any draft decoding, so that sizes
     come out the same whether or not the decoder reduced the frame.
@@ -245,21 +250,32 @@ def _sepia(frame: Image.Image) -> Image.Image:
 
 
 def _mask(
-    frame: Image.Image, mask: str, image: Image.Image | None, max_pixels: int
+    frame: Image.Image, mask: str, stored: MaskSource | None, max_pixels: int
 ) -> Image.Image:
     """Multiply the frame's alpha by the mask, adding an alpha channel if needed."""
     if frame.mode not in ("LA", "RGBA"):
         frame = frame.convert("LA" if frame.mode == "L" else "RGBA")
-    if image is not None:
-        shape = (
-            image.convert("RGBA").getchannel("A")
-            if image.has_transparency_data else image.convert("L")
-        )
-        alpha = shape.resize(frame.size, Image.Resampling.LANCZOS)
+    if stored is not None:
+        alpha = stored(frame.size).resize(frame.size, Image.Resampling.LANCZOS)
     else:
         alpha = _drawn_mask(frame.size, mask, max_pixels)
     frame.putalpha(ImageChops.multiply(frame.getchannel("A"), alpha))
     return frame
+
+
+def mask_shape(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The alpha a stored image gives as a mask (its alpha channel, else its
+    luminance), shrunk by whole factors toward ``size`` (as ``_resize`` does) so
+    that only a small image is resampled."""
+    shape = (
+        image.convert("RGBA").getchannel("A")
+        if image.has_transparency_data else image.convert("L")
+    )
+    factor = (
+        max(1, int(shape.width // (size[0] * REDUCING_GAP))),
+        max(1, int(shape.height // (size[1] * REDUCING_GAP))),
+    )
+    return shape.reduce(factor) if factor != (1, 1) else shape
 
 
 def _drawn_mask(size: tuple[int, int], mask: str, max_pixels: int) -> Image.Image:
