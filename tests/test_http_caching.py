@@ -312,11 +312,7 @@ KEY = {"Authorization": "Bearer k3y"}
 def test_private_reads_are_never_for_shared_caches(private_client, path, method):
     """With private reads, answers (304s too) are ``private, no-cache``: no shared
     cache keeps them, and a browser asks again, with its key, before each use."""
-    uploaded = private_client.put(
-        "/storage/", data={"data": (io.BytesIO(make_image("PNG")), "a.png")},
-        headers=KEY, content_type="multipart/form-data",
-    )
-    url = path.format(ref=uploaded.get_data(as_text=True))
+    url = path.format(ref=_store_privately(private_client))
     with private_client.open(url, method=method, headers=KEY) as response:
         assert response.status_code == 200
         etag = response.headers["ETag"]
@@ -324,6 +320,24 @@ def test_private_reads_are_never_for_shared_caches(private_client, path, method)
     with private_client.get(url, headers={**KEY, "If-None-Match": etag}) as again:
         assert again.status_code == 304
         assert again.headers["Cache-Control"] == "private, no-cache"
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_private_info_is_never_for_shared_caches(private_client, method):
+    """With private reads, /info is ``private, no-cache`` too."""
+    url = f"/storage/{_store_privately(private_client)}/info"
+    with private_client.open(url, method=method, headers=KEY) as response:
+        assert response.status_code == 200
+        assert response.headers["Cache-Control"] == "private, no-cache"
+
+
+def _store_privately(client) -> str:
+    """Upload a PNG with the key; its reference."""
+    uploaded = client.put(
+        "/storage/", data={"data": (io.BytesIO(make_image("PNG")), "a.png")},
+        headers=KEY, content_type="multipart/form-data",
+    )
+    return uploaded.get_data(as_text=True)
 
 
 def _whole(client, url: str) -> bytes:

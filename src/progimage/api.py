@@ -157,8 +157,9 @@ def info(ref: str) -> Response:
     :raises ImageNotFound: nothing is stored under ``ref``.
     """
     _check_reference(ref)
-    record = get_service().info(ref)
-    return jsonify(
+    service = get_service()
+    record = service.info(ref)
+    response = jsonify(
         format=record.format,
         mime=record.mime,
         width=record.width,
@@ -172,6 +173,9 @@ def info(ref: str) -> Response:
         has_alpha=record.has_alpha,
         created=record.created,
     )
+    if service.settings.private_reads:
+        response.headers["Cache-Control"] = PRIVATE
+    return response
 
 
 def _check_reference(ref: str) -> None:
