@@ -24,6 +24,7 @@ from .exceptions import (
     UnsupportedImage,
     WrongCredentials,
 )
+from .pages import POLICY
 
 STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     InvalidUpload: 400,
@@ -68,7 +69,10 @@ def problem(status: int, detail: str) -> Response:
     title = HTTP_STATUS_CODES.get(status, "Error")
     if prefers_html():
         page = render_template("error.html", status=status, title=title, detail=detail)
-        return Response(page, status=status, mimetype="text/html")
+        response = Response(page, status=status, mimetype="text/html")
+        # The same policy as the upload page, whichever route failed.
+        response.headers["Content-Security-Policy"] = POLICY
+        return response
     body = {
         "type": "about:blank",
         "title": title,
