@@ -29,6 +29,7 @@ import threading
 import weakref
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image
 
@@ -66,8 +67,9 @@ class ConverterPool:
         self._lock = threading.Lock()
         weakref.finalize(self, _stop_all, self._running)
 
-    def convert(self, data: bytes, job: Job) -> bytes | ImageInfo:
-        """``job`` run on the image ``data`` by a converter process (``runner.run``).
+    def convert(self, data: bytes | BinaryIO, job: Job) -> bytes | ImageInfo:
+        """``job`` run on the image ``data`` (bytes, or a file read from where it
+        stands) by a converter process (``runner.run``).
 
         :raises ConversionTimedOut: no converter was free.
         :raises ConversionOverran: the job ran past the limit.
@@ -174,13 +176,14 @@ class _Converter:
         return worker
 
     def run(
-        self, job: tuple[bytes, Job | None], timeout: float
+        self, job: tuple[bytes | BinaryIO, Job | None], timeout: float
     ) -> bytes | ImageInfo | Exception:
         """Send one job and wait up to ``timeout`` s for its outcome (bytes, an
         upload's ImageInfo, or an error).
 
-        The image travels as raw bytes beside the pickled job: no copy is made to
-        pickle it, and none to unpickle a converted image.
+        The image travels as raw bytes beside the pickled job, a pipe's width at a
+        time: the server never holds a second copy of an upload (a 40 MB upload
+        costs the server process one chunk, not 40 MB), and nothing is pickled.
 
         :raises TimeoutError: the outcome did not come in time.
         :raises ConversionFailed: the process died on the way.
@@ -188,7 +191,7 @@ class _Converter:
         data, payload = job
         try:
             self.jobs.send(payload)
-            self.jobs.send_bytes(data)
+            _send_chunks(self.jobs, data)
             ready = self.outcomes.poll(timeout)
             outcome = _receive(self.outcomes) if ready else None
         except (EOFError, OSError):
@@ -287,13 +290,33 @@ def serve(job_fd: int, outcome_fd: int) -> None:
         plugins.register()
         Image.init()
         jobs.recv()
-        jobs.recv_bytes()
+        _receive_chunks(jobs)
         _send(outcomes, b"ready")
         while True:
             job = jobs.recv()
-            _send(outcomes, _run(job, jobs.recv_bytes()))
+            _send(outcomes, _run(job, _receive_chunks(jobs)))
     except (EOFError, BrokenPipeError):
         return  # the server closed the pipe or is gone
+
+
+def _send_chunks(connection: Connection, data: bytes | BinaryIO) -> None:
+    """The image in pieces of at most a pipe's width, then an empty piece."""
+    if isinstance(data, bytes):
+        view = memoryview(data)
+        for start in range(0, len(view), PIPE_SIZE):
+            connection.send_bytes(view[start:start + PIPE_SIZE])
+    else:
+        while piece := data.read(PIPE_SIZE):
+            connection.send_bytes(piece)
+    connection.send_bytes(b"")
+
+
+def _receive_chunks(connection: Connection) -> bytes:
+    """The image ``_send_chunks`` sent, whole."""
+    received = bytearray()
+    while piece := connection.recv_bytes():
+        received += piece
+    return bytes(received)
 
 
 def _send(connection: Connection, outcome: bytes | ImageInfo | Exception) -> None:

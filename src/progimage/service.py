@@ -97,18 +97,19 @@ class ImageService:
             check ran past the time limit.
         :raises ConversionTimedOut: every converter stayed busy.
         """
-        data = upload.read()
+        # Hashed and sent from the upload's file: the server never holds it whole.
+        digest = hashlib.file_digest(upload, "sha256").hexdigest()
+        size = upload.tell()
         upload.seek(0)
         job = InspectJob(self.formats, self.settings.max_pixels)
         try:
-            info = self.converters.convert(data, job)
+            info = self.converters.convert(upload, job)
         except ConversionOverran:
             raise ImageTooLarge(
                 "the image is too costly to decode: checking it ran past the limit "
                 f"of {self.settings.convert_timeout:g} s"
             ) from None
-        digest = hashlib.sha256(data).hexdigest()
-        size = len(data)
+        upload.seek(0)
         return ImageRecord(
             format=info.format.name,
             mime=info.format.mime,
@@ -137,13 +138,12 @@ class ImageService:
         """
         mask = self._mask(options.mask_reference) if options.mask_reference else None
         started = time.perf_counter()
-        with self.storage.open(ref) as original:
-            data = original.read()
         job = ConvertJob(
             target, self.formats, self.settings.max_pixels,
             options, self._encoder(target), mask,
         )
-        data = self.converters.convert(data, job)
+        with self.storage.open(ref) as original:
+            data = self.converters.convert(original, job)
         log.info(
             "converted %s to %s in %.0f ms",
             ref, target.name, (time.perf_counter() - started) * 1000,
