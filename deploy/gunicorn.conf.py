@@ -27,6 +27,12 @@ max_requests = 100_000
 max_requests_jitter = 10_000
 # The app logs one line per request itself (with the request id, as JSON if asked).
 accesslog = None
+# gunicorn's control socket (for gunicornc) defaults to one path per user,
+# ~/.gunicorn/gunicorn.ctl: a second instance on the host took over the first one's
+# socket, and stopping either deleted it. None, unless GUNICORN_CONTROL_SOCKET names a
+# path for this instance alone.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
+control_socket_disable = not control_socket
 
 # Workers write their metrics to files here, so /metrics can add up all of them. It
 # must be set before any worker imports prometheus_client, hence here, at load time.
