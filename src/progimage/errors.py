@@ -11,6 +11,7 @@ from .api import prefers_html
 from .exceptions import (
     ConversionFailed,
     ConversionTimedOut,
+    ConvertersBusy,
     ImageNotFound,
     ImageTooLarge,
     InvalidOptions,
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     MissingCredentials: 401,
     WrongCredentials: 403,
     ConversionTimedOut: 503,
+    ConvertersBusy: 503,
     StorageUnavailable: 503,
     StorageFull: 507,
 }
@@ -44,6 +46,8 @@ HEADERS_BY_ERROR: dict[type[ServiceError], dict[str, str]] = {
     MissingCredentials: {"WWW-Authenticate": 'Bearer realm="progimage"'},
     # A busy or slow converter: try again later, not at once.
     ConversionTimedOut: {"Retry-After": "30"},
+    # Refused before any wait: the queue moves within the time limit.
+    ConvertersBusy: {"Retry-After": "5"},
     StorageFull: {"Retry-After": "300"},
 }
 

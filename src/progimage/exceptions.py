@@ -44,6 +44,10 @@ class ConversionTimedOut(ServiceError):
     """A conversion ran past the time limit, or every converter stayed busy."""
 
 
+class ConvertersBusy(ServiceError):
+    """As many conversions as allowed are running or waiting already."""
+
+
 class StorageFull(ServiceError):
     """The storage has no room (or quota) left for the upload."""
 

@@ -5,6 +5,8 @@ converter processes, started on first use and reused conversion after conversion
 request pays for two pipe transfers, not for a process start. A conversion that runs
 past the time limit (waiting for a free converter included) is killed, its converter
 is replaced on the next use, and the request answers 503; the server process goes on.
+Only so many conversions may run or wait at once (admission.py); more answer 503 at
+once.
 
 Converters are fresh interpreters (``python -c``), not forks of the server: forking a
 threaded server can copy a lock some other thread holds, and multiprocessing's own
@@ -23,6 +25,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -30,6 +33,7 @@ from pathlib import Path
 from PIL import Image
 
 from . import converter, plugins
+from .admission import Admission, remaining
 from .exceptions import ConversionFailed, ConversionTimedOut, ServiceError
 
 log = logging.getLogger(__name__)
@@ -47,10 +51,15 @@ BOOT = "import sys; from progimage.pool import serve; serve(*map(int, sys.argv[1
 
 
 class ConverterPool:
-    """Up to ``size`` converter processes, each converting one image at a time."""
+    """Up to ``size`` converter processes, each converting one image at a time, and
+    up to ``waiting`` conversions waiting for one of them (``size`` if None)."""
 
-    def __init__(self, size: int, timeout: float) -> None:
+    def __init__(self, size: int, timeout: float, waiting: int | None = None) -> None:
         self.timeout = timeout
+        waiting = size if waiting is None else waiting
+        #: Callers that hold their admission while they wait for something else too
+        #: (the variant lock) enter it themselves; ``convert`` then shares it.
+        self.admission = Admission(size + waiting, timeout)
         # A free slot holds a running converter, or None where one is to be started.
         self._free: queue.LifoQueue[_Converter | None] = queue.LifoQueue()
         for _ in range(size):
@@ -60,33 +69,56 @@ class ConverterPool:
         weakref.finalize(self, _stop_all, self._running)
 
     def convert(self, data: bytes, *args: object) -> bytes:
-        """``converter.convert(BytesIO(data), *args)``, run by a converter process.
+        """``converter.convert(BytesIO(data), *args)``, run by a converter process,
+        waiting for a free one included, within the time limit.
 
+        :raises ConvertersBusy: as many conversions as allowed are in already.
         :raises ConversionTimedOut: no converter was free, or it ran past the limit.
         :raises ConversionFailed: the converter process died on the way.
         :raises ServiceError: whatever ``converter.convert`` raises, as it raised it.
         """
+        with self.admission.admit() as deadline:
+            return self._run((data, args), deadline)
+
+    def _run(self, job: tuple[bytes, tuple], deadline: float) -> bytes:
+        """Run ``job`` on a free converter by ``deadline`` (``time.monotonic()``)."""
+        worker = self._take(deadline)
         try:
-            worker = self._free.get(timeout=self.timeout)
-        except queue.Empty:
-            raise ConversionTimedOut(
-                f"every converter stayed busy for {self.timeout:g} s; try again later"
-            ) from None
-        try:
-            worker = worker or self._start()
-            outcome = worker.run((data, args), self.timeout)
+            if worker is None:
+                # A start (importing Pillow) is the pool's cost, not the request's.
+                started = time.monotonic()
+                worker = self._start()
+                deadline += time.monotonic() - started
+            outcome = worker.run(job, remaining(deadline))
         except BaseException as error:
             self._retire(worker)
             if isinstance(error, TimeoutError):
                 raise ConversionTimedOut(
                     f"the conversion ran past the limit of {self.timeout:g} s "
-                    "and was stopped"
+                    "(waiting included) and was stopped"
                 ) from None
             raise
         self._free.put(worker)
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+    def _take(self, deadline: float) -> "_Converter | None":
+        """A free slot, taken with time left before ``deadline``.
+
+        :raises ConversionTimedOut: none was free in time.
+        """
+        try:
+            worker = self._free.get(timeout=remaining(deadline))
+        except queue.Empty:
+            worker = None
+        else:
+            if remaining(deadline):
+                return worker
+            self._free.put(worker)  # too late to use: left for the next request
+        raise ConversionTimedOut(
+            f"every converter stayed busy for {self.timeout:g} s; try again later"
+        )
 
     def close(self) -> None:
         """Hand the idle converters to the next pool of this process, stop the busy
