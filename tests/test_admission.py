@@ -7,15 +7,19 @@ is the test's own: nothing depends on how fast a real encoder is.
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+import requests
 
 from conftest import make_image, upload
+from live_servers import Gunicorn
 from progimage import admission, create_app
 from progimage.admission import Admission
 from progimage.config import Settings
 from progimage.exceptions import ConversionTimedOut, ConvertersBusy
 from progimage.pool import ConverterPool
+from test_limits import slow_png
 
 # How long a test waits for a thread to reach the state it expects.
 PATIENCE = 10.0
@@ -231,3 +235,52 @@ def test_the_queue_length_defaults_to_the_converter_count():
     """PROGIMAGE_CONVERT_QUEUE unset: as many may wait as there are converters."""
     assert Settings.from_env({"PROGIMAGE_CONVERT_WORKERS": "3"}).convert_waiting == 3
     assert Settings.from_env({"PROGIMAGE_CONVERT_QUEUE": "0"}).convert_waiting == 0
+
+
+# The live storm: a 1 s limit, and more slow conversions at once than two workers let
+# in (4 each). An answer may come this much after the limit: the response itself, and
+# the start of a converter (up to START_GRACE, 2 s, of it does not count).
+LIVE_LIMIT = 1.0
+LIVE_MARGIN = 3.5
+STORM = 24
+
+
+def _timed_get(url: str) -> tuple[float, requests.Response]:
+    """GET ``url``; the seconds the answer took, and the answer."""
+    started = time.monotonic()
+    response = requests.get(url, timeout=60)
+    return time.monotonic() - started, response
+
+
+@pytest.mark.integration
+def test_a_storm_of_conversions_is_refused_at_once_and_probes_answer(tmp_path):
+    """24 slow conversions at once against gunicorn with the shipped settings: those
+    past the queue answer 503 + Retry-After at once, none answers later than the limit
+    plus a margin, and /healthz and an original answer in under a second meanwhile."""
+    env = {"PROGIMAGE_STORAGE": str(tmp_path / "data"),
+           "PROGIMAGE_CONVERT_TIMEOUT": str(LIVE_LIMIT)}
+    with Gunicorn(tmp_path, env) as server:
+        store = f"{server.url}/storage/"
+        ref = requests.put(store, files={"data": slow_png()}, timeout=60).text
+        urls = [f"{store}{ref}.avif?w={2000 + n}" for n in range(STORM)]
+        refused = threading.Event()
+
+        def storm(url: str) -> tuple[float, requests.Response]:
+            answer = _timed_get(url)
+            if answer[1].status_code == 503:
+                refused.set()
+            return answer
+
+        with ThreadPoolExecutor(STORM) as pool:
+            answers = pool.map(storm, urls)
+            assert refused.wait(LIVE_LIMIT + LIVE_MARGIN)
+            probe, original = _timed_get(f"{server.url}/healthz"), _timed_get(
+                f"{store}{ref}")
+            answers = list(answers)
+    busy = [(took, r) for took, r in answers if r.headers.get("Retry-After") == "5"]
+    assert {r.status_code for _, r in answers} <= {200, 503}
+    assert busy and all(r.status_code == 503 for _, r in busy)
+    assert max(took for took, _ in busy) < LIVE_LIMIT
+    assert max(took for took, _ in answers) < LIVE_LIMIT + LIVE_MARGIN
+    assert probe[1].status_code == 200 and probe[0] < 1
+    assert original[1].status_code == 200 and original[0] < 1

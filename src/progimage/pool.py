@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
 
@@ -40,6 +41,10 @@ log = logging.getLogger(__name__)
 
 # Seconds a converter process may take to start (import Pillow) before it is given up.
 STARTUP_TIMEOUT = 60
+# Seconds a converter's start may add to a request's time limit. A start (importing
+# Pillow) takes 0.3-0.5 s on an idle machine and up to 8 s on a busy one; one slower
+# than this goes on and serves later requests.
+START_GRACE = 2
 # Bytes of pipe buffer asked for (Linux grants up to /proc/sys/fs/pipe-max-size).
 PIPE_SIZE = 1024 * 1024
 # Seconds an idle converter process gets to exit by itself when the pool closes.
@@ -66,6 +71,7 @@ class ConverterPool:
             self._free.put(None)
         self._running: set[_Converter] = set()
         self._lock = threading.Lock()
+        self._starter = ThreadPoolExecutor(size, thread_name_prefix="converter-start")
         weakref.finalize(self, _stop_all, self._running)
 
     def convert(self, data: bytes, *args: object) -> bytes:
@@ -83,12 +89,12 @@ class ConverterPool:
     def _run(self, job: tuple[bytes, tuple], deadline: float) -> bytes:
         """Run ``job`` on a free converter by ``deadline`` (``time.monotonic()``)."""
         worker = self._take(deadline)
+        if worker is None:
+            # The start is the pool's cost, not the request's, up to START_GRACE.
+            started = time.monotonic()
+            worker = self._start_by(deadline + START_GRACE)
+            deadline += min(time.monotonic() - started, START_GRACE)
         try:
-            if worker is None:
-                # A start (importing Pillow) is the pool's cost, not the request's.
-                started = time.monotonic()
-                worker = self._start()
-                deadline += time.monotonic() - started
             outcome = worker.run(job, remaining(deadline))
         except BaseException as error:
             self._retire(worker)
@@ -135,6 +141,31 @@ class ConverterPool:
                 _spare(worker)
             self._free.put(None)
         _stop_all(busy)
+
+    def _start_by(self, deadline: float) -> "_Converter":
+        """Start a converter for a taken slot, waiting for it until ``deadline``.
+
+        A start slower than that (a busy machine) goes on, and its converter fills
+        the slot for a later request: the next start would be no faster.
+
+        :raises ConversionTimedOut: it was not up by the deadline.
+        :raises ConversionFailed: it died while starting.
+        """
+        starting = self._starter.submit(self._start)
+        try:
+            return starting.result(timeout=remaining(deadline))
+        except BaseException as error:
+            starting.add_done_callback(self._fill_slot)
+            if isinstance(error, TimeoutError):
+                raise ConversionTimedOut(
+                    f"no converter was ready within the limit of {self.timeout:g} s; "
+                    "try again later"
+                ) from None
+            raise
+
+    def _fill_slot(self, starting: "Future[_Converter]") -> None:
+        """Put a late converter (or None, if it failed to start) in its slot."""
+        self._free.put(None if starting.exception() else starting.result())
 
     def _start(self) -> "_Converter":
         worker = _take_spare() or _Converter.start()
