@@ -56,7 +56,7 @@ class Gunicorn:
             sys.executable, "-m", "gunicorn",
             "--config", str(ROOT / "deploy" / "gunicorn.conf.py"),
             "--bind", "127.0.0.1:0", "--workers", str(workers),
-            "--no-control-socket", *options, app,
+            *options, app,
         ]
         self.expected_workers = workers
         self.logs_requests = app == PROGIMAGE

@@ -12,6 +12,7 @@ from .exceptions import (
     ConversionFailed,
     ConversionOverran,
     ConversionTimedOut,
+    ConvertersBusy,
     ImageNotFound,
     ImageTooLarge,
     InvalidOptions,
@@ -38,6 +39,7 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     WrongCredentials: 403,
     ConversionTimedOut: 503,
     ConversionOverran: 503,
+    ConvertersBusy: 503,
     StorageUnavailable: 503,
     StorageFull: 507,
 }
@@ -48,6 +50,8 @@ HEADERS_BY_ERROR: dict[type[ServiceError], dict[str, str]] = {
     # A busy or slow converter: try again later, not at once.
     ConversionTimedOut: {"Retry-After": "30"},
     ConversionOverran: {"Retry-After": "30"},
+    # Refused before any wait: the queue moves within the time limit.
+    ConvertersBusy: {"Retry-After": "5"},
     StorageFull: {"Retry-After": "300"},
 }
 

@@ -44,7 +44,9 @@ class ImageService:
 
     def __post_init__(self) -> None:
         settings = self.settings
-        pool = ConverterPool(settings.convert_workers, settings.convert_timeout)
+        pool = ConverterPool(
+            settings.convert_workers, settings.convert_timeout, settings.convert_waiting
+        )
         object.__setattr__(self, "converters", pool)
 
     def store(self, upload: BinaryIO) -> str:
@@ -167,19 +169,26 @@ class ImageService:
         """The stored image ``ref`` (described by ``record``) as ``target`` after
         ``options``, from the cache or converted once.
 
-        Concurrent first requests for one variant wait for a single conversion.
+        Concurrent first requests for one variant wait for a single conversion; the
+        wait is admitted and timed as a conversion is, since it holds a thread too.
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         :raises InvalidOptions: an option does not fit the image.
         :raises ImageTooLarge: the result would be above the pixel limit.
         :raises ConversionFailed: the image cannot be encoded in that format.
+        :raises ConvertersBusy: as many conversions as allowed are in already.
+        :raises ConversionTimedOut: the conversion (waiting included) ran past the
+            time limit.
         """
         if self.cache is None:
             return io.BytesIO(self._counted_convert(record, ref, target, options))
         key = self.variant_key(target, options)
         cached = self.cache.open(ref, key)
         if cached is None:
-            with self.cache.lock(ref, key):
+            with (
+                self.converters.admission.admit() as deadline,
+                self.cache.lock(ref, key, deadline),
+            ):
                 # Whoever held the lock before us on this machine stored it locally;
                 # another machine's copy in the bucket was looked for just now.
                 cached = self.cache.open_local(ref, key)

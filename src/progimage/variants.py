@@ -9,7 +9,8 @@ The running total of cached bytes lives in ``<folder>/.size``, updated under an
 exclusive ``flock`` by every process that adds or removes a variant; when it passes
 ``max_bytes`` the oldest variants are removed until the cache is down to 90% of it.
 Conversions of one key are serialised across processes by ``flock`` on one of a fixed
-set of lock files (hashed from the key), so concurrent first requests convert once.
+set of lock files (hashed from the key), so concurrent first requests convert once;
+waiting for that lock counts toward the conversion's time limit.
 
 Behind the local folder there may be a shared tier, a bucket that every instance
 reads and writes: a local miss looks there before converting, and a conversion is
@@ -30,7 +31,9 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from .admission import remaining
 from .config import Settings
+from .exceptions import ConversionTimedOut
 from .storage import make_shared_variants
 
 LOCK_STRIPES = 256
@@ -38,6 +41,8 @@ LOCK_STRIPES = 256
 LOW_WATER = 0.9
 # A hit rewrites the mtime only when it is older than this, sparing metadata writes.
 TOUCH_INTERVAL = 60.0
+# Seconds between two tries of a held variant lock (flock itself cannot time out).
+LOCK_POLL = 0.02
 # Temporary files older than this belong to a crashed writer and are removed.
 ABANDONED_AFTER = 3600.0
 LOCKS = ".locks"
@@ -127,11 +132,15 @@ class VariantCache:
         return file
 
     @contextlib.contextmanager
-    def lock(self, ref: str, key: str) -> Iterator[None]:
-        """Hold the conversion lock of one variant, across threads and processes."""
+    def lock(self, ref: str, key: str, deadline: float) -> Iterator[None]:
+        """Hold the conversion lock of one variant, across threads and processes,
+        taken by ``deadline`` (a ``time.monotonic()`` value).
+
+        :raises ConversionTimedOut: another holder kept it past the deadline.
+        """
         stripe = int(_digest(f"{ref}/{key}")[:8], 16) % LOCK_STRIPES
         with open(self.folder / LOCKS / f"{stripe:03d}", "ab") as file:
-            fcntl.flock(file, fcntl.LOCK_EX)
+            _lock_by(file, deadline)
             try:
                 yield
             finally:
@@ -242,6 +251,25 @@ def _remove_old(folder: Path, age: float) -> None:
     for entry in folder.iterdir():
         if time.time() - entry.stat().st_ctime > age:
             shutil.rmtree(entry, ignore_errors=True)
+
+
+def _lock_by(file: BinaryIO, deadline: float) -> None:
+    """``flock`` the file exclusively, polling until ``deadline`` at the latest.
+
+    :raises ConversionTimedOut: it stayed locked until the deadline.
+    """
+    while True:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            left = remaining(deadline)
+            if not left:
+                raise ConversionTimedOut(
+                    "another request's conversion of this variant ran until the "
+                    "time limit; try again later"
+                ) from None
+            time.sleep(min(LOCK_POLL, left))
 
 
 def _digest(key: str) -> str:
