@@ -152,7 +152,8 @@ class ImageService:
 
         Concurrent first requests for one variant wait for a single conversion.
 
-        :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises ImageNotFound: nothing is stored under ``ref``, or it was deleted
+            while it was converted.
         :raises InvalidOptions: an option does not fit the image.
         :raises ImageTooLarge: the result would be above the pixel limit.
         :raises ConversionFailed: the image cannot be encoded in that format.
@@ -170,6 +171,7 @@ class ImageService:
                     self._count(hit=False, target=target)
                     data = self._counted_convert(record, ref, target, options)
                     self.cache.put(ref, key, data)
+                    self._drop_if_deleted(self.cache, ref)
                     return io.BytesIO(data)
         self._count(hit=True, target=target)
         return cached
@@ -195,6 +197,22 @@ class ImageService:
         self.storage.delete(ref)
         if self.cache is not None:
             self.cache.purge(ref)
+
+    def _drop_if_deleted(self, cache: VariantCache, ref: str) -> None:
+        """A delete wins over a conversion in flight: the variant just cached is
+        removed again (locally and in the shared tier) if the original is gone.
+
+        ``delete`` removes the original before it purges, and this looks for the
+        original after the variant was written: either the purge sees the variant,
+        or this sees the original gone.
+
+        :raises ImageNotFound: the original is gone.
+        """
+        try:
+            self.storage.record(ref)
+        except ImageNotFound:
+            cache.purge(ref)
+            raise
 
     def _counted_convert(
         self, record: ImageRecord, ref: str, target: ImageFormat,

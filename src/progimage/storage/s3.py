@@ -70,7 +70,15 @@ class _Bucket:
                 f"{setting}={url!r} is not s3://bucket/optional/prefix "
                 "with a valid bucket name"
             )
-        return cls(parts.netloc, parts.path, endpoint)
+        # S3 keeps ``..`` in keys literally: such a prefix would not mean what it
+        # says, and tools that map keys to paths would resolve it elsewhere.
+        prefix = parts.path.removeprefix("/").removesuffix("/")
+        if prefix and {"", ".", ".."} & set(prefix.split("/")):
+            raise SettingsError(
+                f"{setting}={url!r}: the prefix must not hold empty, '.' or '..' "
+                "segments"
+            )
+        return cls(parts.netloc, prefix, endpoint)
 
     def _check_bucket(self) -> None:
         """Refuse to start on a missing bucket; an unreachable store is only logged.
