@@ -62,6 +62,8 @@ class ImageService:
 
         :raises UnsupportedImage: an upload is not an image (named by its key).
         :raises ImageTooLarge: an upload is above the pixel limit (named by its key).
+        :raises StorageUnavailable: the store failed; the images stored before are
+            deleted again, or logged for ``progimage gc`` if that fails too.
         """
         records = []
         for label, upload in uploads.items():
@@ -75,10 +77,30 @@ class ImageService:
                 refs.append(str(uuid.uuid4()))
                 self.storage.save(refs[-1], upload, record)
         except BaseException:
-            for ref in refs[:-1]:
-                self.storage.delete(ref)
+            # The failed save too: a connection lost after the upload completed
+            # leaves the object stored.
+            self._roll_back(refs)
             raise
         return refs
+
+    def _roll_back(self, refs: list[str]) -> None:
+        """Delete what a failed batch stored, every one that can be; the others are
+        logged, by reference, for ``progimage gc``."""
+        left = []
+        for ref in refs:
+            try:
+                self.storage.delete(ref)
+            except ImageNotFound:
+                continue
+            except (ServiceError, OSError) as error:
+                log.warning("rollback cannot delete %s: %s", ref, error)
+                left.append(ref)
+        if left:
+            log.error(
+                "a failed batch left %d originals; remove them with: progimage gc %s",
+                len(left), " ".join(left),
+                extra={"fields": {"event": "rollback_incomplete", "refs": left}},
+            )
 
     def info(self, ref: str) -> ImageRecord:
         """What is known about the stored image ``ref``.

@@ -84,6 +84,9 @@ class SharedVariants(Protocol):
     def purge(self, ref: str) -> None:
         """Remove every variant of ``ref``."""
 
+    def refs(self) -> list[str]:
+        """The references that have variants there."""
+
 
 class VariantCache:
     """Converted images on the local filesystem, at most ``max_bytes`` of them, in
@@ -208,6 +211,26 @@ class VariantCache:
         )
         shutil.rmtree(doomed, ignore_errors=True)
         self._account(-freed)
+
+    def refs(self) -> list[str]:
+        """The references that have a folder of variants here."""
+        return [path.name for path in self.folder.glob("[0-9a-f][0-9a-f]/*")]
+
+    def remove_abandoned(self, age: float) -> int:
+        """Remove temporary files and purged folders older than ``age`` seconds (a
+        crashed writer's); how many were removed."""
+        cutoff = time.time() - age
+        doomed = [
+            path for path in (*self.folder.glob("[0-9a-f][0-9a-f]/*/.*"),
+                              *(self.folder / TRASH).iterdir())
+            if path.lstat().st_ctime < cutoff
+        ]
+        for path in doomed:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        return len(doomed)
 
     def _account(self, delta: int) -> None:
         """Add ``delta`` to the shared total; evict when the cache is over its bound."""

@@ -14,7 +14,7 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from ..config import SettingsError
 from ..exceptions import ImageNotFound, StorageFull, StorageUnavailable
@@ -79,12 +79,15 @@ class FilesystemStorage:
         except (FileNotFoundError, NotADirectoryError):
             raise ImageNotFound(f"no image is stored under {ref}") from None
 
-    def open(self, ref: str) -> BinaryIO:
-        """The original file, opened for reading."""
+    def open(self, ref: str, span: tuple[int, int] | None = None) -> BinaryIO:
+        """The original file, opened for reading; with ``span``, only those bytes."""
         try:
-            return open(os.path.join(self._folder(ref), ORIGINAL), "rb")
+            file = open(os.path.join(self._folder(ref), ORIGINAL), "rb")
         except (FileNotFoundError, NotADirectoryError):
             raise ImageNotFound(f"no image is stored under {ref}") from None
+        if span is None:
+            return file
+        return cast(BinaryIO, io.BufferedReader(_Span(file, *span)))
 
     def delete(self, ref: str) -> None:
         """Unpublish the folder with one rename, then remove it at leisure.
@@ -128,6 +131,28 @@ class FilesystemStorage:
         if any(map(os.path.islink, (shard, subshard, folder))):
             raise ImageNotFound(f"no image is stored under {ref}")
         return folder
+
+
+class _Span(io.RawIOBase):
+    """The bytes from ``start`` up to ``stop`` of an open file, which it closes."""
+
+    def __init__(self, file: io.BufferedReader, start: int, stop: int) -> None:
+        super().__init__()
+        self._file = file
+        self._left = stop - start
+        file.seek(start)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        count = self._file.readinto(memoryview(buffer)[: self._left])
+        self._left -= count
+        return count
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
 
 
 def _refuse_unwritable(error: OSError) -> None:
