@@ -193,3 +193,18 @@ def test_gc_removes_orphans_stale_uploads_and_temporaries(
         keys(bucket, f"t/variants/{kept}/")[0].rsplit("/", 1)[1]
     ]
     assert s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
+
+
+def test_if_range_decides_between_the_range_and_the_whole_original(apps):
+    """If-Range with the original's ETag: the range (206); with another ETag: the
+    whole original (200), as RFC 9110 says."""
+    data = make_image("PNG")
+    client = apps[0].test_client()
+    ref = upload(client, data).get_data(as_text=True)
+    with client.get(f"/storage/{ref}") as response:
+        etag = response.headers["ETag"]
+    for if_range, status, body in ((etag, 206, data[:10]), ('"other"', 200, data)):
+        headers = {"Range": "bytes=0-9", "If-Range": if_range}
+        with client.get(f"/storage/{ref}", headers=headers) as response:
+            assert response.status_code == status
+            assert response.data == body
