@@ -155,18 +155,16 @@ class VariantCache:
         """Hold the conversion lock of one variant, across threads and processes."""
         stripe = int(_digest(f"{ref}/{key}")[:8], 16) % LOCK_STRIPES
         try:
-            file = open(self.folder / LOCKS / f"{stripe:03d}", "ab")
+            file: BinaryIO | None = open(self.folder / LOCKS / f"{stripe:03d}", "ab")
         except OSError as error:
             # A read-only cache cannot keep the result either: convert unserialised.
             log.warning("variant lock %03d unavailable: %s", stripe, error)
+            file = None
+        # Closing the file releases the lock.
+        with file or contextlib.nullcontext():
+            if file is not None:
+                fcntl.flock(file, fcntl.LOCK_EX)
             yield
-            return
-        with file:
-            fcntl.flock(file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(file, fcntl.LOCK_UN)
 
     def put(self, ref: str, key: str, data: bytes) -> None:
         """Store a variant, locally and in the shared tier."""
