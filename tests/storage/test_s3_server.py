@@ -5,7 +5,10 @@ import dataclasses
 import io
 import json
 import logging
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
@@ -19,6 +22,8 @@ from progimage import cli, create_app
 from progimage.config import Settings
 from progimage.exceptions import StorageUnavailable
 from test_delete_race import convert_while
+
+PROGIMAGE = str(Path(sys.executable).with_name("progimage"))
 
 
 @pytest.fixture(name="s3_endpoint", scope="module")
@@ -158,10 +163,9 @@ def test_a_failed_batch_removes_all_it_can_and_logs_the_rest(
     assert keys(bucket, "t/originals/") == []
 
 
-def test_gc_removes_orphans_stale_uploads_and_temporaries(
-    apps, bucket, tmp_path, monkeypatch, capsys
-):
-    """Variants whose original is gone (bucket and local cache), a multipart upload
+def test_gc_removes_orphans_stale_uploads_and_temporaries(apps, bucket, monkeypatch):
+    """``progimage gc``, run with the instance's settings in its environment:
+    variants whose original is gone (bucket and local cache), a multipart upload
     that was never finished and a temporary file are removed and reported; a live
     image's variants stay."""
     client = apps[0].test_client()
@@ -180,9 +184,12 @@ def test_gc_removes_orphans_stale_uploads_and_temporaries(
     monkeypatch.setenv("PROGIMAGE_STORAGE", f"s3://{bucket}/t")
     monkeypatch.setenv("PROGIMAGE_CACHE_DIR", str(cache.folder))
 
-    assert cli.main(["gc", "--older-than", "0"]) == 0
+    done = subprocess.run(
+        [PROGIMAGE, "gc", "--older-than", "0"], capture_output=True, timeout=60,
+        check=True,
+    )
 
-    report = json.loads(capsys.readouterr().out)
+    report = json.loads(done.stdout)
     assert report["orphaned_variants"] == [orphan]
     assert report["aborted_uploads"] == [stale]
     assert report["temporary_files"] == 1
