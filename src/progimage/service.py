@@ -65,6 +65,8 @@ class ImageService:
 
         :raises UnsupportedImage: an upload is not an image (named by its key).
         :raises ImageTooLarge: an upload is above the pixel limit (named by its key).
+        :raises StorageUnavailable: the store failed; the images stored before are
+            deleted again, or logged for ``progimage gc`` if that fails too.
         """
         records = []
         for label, upload in uploads.items():
@@ -78,10 +80,30 @@ class ImageService:
                 refs.append(str(uuid.uuid4()))
                 self.storage.save(refs[-1], upload, record)
         except BaseException:
-            for ref in refs[:-1]:
-                self.storage.delete(ref)
+            # The failed save too: a connection lost after the upload completed
+            # leaves the object stored.
+            self._roll_back(refs)
             raise
         return refs
+
+    def _roll_back(self, refs: list[str]) -> None:
+        """Delete what a failed batch stored, every one that can be; the others are
+        logged, by reference, for ``progimage gc``."""
+        left = []
+        for ref in refs:
+            try:
+                self.storage.delete(ref)
+            except ImageNotFound:
+                continue
+            except (ServiceError, OSError) as error:
+                log.warning("rollback cannot delete %s: %s", ref, error)
+                left.append(ref)
+        if left:
+            log.error(
+                "a failed batch left %d originals; remove them with: progimage gc %s",
+                len(left), " ".join(left),
+                extra={"fields": {"event": "rollback_incomplete", "refs": left}},
+            )
 
     def info(self, ref: str) -> ImageRecord:
         """What is known about the stored image ``ref``.
@@ -172,7 +194,8 @@ class ImageService:
         Concurrent first requests for one variant wait for a single conversion; the
         wait is admitted and timed as a conversion is, since it holds a thread too.
 
-        :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises ImageNotFound: nothing is stored under ``ref``, or it was deleted
+            while it was converted.
         :raises InvalidOptions: an option does not fit the image.
         :raises ImageTooLarge: the result would be above the pixel limit.
         :raises ConversionFailed: the image cannot be encoded in that format.
@@ -196,6 +219,7 @@ class ImageService:
                     self._count(hit=False, target=target)
                     data = self._counted_convert(record, ref, target, options)
                     self.cache.put(ref, key, data)
+                    self._drop_if_deleted(self.cache, ref)
                     return io.BytesIO(data)
         self._count(hit=True, target=target)
         return cached
@@ -221,6 +245,22 @@ class ImageService:
         self.storage.delete(ref)
         if self.cache is not None:
             self.cache.purge(ref)
+
+    def _drop_if_deleted(self, cache: VariantCache, ref: str) -> None:
+        """A delete wins over a conversion in flight: the variant just cached is
+        removed again (locally and in the shared tier) if the original is gone.
+
+        ``delete`` removes the original before it purges, and this looks for the
+        original after the variant was written: either the purge sees the variant,
+        or this sees the original gone.
+
+        :raises ImageNotFound: the original is gone.
+        """
+        try:
+            self.storage.record(ref)
+        except ImageNotFound:
+            cache.purge(ref)
+            raise
 
     def _counted_convert(
         self, record: ImageRecord, ref: str, target: ImageFormat,
