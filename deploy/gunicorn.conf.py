@@ -18,8 +18,19 @@ if _OWN_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="progimage-")
 
 
+# A bad PROGIMAGE_* setting or a missing bucket: one line and exit status 1 here, once,
+# rather than a traceback from every worker. After the metrics folder is chosen: the
+# check imports progimage, and with it prometheus_client.
+from progimage.startup import settings_problem  # noqa: E402
+
+if _problem := settings_problem():
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+    sys.exit(f"progimage: {_problem}")
+
+
 def _admitted() -> int:
-    """Conversions a worker lets in at once (the settings are checked here too)."""
+    """Conversions a worker lets in at once (the settings passed the check above)."""
     from progimage.config import Settings
 
     settings = Settings.from_env()
@@ -81,13 +92,3 @@ def on_exit(server: object) -> None:
     """Remove the metrics folder if this configuration made it."""
     if _OWN_METRICS_DIR:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
-
-
-# A bad PROGIMAGE_* setting or a missing bucket: one line and exit status 1 here, once,
-# rather than a traceback from every worker. After the metrics folder is chosen: the
-# check imports progimage, and with it prometheus_client.
-from progimage.startup import settings_problem  # noqa: E402
-
-if _problem := settings_problem():
-    on_exit(None)
-    sys.exit(f"progimage: {_problem}")

@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import BinaryIO
 
 import pytest
 import requests
@@ -21,6 +22,8 @@ from progimage.exceptions import ConversionTimedOut, ConvertersBusy
 from progimage.pool import ConverterPool
 from test_limits import slow_png
 
+# What the stand-in converters are asked to do: they only echo the bytes.
+CONVERSION = None
 # How long a test waits for a thread to reach the state it expects.
 PATIENCE = 10.0
 
@@ -45,8 +48,8 @@ class BlockingConverter:
         self.started = threading.Event()
         self.timeouts: list[float] = []
 
-    def run(self, job: tuple[bytes, tuple], timeout: float) -> bytes:
-        """Answer ``job``'s bytes once released.
+    def run(self, job: tuple[bytes | BinaryIO, object], timeout: float) -> bytes:
+        """Answer ``job``'s bytes (or the file's) once released.
 
         :raises TimeoutError: not released within ``timeout`` s.
         """
@@ -54,7 +57,8 @@ class BlockingConverter:
         self.started.set()
         if not self.release.wait(min(timeout, PATIENCE)):
             raise TimeoutError
-        return job[0]
+        data = job[0]
+        return data if isinstance(data, bytes) else data.read()
 
     def stop(self, grace: float = 0) -> None:
         """Nothing to stop."""
@@ -117,6 +121,38 @@ def test_callers_beyond_capacity_are_refused_at_once():
         assert gate.inside == 1
 
 
+def test_an_upload_check_waits_for_a_place_instead_of_being_refused():
+    """Upload checks take milliseconds and their body is in already: with every
+    place taken, one waits for a place (a conversion would be refused)."""
+    gate, release = Admission(capacity=1, timeout=30), threading.Event()
+    holder = hold(gate, release)
+    wait_until(lambda: gate.inside == 1)
+    entered = threading.Event()
+
+    def check() -> None:
+        with gate.admit(wait=True):
+            entered.set()
+
+    waiter, outcome = in_thread(check)
+    assert not entered.wait(0.2)
+    release.set()
+    waiter.join(PATIENCE)
+    holder.join(PATIENCE)
+    assert entered.is_set() and outcome == [None]
+
+
+def test_an_upload_check_that_finds_no_place_in_time_times_out():
+    """The wait for a place counts toward the limit: none free by then is a 503."""
+    gate, release = Admission(capacity=1, timeout=0.3), threading.Event()
+    holder = hold(gate, release)
+    wait_until(lambda: gate.inside == 1)
+    with pytest.raises(ConversionTimedOut, match="no converter came free"):
+        with gate.admit(wait=True):
+            pass
+    release.set()
+    holder.join(PATIENCE)
+
+
 def test_a_thread_inside_already_keeps_its_place_and_deadline():
     """A nested admission (the variant lock, then the converter) takes no second
     place and no new deadline."""
@@ -136,12 +172,12 @@ def test_a_queue_past_its_length_answers_busy_at_once():
     third request is refused at once, not after the time limit."""
     converter = BlockingConverter()
     pool = blocking_pool(converter, waiting=1)
-    running, _ = in_thread(lambda: pool.convert(b"first"))
+    running, _ = in_thread(lambda: pool.convert(b"first", CONVERSION))
     assert converter.started.wait(PATIENCE)
-    waiting, waited = in_thread(lambda: pool.convert(b"second"))
+    waiting, waited = in_thread(lambda: pool.convert(b"second", CONVERSION))
     wait_until(lambda: pool.admission.inside == 2)
     with pytest.raises(ConvertersBusy):
-        pool.convert(b"third")
+        pool.convert(b"third", CONVERSION)
     converter.release.set()
     running.join(PATIENCE)
     waiting.join(PATIENCE)
@@ -155,9 +191,9 @@ def queued_for(waited: float, monkeypatch) -> tuple[BlockingConverter, object]:
     monkeypatch.setattr(admission, "time", clock)
     converter = BlockingConverter()
     pool = blocking_pool(converter, waiting=1, timeout=30)
-    running, _ = in_thread(lambda: pool.convert(b"first"))
+    running, _ = in_thread(lambda: pool.convert(b"first", CONVERSION))
     assert converter.started.wait(PATIENCE)
-    waiting, outcome = in_thread(lambda: pool.convert(b"second"))
+    waiting, outcome = in_thread(lambda: pool.convert(b"second", CONVERSION))
     wait_until(lambda: pool.admission.inside == 2)
     clock.now += waited
     converter.release.set()
@@ -183,15 +219,18 @@ def test_a_request_past_its_deadline_in_the_queue_answers_timed_out(monkeypatch)
 
 @pytest.fixture(name="narrow_app")
 def _narrow_app(tmp_path):
-    """An app with one converter (a stand-in that blocks) and no queue."""
+    """An app with one converter and no queue, two images stored by its real
+    converter, which then makes way for a stand-in that blocks."""
     app = create_app(Settings(
         storage=str(tmp_path / "data"), convert_workers=1, convert_queue=0
     ))
+    client = app.test_client()
+    refs = [upload(client, make_image()).text for _ in range(2)]
     converter = BlockingConverter()
     pool = app.extensions["progimage"].converters
     pool._free.get_nowait()
     pool._free.put(converter)
-    yield app, converter
+    yield app, converter, refs
     converter.release.set()
 
 
@@ -199,9 +238,8 @@ def test_a_full_queue_answers_503_with_retry_after(narrow_app):
     """While the only converter is busy and nothing may wait, a conversion of another
     image answers 503 problem JSON with Retry-After at once; the original of that
     image, a probe and the busy conversion itself still answer."""
-    app, converter = narrow_app
+    app, converter, refs = narrow_app
     client = app.test_client()
-    refs = [upload(client, make_image()).text for _ in range(2)]
     busy, outcome = in_thread(lambda: client.get(f"/storage/{refs[0]}.webp"))
     assert converter.started.wait(PATIENCE)
     refused = client.get(f"/storage/{refs[1]}.webp")
@@ -220,9 +258,8 @@ def test_a_full_queue_answers_503_with_retry_after(narrow_app):
 def test_requests_waiting_for_one_variant_take_places_in_the_queue(narrow_app):
     """A second request for the variant being converted would wait for the variant
     lock, holding a thread: it needs a place too, and is refused without one."""
-    app, converter = narrow_app
+    app, converter, (ref, _) = narrow_app
     client = app.test_client()
-    ref = upload(client, make_image()).text
     busy, outcome = in_thread(lambda: client.get(f"/storage/{ref}.webp"))
     assert converter.started.wait(PATIENCE)
     assert client.get(f"/storage/{ref}.webp").status_code == 503

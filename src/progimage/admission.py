@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 
-from .exceptions import ConvertersBusy
+from .exceptions import ConversionTimedOut, ConvertersBusy
 
 
 class Admission:
@@ -22,7 +22,7 @@ class Admission:
         self.capacity = capacity
         self.timeout = timeout
         self._inside = 0
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()
         # The deadline of the thread's own admission: a thread already inside (a
         # conversion that waited for the variant lock) is not counted twice.
         self._held = threading.local()
@@ -33,31 +33,43 @@ class Admission:
         return self._inside
 
     @contextlib.contextmanager
-    def admit(self) -> Iterator[float]:
+    def admit(self, wait: bool = False) -> Iterator[float]:
         """Enter, and yield the ``time.monotonic()`` deadline of this admission.
 
         Nested admissions of one thread share the outer one's place and deadline.
+        With ``wait``, a caller that finds every place taken waits for one, and the
+        wait counts toward its deadline.
 
-        :raises ConvertersBusy: ``capacity`` callers are inside already.
+        :raises ConvertersBusy: ``capacity`` callers are inside already (and
+            ``wait`` is false).
+        :raises ConversionTimedOut: no place came free before the deadline.
         """
         deadline = getattr(self._held, "deadline", None)
         if deadline is not None:
             yield deadline
             return
-        with self._lock:
-            if self._inside >= self.capacity:
-                raise ConvertersBusy(
-                    f"{self.capacity} conversions are running or waiting already; "
-                    "try again later"
-                )
+        deadline = time.monotonic() + self.timeout
+        with self._changed:
+            while self._inside >= self.capacity:
+                if not wait:
+                    raise ConvertersBusy(
+                        f"{self.capacity} conversions are running or waiting already; "
+                        "try again later"
+                    )
+                if not self._changed.wait(remaining(deadline)):
+                    raise ConversionTimedOut(
+                        f"no converter came free within {self.timeout:g} s; "
+                        "try again later"
+                    )
             self._inside += 1
-            self._held.deadline = time.monotonic() + self.timeout
+            self._held.deadline = deadline
         try:
-            yield self._held.deadline
+            yield deadline
         finally:
             self._held.deadline = None
-            with self._lock:
+            with self._changed:
                 self._inside -= 1
+                self._changed.notify()
 
 
 def remaining(deadline: float) -> float:

@@ -43,7 +43,7 @@ from .exceptions import (
     ConversionFailed, ConversionOverran, ConversionTimedOut, ServiceError,
 )
 from .imaging import ImageInfo
-from .jobs import Job
+from .jobs import InspectJob, Job
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,9 @@ class ConverterPool:
     def convert(self, data: bytes | BinaryIO, job: Job) -> bytes | ImageInfo:
         """``job`` run on the image ``data`` (bytes, or a file read from where it
         stands) by a converter process (``runner.run``), waiting for a free one
-        included, within the time limit.
+        included, within the time limit. An upload check waits for a place among
+        the admitted jobs (its body is in already, and a check takes milliseconds);
+        a conversion finding none is refused at once.
 
         :raises ConvertersBusy: as many conversions as allowed are in already.
         :raises ConversionTimedOut: no converter was free in time.
@@ -93,7 +95,7 @@ class ConverterPool:
         :raises ConversionFailed: the converter process died on the way.
         :raises ServiceError: whatever the job raises, as it raised it.
         """
-        with self.admission.admit() as deadline:
+        with self.admission.admit(wait=isinstance(job, InspectJob)) as deadline:
             return self._run((data, job), deadline)
 
     def _run(
