@@ -26,6 +26,9 @@ from .variants import variant_tag
 bp = Blueprint("api", __name__)
 
 ONE_YEAR = 365 * 24 * 3600
+# As user-content hosts do: opened as a page, a stored file can run nothing, load
+# nothing and reach no cookie or storage of this origin.
+SANDBOX = "default-src 'none'; sandbox"
 IMMUTABLE = f"public, max-age={ONE_YEAR}, immutable"
 # What a request can ask the answer to be, API first: ``*/*`` (curl) gets plain text.
 ANSWER_TYPES = ("text/plain", "application/json", "text/html")
@@ -110,13 +113,20 @@ def download(name: str) -> Response:
     record = service.storage.record(ref)
     if not dot and not options.key():
         original = functools.partial(_original, ref, record)
-        return _send(original, record.sha256, record)
-    target = service.formats.for_extension(extension or _extension(record.format))
+        return _sandboxed(_send(original, record.sha256, record))
+    # An empty extension (``<ref>.``) names no format: 400, as an unknown one does.
+    target = service.formats.for_extension(extension if dot else _extension(record))
     etag = variant_tag(record.sha256, service.variant_key(target, options))
     variant = functools.partial(_variant, record, ref, target, options)
     response = _send(variant, etag, record)
     filename = f"{ref}.{extension or target.extension}"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return _sandboxed(response)
+
+
+def _sandboxed(response: Response) -> Response:
+    """An image answer: whatever its bytes, a browser must not run them."""
+    response.headers["Content-Security-Policy"] = SANDBOX
     return response
 
 
@@ -127,9 +137,9 @@ def openapi() -> Response:
         return Response(document.read(), mimetype="application/json")
 
 
-def _extension(format_name: str) -> str:
+def _extension(record: ImageRecord) -> str:
     """The extension to write an original's format, PNG if it is read-only."""
-    fmt = get_service().formats.for_name(format_name)
+    fmt = get_service().original_format(record)
     return fmt.extension if fmt.writable else "png"
 
 
@@ -153,10 +163,11 @@ def info(ref: str) -> Response:
     :raises ImageNotFound: nothing is stored under ``ref``.
     """
     _check_reference(ref)
-    record = get_service().info(ref)
+    service = get_service()
+    record = service.info(ref)
     return jsonify(
         format=record.format,
-        mime=record.mime,
+        mime=service.original_format(record).mime,
         width=record.width,
         height=record.height,
         mode=record.mode,
@@ -212,11 +223,12 @@ def _original(ref: str, record: ImageRecord) -> Response:
     without it there would be no Content-Length and no ranges.
     """
     service = get_service()
+    mime = service.original_format(record).mime
     prefix = service.settings.accel_redirect
     internal = service.internal_path(ref) if prefix else None
     if internal is None:
-        return _file(service.storage.open(ref), record.mime, record.size)
-    response = Response(mimetype=record.mime)
+        return _file(service.storage.open(ref), mime, record.size)
+    response = Response(mimetype=mime)
     response.headers["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{internal}"
     return response
 

@@ -19,6 +19,7 @@ from .exceptions import (
     ServiceError,
     StorageFull,
     StorageUnavailable,
+    StoredImageCorrupt,
     UnknownFormat,
     UnsupportedImage,
     WrongCredentials,
@@ -36,6 +37,8 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     WrongCredentials: 403,
     ConversionTimedOut: 503,
     StorageUnavailable: 503,
+    # Not the client's fault, and no 404 a cache would keep: the operator must look.
+    StoredImageCorrupt: 503,
     StorageFull: 507,
 }
 

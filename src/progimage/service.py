@@ -15,7 +15,9 @@ from PIL import Image
 
 from . import encoding, imaging
 from .config import Settings
-from .exceptions import ImageNotFound, InvalidOptions, ServiceError
+from .exceptions import (
+    ImageNotFound, InvalidOptions, ServiceError, StoredImageCorrupt,
+)
 from .formats import FormatRegistry, ImageFormat
 from .metrics import Metrics
 from .options import NO_OPTIONS, ImageOptions
@@ -86,6 +88,21 @@ class ImageService:
         :raises ImageNotFound: nothing is stored under ``ref``.
         """
         return self.storage.record(ref)
+
+    def original_format(self, record: ImageRecord) -> ImageFormat:
+        """The registry's format of a stored original: what it is served as, never
+        the type string stored in its record.
+
+        :raises StoredImageCorrupt: the record names a format unknown here.
+        """
+        try:
+            return self.formats.for_name(record.format)
+        except KeyError:
+            log.error("a stored record names the unknown format %r", record.format)
+            raise StoredImageCorrupt(
+                "a stored image names a format this server does not know; "
+                "it is not served"
+            ) from None
 
     def _examine(self, upload: BinaryIO) -> ImageRecord:
         """The record for an upload, checking that it is an image within limits."""
