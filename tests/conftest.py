@@ -66,7 +66,10 @@ def make_image(
     return buffer.getvalue()
 
 
-def upload(client, data: bytes, name: str = "image", method: str = "PUT"):
+def upload(
+    client, data: bytes, name: str = "image", method: str = "PUT",
+    headers: dict[str, str] | None = None,
+):
     """Upload ``data`` as the multipart field ``data``; return the response."""
     # Encoded in memory: the test client would spool large bodies to a file
     # that nothing closes.
@@ -75,7 +78,7 @@ def upload(client, data: bytes, name: str = "image", method: str = "PUT"):
     )
     return client.open(
         "/storage/", method=method, data=body,
-        content_type=f"multipart/form-data; boundary={boundary}",
+        content_type=f"multipart/form-data; boundary={boundary}", headers=headers,
     )
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, render_template, request
 
 from .api import REFERENCE, get_service
+from .auth import check_reader, readers_only
 from .exceptions import ImageNotFound
 from .storage import ImageRecord
 
@@ -32,14 +33,23 @@ class Card:
 
 @bp.get("/")
 def home() -> str:
-    """The upload form, then a card for each ``ref`` in the query string."""
-    cards = [_card(ref) for ref in request.args.getlist("ref")]
+    """The upload form, then a card for each ``ref`` in the query string.
+
+    :raises MissingCredentials: reads are private, there are cards and no key.
+    :raises WrongCredentials: the key is not one of the configured keys.
+    """
+    refs = request.args.getlist("ref")
+    if refs:
+        # Cards show an image's format, size and digest: a read like any other.
+        check_reader()
+    cards = [_card(ref) for ref in refs]
     return render_template(
         "index.html", cards=cards, extensions=_extensions(), thumbnail=THUMBNAIL
     )
 
 
 @bp.get("/cards/<ref>")
+@readers_only
 def card(ref: str) -> str:
     """One image's card as an HTML fragment, which the page's script inserts.
 
