@@ -153,3 +153,27 @@ def test_made_up_methods_and_paths_add_no_series(app, client):
     assert {sample["route"] for sample in requests} <= rules
     assert len(requests) <= 8
     assert len(samples) < 100
+
+
+def test_file_folded_away_mid_scrape_is_listed_again(tmp_path, monkeypatch):
+    """A dead worker's file removed between the listing and the reading of the
+    multiprocess folder (gunicorn's master folds it) does not fail the scrape."""
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    from progimage.metrics import Metrics
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    archive = MmapedDict(str(tmp_path / "counter_archive.db"))
+    key = mmap_key("progimage_x", "progimage_x_total", [], [], "x")
+    archive.write_value(key, 7.0, 0.0)
+    archive.close()
+    read = MmapedDict.read_all_values_from_file
+    gone = [str(tmp_path / "counter_4242.db")]
+
+    def racing(filename):
+        if gone:
+            raise FileNotFoundError(gone.pop())
+        return read(filename)
+
+    monkeypatch.setattr(MmapedDict, "read_all_values_from_file", racing)
+    assert b"progimage_x_total 7.0" in Metrics().exposition()
