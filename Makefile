@@ -23,22 +23,33 @@ FUZZ_SEEDS ?= ../shared/corpus/images
 ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
-.PHONY: install run dev test lock clean bench fuzz
+.PHONY: install install-runtime run dev test lock clean bench fuzz
 
-install: .venv/.synced
+# `make run` needs the runtime packages only; `make test` adds the development ones
+# (pytest, Playwright, moto, Schemathesis...). A stamp for each, so switching works.
+install: .venv/.synced-dev
+install-runtime: .venv/.synced-runtime
 
 $(PIPENV):
+	@echo "Installing Pipenv into $(TOOLS)/ (once)"
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet pipenv==$(PIPENV_VERSION)
 
-.venv/.synced: Pipfile.lock setup.cfg | $(PIPENV)
+.venv/.synced-runtime: Pipfile.lock setup.cfg | $(PIPENV)
+	@echo "Installing the runtime packages into .venv/ (once, about 260 MB)"
+	$(PIPENV) sync
+	touch $@
+
+.venv/.synced-dev: Pipfile.lock setup.cfg | $(PIPENV)
+	@echo "Installing the runtime and development packages into .venv/" \
+		"(once, about 730 MB in all)"
 	$(PIPENV) sync --dev
 	touch $@
 
-run: install
+run: install-runtime
 	$(PIPENV) run serve
 
-dev: install
+dev: install-runtime
 	$(PIPENV) run dev --host $(HOST) --port $(PORT)
 
 test: install

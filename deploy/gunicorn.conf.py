@@ -1,4 +1,5 @@
-"""gunicorn settings for ProgImage, used by `make run` and in production.
+"""gunicorn settings for ProgImage, used by `make run`, `progimage serve` (which ships
+them as progimage/gunicorn.conf.py) and in production.
 
 HOST and PORT choose where to listen (127.0.0.1:5000 by default).
 """
@@ -6,6 +7,7 @@ HOST and PORT choose where to listen (127.0.0.1:5000 by default).
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
@@ -94,8 +96,8 @@ def _fold(dead: str, archive: str) -> None:
     """Add every value of the file ``dead`` to ``archive``, then remove ``dead``.
 
     Only the master writes archives, one worker at a time. A scrape in the moment
-    between the two steps counts the dead worker twice; monitoring.py lists the
-    files again if one goes between its listing and its reading.
+    between the two steps counts the dead worker twice; the scrape lists the
+    files again if one goes between its listing and its reading (metrics.py).
     """
     from prometheus_client.mmap_dict import MmapedDict
 
@@ -115,3 +117,13 @@ def on_exit(server: object) -> None:
     """Remove the metrics folder if this configuration made it."""
     if _OWN_METRICS_DIR:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+# A bad PROGIMAGE_* setting or a missing bucket: one line and exit status 1 here, once,
+# rather than a traceback from every worker. After the metrics folder is chosen: the
+# check imports progimage, and with it prometheus_client.
+from progimage.startup import settings_problem  # noqa: E402
+
+if _problem := settings_problem():
+    on_exit(None)
+    sys.exit(f"progimage: {_problem}")

@@ -1,7 +1,7 @@
 """Fixtures that build the world: an app on a temporary folder, images in memory."""
 
+import contextlib
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from werkzeug.test import encode_multipart
 from progimage import create_app
 from progimage.config import Settings
 from live_servers import Gunicorn
+from system_programs import on_ci
 from progimage.pool import stop_spares
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
@@ -46,6 +47,17 @@ def _client(app):
     return app.test_client()
 
 
+@contextlib.contextmanager
+def app_client(settings: Settings) -> Iterator:
+    """A test client of an app built with ``settings``, for tests that change
+    settings over one storage folder; the app's converters stop afterwards."""
+    app = create_app(settings)
+    try:
+        yield app.test_client()
+    finally:
+        app.extensions["progimage"].close()
+
+
 def make_image(
     fmt: str = "PNG", size: tuple[int, int] = (64, 48), mode: str = "RGB", **params
 ) -> bytes:
@@ -66,10 +78,8 @@ def make_image(
     return buffer.getvalue()
 
 
-def upload(
-    client, data: bytes, name: str = "image", method: str = "PUT",
-    headers: dict[str, str] | None = None,
-):
+def upload(client, data: bytes, name: str = "image", method: str = "PUT",
+           path: str = "/storage/", headers: dict[str, str] | None = None):
     """Upload ``data`` as the multipart field ``data``; return the response."""
     # Encoded in memory: the test client would spool large bodies to a file
     # that nothing closes.
@@ -77,7 +87,7 @@ def upload(
         {"data": FileStorage(io.BytesIO(data), filename=name)}
     )
     return client.open(
-        "/storage/", method=method, data=body,
+        path, method=method, data=body,
         content_type=f"multipart/form-data; boundary={boundary}", headers=headers,
     )
 
@@ -89,9 +99,25 @@ def decode(data: bytes) -> Image.Image:
     return image
 
 
+@contextlib.contextmanager
+def largest_image() -> Iterator[list[int]]:
+    """Watch every image Pillow makes in this process (results of operations
+    included); the list yielded holds the largest pixel count seen so far."""
+    largest = [0]
+    original = Image.Image._new
+
+    def spy(self: Image.Image, core) -> Image.Image:
+        largest[0] = max(largest[0], core.size[0] * core.size[1])
+        return original(self, core)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Image.Image, "_new", spy)
+        yield largest
+
+
 def corpus_required() -> bool:
     """On CI the corpus must be there; elsewhere its tests are skipped."""
-    return os.environ.get("CI", "").lower() == "true"
+    return on_ci()
 
 
 def with_orientation(orientation: int) -> Image.Exif:
@@ -140,5 +166,24 @@ def _live_server(tmp_path_factory) -> Iterator[str]:
     """A real gunicorn (the deployed settings) on a free loopback port; its URL."""
     folder = tmp_path_factory.mktemp("live")
     server = Gunicorn(folder, {"PROGIMAGE_STORAGE": str(folder / "data")}).start()
+    yield server.url
+    server.stop()
+
+
+API_KEY = "test-key-1f6c2a"
+#: The upload limit of ``keyed_server``: small, so that refusing early shows.
+KEYED_SERVER_MAX_UPLOAD = 16 * 1024 * 1024
+
+
+@pytest.fixture(name="keyed_server", scope="session")
+def _keyed_server(tmp_path_factory) -> Iterator[str]:
+    """A real gunicorn that wants ``API_KEY`` to upload and to read, and refuses
+    uploads over ``KEYED_SERVER_MAX_UPLOAD``; its URL."""
+    folder = tmp_path_factory.mktemp("keyed")
+    server = Gunicorn(folder, {
+        "PROGIMAGE_STORAGE": str(folder / "data"), "PROGIMAGE_API_KEYS": API_KEY,
+        "PROGIMAGE_PRIVATE_READS": "1",
+        "PROGIMAGE_MAX_UPLOAD_BYTES": str(KEYED_SERVER_MAX_UPLOAD),
+    }, workers=1).start()
     yield server.url
     server.stop()

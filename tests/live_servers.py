@@ -4,7 +4,6 @@ settings and nginx with a given site, each on a free loopback port."""
 import contextlib
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+
+from system_programs import require
 
 ROOT = Path(__file__).resolve().parents[1]
 PROGIMAGE = "progimage:create_app()"
@@ -207,7 +208,7 @@ def nginx(folder: Path, site: str) -> Iterator[str]:
     (folder / "site.conf").write_text(site)
     user = "user root root;" if os.geteuid() == 0 else ""
     (folder / "nginx.conf").write_text(MAIN_CONF.format(folder=folder, user=user))
-    binary = shutil.which("nginx") or "/usr/sbin/nginx"
+    binary = require("nginx")
     process = subprocess.Popen(
         [binary, "-p", str(folder), "-c", str(folder / "nginx.conf")],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -25,6 +25,21 @@ def test_post_works_like_put(client):
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("method", ["PUT", "POST"])
+def test_storage_without_the_slash_stores_too(client, method):
+    """/storage answers as /storage/ does, not a redirect with an HTML body that
+    uuid=$(curl ...) would capture."""
+    data = make_image("PNG")
+    response = upload(client, data, method=method, path="/storage")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    ref = response.get_data(as_text=True)
+    assert uuid.UUID(ref).version == 4
+    assert response.headers["Location"] == f"/storage/{ref}"
+    with client.get(f"/storage/{ref}") as stored:
+        assert stored.data == data
+
+
 @pytest.mark.parametrize("fmt, mime", [
     ("JPEG", "image/jpeg"), ("PNG", "image/png"), ("GIF", "image/gif"),
     ("BMP", "image/bmp"), ("TIFF", "image/tiff"), ("WEBP", "image/webp"),

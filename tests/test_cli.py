@@ -98,10 +98,10 @@ def test_get_with_output_converts(live_server, ref, tmp_path, extension, fmt):
     assert (image.format, image.size) == (fmt, (40, 30))
 
 
-@pytest.mark.parametrize("name, expected", [("", ".png"), (".gif", ".gif")])
+@pytest.mark.parametrize("name, expected", [("", ""), (".gif", ".gif")])
 def test_get_names_the_file_after_the_image(live_server, ref, tmp_path, name,
                                             expected):
-    """Without ``-o`` the file is REF.EXT here (the original's usual extension)."""
+    """Without ``-o`` the file is REF[.EXT] here, as asked (the original: REF)."""
     result = run("get", ref + name, url=live_server, cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.decode().strip() == ref + expected

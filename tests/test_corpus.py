@@ -6,13 +6,13 @@ are skipped with a reason, except on CI (``CI=true``), where its absence fails.
 """
 
 import csv
-import shutil
 
 import pytest
 from PIL import Image, ImageOps
 
 from conftest import CORPUS, corpus_required, decode, upload
 from progimage.formats import FormatRegistry
+from system_programs import present, unavailable
 
 MANIFEST = CORPUS / "manifest.tsv"
 LOSSLESS = ("png", "bmp", "tiff", "ppm", "tga", "qoi")
@@ -66,8 +66,10 @@ def _stored(tmp_path_factory):
     from progimage.config import Settings
 
     # Correctness, not speed: a 384-frame HEIF or a 15-megapixel QOI may take a while.
+    # Every reader is on, EPS (off by default: test_postscript.py) included.
     settings = Settings(
-        storage=str(tmp_path_factory.mktemp("corpus")), convert_timeout=600
+        storage=str(tmp_path_factory.mktemp("corpus")), convert_timeout=600,
+        postscript=True,
     )
     app = create_app(settings)
     client = app.test_client()
@@ -81,17 +83,14 @@ def _stored(tmp_path_factory):
 
 
 def _ghostscript() -> bool:
-    if shutil.which("gs"):
-        return True
-    if corpus_required():
-        raise RuntimeError("CI=true but Ghostscript (gs) is missing: EPS is unread")
-    return False
+    return present("gs")
 
 
 def _ref(stored, name: str) -> str:
     _, refs, _ = stored
     if name not in refs:
-        pytest.skip("Ghostscript (gs) is not installed, so Pillow cannot read EPS")
+        unavailable("gs is not installed (Debian package ghostscript): Pillow cannot "
+                    "read EPS")
     status, body = refs[name]
     assert status == 200, body
     return body

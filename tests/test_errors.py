@@ -61,3 +61,20 @@ def test_routing_errors_are_problem_json(client, method, path, status):
     assert set(response.get_json()) == PROBLEM_FIELDS
     if status == 405:
         assert "PUT" in response.headers["Allow"] or "GET" in response.headers["Allow"]
+
+
+@pytest.mark.parametrize("path", [
+    f"/storage/{uuid.uuid4()}", f"/storage/{uuid.uuid4()}.webp", "/no/such/page",
+    f"/cards/{uuid.uuid4()}",
+], ids=["original", "variant", "unknown route", "card"])
+def test_error_pages_for_browsers_carry_the_page_policy(client, path):
+    """A browser's error page may load only the site's own files and never be framed,
+    whichever route failed."""
+    browser = "text/html,application/xhtml+xml,*/*;q=0.8"
+    response = client.get(path, headers={"Accept": browser})
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "object-src 'none'" in policy

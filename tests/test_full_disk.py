@@ -10,6 +10,7 @@ from PIL import Image
 from conftest import make_image, upload
 from progimage import create_app
 from progimage.config import Settings
+from system_programs import unavailable
 
 
 @pytest.fixture(name="small_disk")
@@ -22,7 +23,8 @@ def _small_disk(tmp_path):
         capture_output=True,
     )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
+        unavailable("cannot mount a tmpfs here (needs root): "
+                    + mounted.stderr.decode().strip())
     yield disk
     subprocess.run(["umount", "-l", str(disk)], check=True)
 

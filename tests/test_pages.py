@@ -102,7 +102,7 @@ def test_card_of_a_missing_image_is_404(client):
 
 
 @pytest.mark.parametrize("ref, message", [
-    ("nonsense", "nonsense&#39; is not an image reference"),
+    ("nonsense", "not an image reference"),
     ("0d4f06b6-5c41-4a5e-9d39-2f4bb0b0e0a1", "no image is stored under"),
 ])
 def test_page_explains_unknown_references(client, ref, message):
@@ -152,3 +152,69 @@ def test_thumbnail_link_answers_a_small_webp(client):
     with client.get(link) as response:
         image = decode(response.data)
     assert (image.format, image.size) == ("WEBP", (256, 128))
+
+
+@pytest.fixture(name="lookups")
+def _lookups(app, monkeypatch) -> list[str]:
+    """The references the app's storage is asked for, in order."""
+    storage = app.extensions["progimage"].storage
+    asked: list[str] = []
+    record = storage.record
+
+    def counting(ref: str):
+        asked.append(ref)
+        return record(ref)
+
+    monkeypatch.setattr(storage, "record", counting)
+    return asked
+
+
+def test_page_looks_up_20_images_and_links_to_the_rest(client, lookups):
+    """98 references make 20 lookups; a link carries the other 78, in order, to the
+    next page, which looks up the next 20."""
+    refs = [str(uuid.uuid4()) for _ in range(98)]
+    response = client.get("/", query_string={"ref": refs})
+    assert response.status_code == 200
+    assert lookups == refs[:20]
+    page = response.get_data(as_text=True)
+    assert page.count("no image is stored under") == 20
+    link = re.search(r'<p class="more"><a href="([^"]+)">78\s+more images</a>', page)
+    assert refs_in(link.group(1)) == refs[20:]
+    lookups.clear()
+    client.get(link.group(1).replace("&amp;", "&"))
+    assert lookups == refs[20:40]
+
+
+def test_page_looks_up_a_repeated_reference_once(client, lookups):
+    """The same reference 98 times is one lookup and one card."""
+    ref = upload(client, make_image("PNG")).get_data(as_text=True)
+    page = client.get("/", query_string={"ref": [ref] * 98}).get_data(as_text=True)
+    assert lookups == [ref]
+    assert page.count(f'<li class="card" data-ref="{ref}">') == 1
+    assert 'class="more"' not in page
+
+
+@pytest.mark.parametrize("text", [
+    "Your account is locked: call +1 555 0100",
+    "<b>x</b>" + "A" * 5000,
+    "0D4F06B6-5C41-4A5E-9D39-2F4BB0B0E0A1",
+])
+def test_page_never_echoes_what_is_not_a_reference(client, lookups, text):
+    """Text that is not a reference is named as such, not repeated, and not looked up;
+    nor does it reach the link to the next page."""
+    filler = [str(uuid.uuid4()) for _ in range(20)]
+    response = client.get("/", query_string={"ref": [text, *filler, text + "!"]})
+    page = response.get_data(as_text=True)
+    assert "not an image reference" in page
+    for fragment in ("account", "AAAAAAAAAA", "&lt;b&gt;", "0D4F06B6"):
+        assert fragment not in page
+    assert lookups == filler[:19]
+    link = re.search(r'<p class="more"><a href="([^"]+)">1\s+more image</a>', page)
+    assert refs_in(link.group(1)) == filler[19:]
+
+
+def test_card_of_a_non_reference_does_not_echo_it(client):
+    """The card fragment's 404 names no text of the request."""
+    response = client.get("/cards/call-555-0100-now")
+    assert response.status_code == 404
+    assert response.get_json()["detail"] == "not an image reference"

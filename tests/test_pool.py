@@ -7,8 +7,11 @@ import threading
 import pytest
 
 from conftest import make_image
-from progimage.exceptions import ConversionFailed, ConversionTimedOut, UnsupportedImage
+from progimage.exceptions import (
+    ConversionFailed, ConversionOverran, ConversionTimedOut, UnsupportedImage,
+)
 from progimage.formats import FormatRegistry
+from progimage.jobs import ConvertJob
 from progimage.pool import ConverterPool, stop_spares
 from test_limits import slow_png
 
@@ -28,7 +31,7 @@ def _pool():
 
 def convert(pool: ConverterPool, data: bytes, target=WEBP) -> bytes:
     """Convert through the pool with the registry and a generous pixel limit."""
-    return pool.convert(data, target, REGISTRY, 50_000_000)
+    return pool.convert(data, ConvertJob(target, REGISTRY, 50_000_000))
 
 
 def running_pids(pool: ConverterPool) -> set[int]:
@@ -64,7 +67,8 @@ def test_a_dead_converter_is_replaced(pool):
 
 
 def test_busy_converters_answer_timed_out(pool):
-    """When every converter stays busy past the limit, the request is refused."""
+    """When every converter stays busy past the limit, the request is refused; that
+    is told apart from the job that overran (an upload check answers 422 for it)."""
     slow, avif = slow_png(), REGISTRY.for_name("AVIF")
     outcome = []
     thread = threading.Thread(
@@ -75,10 +79,11 @@ def test_busy_converters_answer_timed_out(pool):
     # once it is up: this request's wait surely ends before the slot comes back.
     while not pool._free.empty():
         pass
-    with pytest.raises(ConversionTimedOut, match="busy"):
+    with pytest.raises(ConversionTimedOut, match="busy") as busy:
         convert(pool, make_image())
     thread.join()
-    assert isinstance(outcome[0], ConversionTimedOut)
+    assert not isinstance(busy.value, ConversionOverran)
+    assert isinstance(outcome[0], ConversionOverran)
 
 
 def test_closed_pools_hand_idle_converters_on(pool):

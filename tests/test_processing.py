@@ -5,7 +5,10 @@ import io
 import pytest
 from PIL import Image, ImageChops, ImageCms
 
-from conftest import corpus_image, decode, make_image, upload, with_orientation
+from conftest import (
+    app_client, corpus_image, decode, make_image, upload, with_orientation,
+)
+from progimage.config import Settings
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
@@ -281,6 +284,60 @@ def test_unknown_mask_reference_is_400(client, store):
     )
     assert response.status_code == 400
     assert "parameter 'mask'" in response.get_json()["detail"]
+
+
+def test_mask_is_decoded_in_the_converter_not_the_server(client, store, monkeypatch):
+    """The server process decodes no pixels: with Pillow's ``load`` broken there,
+    uploads are checked and a stored mask applied all the same."""
+    mask = encode(Image.new("L", (10, 10), 255))
+    original = encode(Image.new("RGB", (40, 20), (10, 120, 200)))
+    with monkeypatch.context() as server:
+        server.setattr(Image.Image, "load", _no_decoding_here)
+        mask_ref, ref = store(mask), store(original)
+        response = client.get(f"/storage/{ref}.png?mask={mask_ref}")
+        assert response.status_code == 200, response.get_data(as_text=True)
+        body = response.data
+    assert decode(body).getpixel((20, 10)) == (10, 120, 200, 255)
+
+
+def _no_decoding_here(self):
+    raise AssertionError("the server process decoded an image")
+
+
+def test_mask_above_the_pixel_limit_is_422(tmp_path):
+    """A stored mask above the pixel limit (stored before the limit was lowered)
+    answers 422 naming the mask."""
+    storage = str(tmp_path / "data")
+    with app_client(Settings(storage=storage)) as roomy:
+        mask_ref = upload(roomy, encode(Image.new("L", (200, 100)))).data.decode()
+        ref = upload(roomy, make_image(size=(20, 10))).data.decode()
+    with app_client(Settings(storage=storage, max_pixels=10_000)) as strict:
+        response = strict.get(f"/storage/{ref}.png?mask={mask_ref}")
+    assert response.status_code == 422
+    assert "parameter 'mask'" in response.get_json()["detail"]
+
+
+def test_damaged_mask_is_400(client, store):
+    """A stored mask whose pixels cannot be decoded (a large BMP, checked only by
+    its header at upload) answers 400 naming the mask."""
+    data = encode(Image.new("L", (1500, 1400)), "BMP")
+    mask_ref = store(data[: len(data) // 2])
+    ref = store(make_image())
+    response = client.get(f"/storage/{ref}.png?mask={mask_ref}")
+    assert response.status_code == 400
+    assert "parameter 'mask'" in response.get_json()["detail"]
+
+
+def test_large_jpeg_mask_gives_the_same_shape(client, store):
+    """A mask far larger than the result is shrunk on decoding and still masks
+    the same half."""
+    mask = Image.new("L", (2400, 1200), 0)
+    mask.paste(255, (1200, 0, 2400, 1200))
+    mask_ref = store(encode(mask, "JPEG"))
+    ref = store(encode(Image.new("RGB", (40, 20), (10, 120, 200))))
+    image = fetch(client, f"/storage/{ref}.png?mask={mask_ref}")
+    assert image.getpixel((5, 10))[3] == 0
+    assert image.getpixel((35, 10))[3] == 255
 
 
 @pytest.mark.parametrize("ext", ["jpg", "webp", "avif"])

@@ -1,7 +1,6 @@
 """The README's session against a real gunicorn, with real curl and file."""
 
 import concurrent.futures
-import shutil
 import subprocess
 import urllib.request
 
@@ -9,10 +8,7 @@ import pytest
 
 from conftest import make_image
 from live_servers import Gunicorn
-
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("curl") and shutil.which("file")), reason="needs curl and file"
-)
+from system_programs import require
 
 
 @pytest.fixture(scope="module", name="server")
@@ -32,6 +28,13 @@ def _jpeg(tmp_path):
     return path
 
 
+@pytest.fixture(name="curl_and_file")
+def _curl_and_file() -> None:
+    """curl and file, which the README's commands use."""
+    require("curl")
+    require("file")
+
+
 def _shell(command: str, **environ: str) -> bytes:
     return subprocess.run(
         ["bash", "-c", command], env=environ, check=True, capture_output=True,
@@ -44,6 +47,7 @@ def _mime(server, path: str) -> str:
     return _shell(command, host=server.url).decode().strip()
 
 
+@pytest.mark.usefixtures("curl_and_file")
 def test_readme_session(server, jpeg):
     """uuid=$(curl -X PUT ... -F data=@image.jpg); the original and a BMP come back."""
     uuid = _shell(
@@ -58,6 +62,19 @@ def test_readme_session(server, jpeg):
     assert original == jpeg.read_bytes()
 
 
+@pytest.mark.usefixtures("curl_and_file")
+@pytest.mark.parametrize("method", ["PUT", "POST"])
+def test_curl_upload_without_the_slash(server, jpeg, method):
+    """uuid=$(curl -X PUT $host/storage ...) captures the reference, not a redirect."""
+    uuid = _shell(
+        f'curl -sS -X {method} "$host/storage" -F "data=@$file"',
+        host=server.url, file=str(jpeg),
+    ).decode()
+    original = _shell(f'curl -sf "$host/storage/{uuid}"', host=server.url)
+    assert original == jpeg.read_bytes()
+
+
+@pytest.mark.usefixtures("curl_and_file")
 def test_curl_sees_status_codes(server):
     """Unknown references are 404 and non-images 400, as curl reports them."""
     code = _shell(

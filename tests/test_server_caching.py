@@ -4,6 +4,7 @@ memory, and originals sent without reading them into Python."""
 import io
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -163,3 +164,77 @@ def test_nginx_caches_variants_and_converts_once(behind_nginx):
     assert "X-Accel-Redirect" not in direct.headers
     assert direct.content == responses[0].content
     assert len(server.logged(f"converted {ref} to WEBP")) == 1
+
+
+KEY = {"Authorization": "Bearer k3y"}
+
+
+@pytest.fixture(name="private_behind_nginx", scope="module",
+                params=["X-Accel-Redirect", "proxied"])
+def _private_behind_nginx(request, tmp_path_factory):
+    """gunicorn with private reads (key ``k3y``) behind deploy/nginx.conf, with
+    originals handed over by X-Accel-Redirect or proxied (and then cacheable)."""
+    tmp_path = tmp_path_factory.mktemp("private")
+    storage = tmp_path / "data"
+    env = {
+        "PROGIMAGE_STORAGE": str(storage), "PROGIMAGE_API_KEYS": "k3y",
+        "PROGIMAGE_PRIVATE_READS": "1",
+        "PROGIMAGE_ACCEL_REDIRECT": "/_progimage" if request.param != "proxied" else "",
+    }
+    with Gunicorn(tmp_path, env, workers=1) as server:
+        upstream = server.url.removeprefix("http://")
+        site = deploy_site(upstream, storage, tmp_path / "nginx-cache")
+        with nginx(tmp_path / "nginx", site) as url:
+            yield url
+
+
+@pytest.mark.parametrize("path", ["/storage/{ref}", "/storage/{ref}.webp",
+                                  "/storage/{ref}/info"])
+def test_keyed_reads_never_answer_keyless_ones_through_nginx(private_behind_nginx,
+                                                             path):
+    """With private reads behind the shipped nginx: a keyed read, then the same URL
+    without a key answers 401 (not the cached image); after the DELETE the keyed
+    read answers 404."""
+    url = private_behind_nginx
+    data = _noise("PNG", (30, 20))
+    stored = requests.put(f"{url}/storage/", files={"data": ("a.png", data)},
+                          headers=KEY, timeout=30)
+    ref = stored.text
+    address = url + path.format(ref=ref)
+    keyed = [requests.get(address, headers=KEY, timeout=30) for _ in range(2)]
+    assert [r.status_code for r in keyed] == [200, 200]
+    assert keyed[0].content == keyed[1].content
+    assert keyed[0].headers["Cache-Control"] == "private, no-cache"
+    assert [r.headers["X-Cache-Status"] for r in keyed] == ["BYPASS", "BYPASS"]
+    keyless = requests.get(address, timeout=30)
+    assert keyless.status_code == 401
+    assert keyless.headers["Content-Type"] == "application/problem+json"
+    deleted = requests.delete(f"{url}/storage/{ref}", headers=KEY, timeout=30)
+    assert deleted.status_code == 204
+    assert requests.get(address, headers=KEY, timeout=30).status_code == 404
+
+
+def test_deleted_image_leaves_the_nginx_cache_when_its_entry_expires(tmp_path):
+    """Public reads: nginx has no purge, so a DELETE shows once the cached entry
+    expires (10 minutes as shipped, 1 s here) and nginx asks the app again."""
+    storage = tmp_path / "data"
+    with Gunicorn(tmp_path, {"PROGIMAGE_STORAGE": str(storage)}, workers=1) as server:
+        upstream = server.url.removeprefix("http://")
+        site = deploy_site(upstream, storage, tmp_path / "nginx-cache")
+        assert "proxy_cache_valid 200 206 10m;" in site
+        site = site.replace("proxy_cache_valid 200 206 10m;",
+                            "proxy_cache_valid 200 206 1s;")
+        with nginx(tmp_path / "nginx", site) as url:
+            ref = _store(url, _noise("PNG", (30, 20)))
+            variant = f"{url}/storage/{ref}.webp"
+            statuses = [requests.get(variant, timeout=30).headers["X-Cache-Status"]
+                        for _ in range(2)]
+            assert statuses == ["MISS", "HIT"]
+            deleted = requests.delete(f"{url}/storage/{ref}", timeout=30)
+            assert deleted.status_code == 204
+            deadline = time.monotonic() + 10
+            while (answer := requests.get(variant, timeout=30)).status_code == 200:
+                assert answer.headers["X-Cache-Status"] == "HIT"
+                assert time.monotonic() < deadline, "still cached after 10 s"
+                time.sleep(0.1)
+            assert answer.status_code == 404

@@ -2,12 +2,17 @@
 
 import io
 import os
+import time
 
 import pytest
 from conftest import make_image, upload
 from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
+
+from progimage import create_app
+from progimage.config import Settings
+from progimage.pool import stop_spares
 
 
 def _corrupt_png_crc(data: bytes) -> bytes:
@@ -92,3 +97,64 @@ def test_png_check_passes_valid_multichunk_file(app):
     ref = _upload_large(client, data).get_data(as_text=True)
     with client.get(f"/storage/{ref}") as response:
         assert response.get_data() == data
+
+
+def _progressive_jpeg(size: tuple[int, int]) -> bytes:
+    """A progressive JPEG of one colour: its scans are tiny, their decoding is not."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (90, 140, 200)).save(buffer, "JPEG", progressive=True)
+    return buffer.getvalue()
+
+
+def scan_bomb(size: tuple[int, int], scans: int) -> bytes:
+    """A progressive JPEG whose last scan is repeated until it has ``scans`` scans
+    (libjpeg decodes each one over the whole image)."""
+    data = _progressive_jpeg(size)
+    last = data.rindex(b"\xff\xda")  # the last start-of-scan marker
+    repeats = scans - data.count(b"\xff\xda") + 1
+    return data[:last] + data[last:-2] * repeats + data[-2:]
+
+
+@pytest.fixture(name="hasty_client")
+def _hasty_client(tmp_path):
+    """A client of an app whose jobs may run 0.5 s, on a converter of its own."""
+    stop_spares()
+    app = create_app(Settings(
+        storage=str(tmp_path / "data"), convert_timeout=0.5, convert_workers=1
+    ))
+    yield app.test_client()
+    app.extensions["progimage"].close()
+
+
+def test_progressive_jpeg_with_normal_scans_is_stored(client):
+    """An ordinary progressive JPEG (10 scans) uploads."""
+    assert upload(client, _progressive_jpeg((640, 480))).status_code == 200
+
+
+def test_scan_marker_bytes_in_metadata_are_not_counted(client):
+    """Bytes that look like 200 scan markers inside a comment do not make a JPEG a
+    scan bomb: only real segments count."""
+    data = make_image("JPEG", comment=b"\xff\xda" * 200)
+    assert upload(client, data).status_code == 200
+
+
+def test_scan_bomb_is_422_at_once(hasty_client):
+    """A JPEG repeating its last scan 1,000 times is refused from its markers,
+    before any decoding, well within the time limit."""
+    upload(hasty_client, make_image())  # the converter is up: its start is not timed
+    started = time.monotonic()
+    response = upload(hasty_client, scan_bomb((1024, 768), scans=1000))
+    assert time.monotonic() - started < 0.5
+    assert response.status_code == 422
+    assert "more than 100 scans" in response.get_json()["detail"]
+
+
+def test_upload_check_past_the_limit_is_422(hasty_client):
+    """An upload whose check outlasts the time limit (100 scans over 6 megapixels,
+    seconds of decoding) is refused as too costly, not stored, not 503."""
+    upload(hasty_client, make_image())
+    started = time.monotonic()
+    response = upload(hasty_client, scan_bomb((3000, 2000), scans=100))
+    assert time.monotonic() - started < 0.5 + 1.0
+    assert response.status_code == 422
+    assert "too costly to decode" in response.get_json()["detail"]

@@ -21,7 +21,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["progimage"] = ImageService(
         settings=settings,
         storage=make_storage(settings.storage, settings.s3_endpoint),
-        formats=FormatRegistry.from_pillow(),
+        formats=FormatRegistry.from_pillow().reading(settings.postscript),
         cache=make_cache(settings),
         metrics=monitoring.get_metrics(app),
     )

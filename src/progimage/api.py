@@ -12,9 +12,9 @@ from flask import (
 )
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
-from werkzeug.http import is_resource_modified
 
 from .auth import readers_only, writers_only
+from .conditional import apply_range, check_preconditions, is_current
 from .exceptions import ImageNotFound, InvalidUpload
 from .formats import ImageFormat
 from .options import REFERENCE, ImageOptions
@@ -30,6 +30,10 @@ ONE_YEAR = 365 * 24 * 3600
 # nothing and reach no cookie or storage of this origin.
 SANDBOX = "default-src 'none'; sandbox"
 IMMUTABLE = f"public, max-age={ONE_YEAR}, immutable"
+# With private reads an answer is for its key holder alone: shared caches must not
+# keep it, and the browser asks again each time (a 304 without the body), so that a
+# DELETE or a revoked key takes effect at once.
+PRIVATE = "private, no-cache"
 # What a request can ask the answer to be, API first: ``*/*`` (curl) gets plain text.
 ANSWER_TYPES = ("text/plain", "application/json", "text/html")
 
@@ -44,7 +48,9 @@ def prefers_html() -> bool:
     return request.accept_mimetypes.best_match(ANSWER_TYPES) == "text/html"
 
 
-@bp.route("/storage/", methods=["PUT", "POST"])
+# /storage too, without a redirect: uuid=$(curl -X PUT $host/storage ...) would
+# capture the redirect's HTML. One rule, so metrics count both as /storage/.
+@bp.route("/storage/", methods=["PUT", "POST"], strict_slashes=False)
 @writers_only
 def upload() -> Response:
     """Store the multipart file ``data``; answer its reference as plain text.
@@ -165,7 +171,7 @@ def info(ref: str) -> Response:
     _check_reference(ref)
     service = get_service()
     record = service.info(ref)
-    return jsonify(
+    response = jsonify(
         format=record.format,
         mime=service.original_format(record).mime,
         width=record.width,
@@ -179,6 +185,9 @@ def info(ref: str) -> Response:
         has_alpha=record.has_alpha,
         created=record.created,
     )
+    if service.settings.private_reads:
+        response.headers["Cache-Control"] = PRIVATE
+    return response
 
 
 def _check_reference(ref: str) -> None:
@@ -189,31 +198,29 @@ def _check_reference(ref: str) -> None:
 
 
 def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Response:
-    """Answer 304 without touching the file when the client's copy is current; else
-    the file's response, with validators and ranges."""
+    """Answer 412 or 304 without touching the file when a precondition says so; else
+    the file's response, with validators, caching headers and a byte range.
+
+    :raises PreconditionFailed: If-Match or If-Unmodified-Since does not hold.
+    :raises RequestedRangeNotSatisfiable: the range starts past the end.
+    """
     created = datetime.fromisoformat(record.created)
-    if not is_resource_modified(request.environ, etag=etag, last_modified=created):
-        response = Response(status=304)
-    else:
-        response = respond()
+    check_preconditions(request, etag, created)
+    response = Response(status=304) if is_current(request, etag, created) else respond()
     response.set_etag(etag)
     response.last_modified = created
     # Set as a string: the cache_control accessors re-parse the header on every write.
-    response.headers["Cache-Control"] = IMMUTABLE
+    response.headers["Cache-Control"] = (
+        PRIVATE if get_service().settings.private_reads else IMMUTABLE
+    )
     if response.status_code != 200 or "X-Accel-Redirect" in response.headers:
         return response
-    if "Range" not in request.headers:
-        # What make_conditional would add; skipping it saves a tenth of a request.
-        response.headers["Accept-Ranges"] = "bytes"
-        return response
+    response.headers["Accept-Ranges"] = "bytes"
     try:
-        response.make_conditional(
-            request, accept_ranges=True, complete_length=response.content_length
-        )
+        return apply_range(response, request, etag, created)
     except RequestedRangeNotSatisfiable:
         response.close()
         raise
-    return response
 
 
 def _original(ref: str, record: ImageRecord) -> Response:

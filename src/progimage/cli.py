@@ -2,10 +2,13 @@
 
 import argparse
 import contextlib
+import errno
 import json
-import mimetypes
 import os
+import secrets
+import stat
 import sys
+import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -14,10 +17,11 @@ import requests
 from tqdm import tqdm
 
 from .client import Client, Progress, ProgImageError
+from .options import REFERENCE
 
 DEFAULT_URL = "http://127.0.0.1:5000"
-# The checkout's gunicorn settings, used by ``serve`` when the package runs from one.
-GUNICORN_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "gunicorn.conf.py"
+# The gunicorn settings of deploy/, shipped in the package (a link in the checkout).
+GUNICORN_CONFIG = Path(__file__).with_name("gunicorn.conf.py")
 
 # Image operations as options of ``get``: (query parameter, type, help).
 OPERATIONS = (
@@ -48,24 +52,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.command(args)
     except ProgImageError as error:
-        _say(error.detail)
+        _say(_explained(error))
     except requests.ConnectionError:
         _say(f"cannot reach {args.url} (is the server running? see progimage serve)")
+    except requests.RequestException as error:
+        _say(f"the request to {args.url} failed: {error}")
     except OSError as error:
         _say(f"{error.filename or ''}: {error.strerror or error}".lstrip(": "))
     return 1
 
 
 def upload(args: argparse.Namespace) -> int:
-    """Upload each file; print its reference (or details with --json)."""
+    """Upload each file; print its reference (or details with --json).
+
+    :raises requests.RequestException: the server cannot be reached.
+    """
     failed, details = 0, []
-    with Client(args.url) as client:
+    with _client(args) as client:
         for path in args.files:
             try:
                 with _bar(path.name) as progress:
                     ref = client.put(path, progress)
+            except requests.RequestException:
+                raise  # the next files would fail the same way
             except (ProgImageError, OSError) as error:
-                _say(f"{path}: {getattr(error, 'detail', None) or error.strerror}")
+                _say(f"{path}: {_explained(error)}")
                 failed += 1
                 continue
             if args.json:
@@ -73,41 +84,44 @@ def upload(args: argparse.Namespace) -> int:
                 details.append({"file": str(path), "ref": ref, "url": url,
                                 **client.info(ref)})
             else:
-                print(ref, flush=True)
+                _print(ref)
     if args.json:
         print(json.dumps(details, indent=2))
     return 1 if failed else 0
 
 
 def get(args: argparse.Namespace) -> int:
-    """Download an image, converted and processed as the options say."""
-    ref, _, extension = args.image.partition(".")
+    """Download an image, converted and processed as the options say.
+
+    :raises FileExistsError: the output file exists and ``--force`` is not given.
+    """
+    ref, extension = args.image
     # Options left out are None, flags left out False; flags set are sent as 1.
     query = {name[3:]: 1 if value is True else value
              for name, value in vars(args).items()
              if name.startswith("op_") and value is not None and value is not False}
     if args.no_orient:
         query["orient"] = 0
-    with (Client(args.url) as client, _output(args.output) as (target, is_file),
-          _bar(args.image) as progress):
-        mime = client.download(target, ref, extension, progress, **query)
-    if is_file and args.output is None:
-        named = Path(ref + (f".{extension}" if extension else _extension(mime)))
-        Path(target.name).replace(named)
-        print(named)
+    # The file is named after what was asked for, never after the server's answer.
+    named = ref + (f".{extension}" if extension else "")
+    with (_client(args) as client, _output(args.output or named, args.force) as target,
+          _bar(named) as progress):
+        client.download(target, ref, extension, progress, **query)
+    if args.output is None:
+        _print(named)
     return 0
 
 
 def info(args: argparse.Namespace) -> int:
     """Print what the server knows about an image, as JSON."""
-    with Client(args.url) as client:
+    with _client(args) as client:
         print(json.dumps(client.info(args.ref), indent=2))
     return 0
 
 
 def delete(args: argparse.Namespace) -> int:
     """Delete an image."""
-    with Client(args.url) as client:
+    with _client(args) as client:
         client.delete(args.ref)
     return 0
 
@@ -116,7 +130,7 @@ def serve(args: argparse.Namespace) -> int:
     """Replace this process with gunicorn serving the API (never returns)."""
     if args.storage:
         os.environ["PROGIMAGE_STORAGE"] = args.storage
-    config = ["--config", str(GUNICORN_CONFIG)] if GUNICORN_CONFIG.is_file() else []
+    config = ["--config", str(GUNICORN_CONFIG)]
     if args.workers:
         config += ["--workers", str(args.workers)]
     command = [sys.executable, "-m", "gunicorn", *config,
@@ -133,6 +147,11 @@ def _parser() -> argparse.ArgumentParser:
         "--url", default=os.environ.get("PROGIMAGE_URL", DEFAULT_URL),
         help=f"the server (default: $PROGIMAGE_URL or {DEFAULT_URL})",
     )
+    parser.add_argument(
+        "--key", default=os.environ.get("PROGIMAGE_API_KEY"),
+        help="the API key of a server that needs one (default: $PROGIMAGE_API_KEY, "
+        "better: other users can see a command line)",
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     sub = commands.add_parser("upload", help="upload images, print their references")
     sub.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -143,7 +162,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, action, text in (("info", info, "print an image's details as JSON"),
                                ("delete", delete, "delete an image")):
         sub = commands.add_parser(name, help=text)
-        sub.add_argument("ref", metavar="REF")
+        sub.add_argument("ref", metavar="REF", type=_reference)
         sub.set_defaults(command=action)
     sub = commands.add_parser("serve", help="run the server (gunicorn)")
     sub.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -159,9 +178,11 @@ def _get_parser(commands: argparse._SubParsersAction) -> None:
         "get", help="download an image, converted to .EXT and processed",
         description="Download REF (the original) or REF.EXT (converted to EXT).",
     )
-    sub.add_argument("image", metavar="REF[.EXT]")
+    sub.add_argument("image", metavar="REF[.EXT]", type=_image)
     sub.add_argument("-o", "--output", help="file to write, - for standard output "
-                     "(default: REF.EXT in this folder)")
+                     "(default: REF[.EXT] in this folder)")
+    sub.add_argument("-f", "--force", action="store_true",
+                     help="replace the output file if it exists")
     for name, kind, text in OPERATIONS:
         sub.add_argument(f"--{name}", dest=f"op_{name}", type=kind, help=text,
                          metavar=kind.__name__.upper().replace("STR", "VALUE"))
@@ -173,10 +194,39 @@ def _get_parser(commands: argparse._SubParsersAction) -> None:
     sub.set_defaults(command=get)
 
 
+def _reference(text: str) -> str:
+    """REF as typed: an image reference, the only thing a file may be named after.
+
+    :raises argparse.ArgumentTypeError: it is not one (``../x``, a path...).
+    """
+    if not REFERENCE.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an image reference")
+    return text
+
+
+def _image(text: str) -> tuple[str, str]:
+    """REF[.EXT] as typed: the reference, and the extension (empty: the original).
+
+    :raises argparse.ArgumentTypeError: a bad reference, or EXT is not letters
+        and digits.
+    """
+    ref, dot, extension = text.partition(".")
+    if not REFERENCE.fullmatch(ref):
+        raise argparse.ArgumentTypeError(f"{text!r} is not REF or REF.EXT")
+    if dot and not (extension.isascii() and extension.isalnum()):
+        raise argparse.ArgumentTypeError(f"{extension!r} is not a file extension")
+    return ref, extension
+
+
+def _client(args: argparse.Namespace) -> Client:
+    """A client of the server given by ``--url``, with the ``--key``."""
+    return Client(args.url, api_key=args.key or None)
+
+
 @contextlib.contextmanager
 def _bar(label: str) -> Iterator[Progress]:
     """A progress callback drawing a bar on a terminal, and nothing elsewhere."""
-    with tqdm(desc=label, unit="B", unit_scale=True, unit_divisor=1024,
+    with tqdm(desc=_printable(label), unit="B", unit_scale=True, unit_divisor=1024,
               leave=False, disable=not sys.stderr.isatty()) as bar:
         def progress(done: int, size: int | None) -> None:
             bar.total = size
@@ -188,28 +238,103 @@ def _bar(label: str) -> Iterator[Progress]:
 
 
 @contextlib.contextmanager
-def _output(path: str | None) -> Iterator[tuple[BinaryIO, bool]]:
-    """Where ``get`` writes: standard output, or a file kept only on success."""
+def _output(path: str, force: bool) -> Iterator[BinaryIO]:
+    """Where ``get`` writes: standard output (``-``), a device or a FIFO as it is,
+    or a file that appears, complete, only once the download has succeeded.
+
+    :raises FileExistsError: the file exists and ``force`` is false.
+    """
     if path == "-":
-        yield sys.stdout.buffer, False
+        yield sys.stdout.buffer
         sys.stdout.flush()
         return
-    target = Path(path) if path else Path(f".progimage-{os.getpid()}.part")
+    target = Path(path)
+    special = _open_special(target)
+    if special:
+        with special:
+            yield special
+        return
+    if not force and os.path.lexists(target):
+        raise _exists(target)
+    # Beside the target, so that the final rename stays on one file system.
+    part = target.parent / f".progimage-{secrets.token_hex(8)}.part"
     try:
-        with open(target, "wb") as file:
-            yield file, True
-    except BaseException:
-        target.unlink(missing_ok=True)
-        raise
+        descriptor = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as error:
+        raise OSError(error.errno, error.strerror, str(target)) from error
+    try:
+        with open(descriptor, "wb") as file:
+            yield file
+        _put_in_place(part, target, force)
+    finally:
+        part.unlink(missing_ok=True)  # the command made it: it may remove it
 
 
-def _extension(mime: str) -> str:
-    """The usual extension for a MIME type (``.jpg`` for JPEG), or none."""
-    mime = mime.split(";")[0].strip()
-    return {"image/jpeg": ".jpg", "image/tiff": ".tif"}.get(mime) or (
-        mimetypes.guess_extension(mime) or ""
+def _open_special(target: Path) -> BinaryIO | None:
+    """``target`` opened for writing if it is a device or a FIFO (``/dev/null``),
+    which is written into, never replaced; None for anything else."""
+    try:
+        if stat.S_ISREG(os.stat(target).st_mode) or target.is_dir():
+            return None
+        # Neither created nor truncated, in case it changed since os.stat.
+        descriptor = os.open(target, os.O_WRONLY)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.close(descriptor)
+        return None
+    return open(descriptor, "wb")
+
+
+def _put_in_place(part: Path, target: Path, force: bool) -> None:
+    """Give the complete download ``part`` the name ``target``: a rename that
+    replaces the name itself (a symbolic link, not the file it points to).
+
+    :raises FileExistsError: ``target`` appeared meanwhile and ``force`` is false.
+    """
+    if force:
+        os.replace(part, target)
+        return
+    try:
+        os.link(part, target)  # unlike a rename, never replaces an existing file
+    except FileExistsError:
+        raise _exists(target) from None
+    except OSError:  # no hard links on this file system (FAT, some network ones)
+        if os.path.lexists(target):
+            raise _exists(target) from None
+        os.replace(part, target)
+
+
+def _exists(target: Path) -> FileExistsError:
+    """The error for an output file that is there already."""
+    return FileExistsError(errno.EEXIST, "the file exists (--force replaces it)",
+                           str(target))
+
+
+def _explained(error: ProgImageError | OSError) -> str:
+    """The server's detail, with what to do about a missing key; or the system's
+    reason."""
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    if error.status == 401:
+        return f"{error.detail} (give it with --key or PROGIMAGE_API_KEY)"
+    return error.detail
+
+
+def _printable(text: str) -> str:
+    """``text`` with control and format characters (terminal escapes, bidi
+    overrides) written as Python escapes, so that they cannot act on a terminal."""
+    return "".join(
+        char.encode("unicode_escape").decode()
+        if unicodedata.category(char) in ("Cc", "Cf") else char
+        for char in text
     )
 
 
+def _print(text: str) -> None:
+    """Print a result on standard output, escapes made harmless."""
+    print(_printable(text), flush=True)
+
+
 def _say(message: str) -> None:
-    print(f"progimage: {message}", file=sys.stderr)
+    print(f"progimage: {_printable(message)}", file=sys.stderr)

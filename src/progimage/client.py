@@ -8,6 +8,7 @@
 
 import io
 import os
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
@@ -20,6 +21,10 @@ Progress = Callable[[int, int | None], None]
 #: Bytes moved per read or write: small enough for a smooth progress bar.
 CHUNK_SIZE = 64 * 1024
 TIMEOUT = 60
+# Characters that would end the multipart head's Content-Disposition line early, or
+# its quoted filename: percent-encoded, as browsers do for CR, LF and '"' (WHATWG
+# HTML, "multipart/form-data"); a backslash too, which would escape the closing quote.
+HEAD_BREAKERS = re.compile(r'[\x00-\x1f\x7f"\\]')
 
 
 class ProgImageError(Exception):
@@ -34,12 +39,28 @@ class ProgImageError(Exception):
         return f"{self.status}: {self.detail}"
 
 
-class Client:
-    """Talks to the ProgImage server at ``url`` (e.g. ``http://127.0.0.1:5000``)."""
+class BearerKey(requests.auth.AuthBase):
+    """Sends ``Authorization: Bearer <key>``. requests drops the header when a
+    redirect leads to another host, port or scheme (``Session.should_strip_auth``),
+    and never adds it again: the key reaches only the server it was given for."""
 
-    def __init__(self, url: str, session: requests.Session | None = None) -> None:
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.key}"
+        return request
+
+
+class Client:
+    """Talks to the ProgImage server at ``url`` (e.g. ``http://127.0.0.1:5000``),
+    with the API key ``api_key`` when the server needs one."""
+
+    def __init__(self, url: str, session: requests.Session | None = None,
+                 api_key: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.session = session or requests.Session()
+        self._auth = BearerKey(api_key) if api_key else None
 
     def __enter__(self) -> "Client":
         return self
@@ -47,24 +68,24 @@ class Client:
     def __exit__(self, *exc_info: object) -> None:
         self.session.close()
 
-    def put(self, file: str | os.PathLike[str] | BinaryIO,
+    def put(self, file: str | os.PathLike[str] | BinaryIO | bytes,
             progress: Progress | None = None) -> str:
-        """Upload an image (a path or a binary file) and return its reference.
+        """Upload an image (a path, a binary file or bytes); return its reference.
 
         :raises ProgImageError: the server refused it (not an image, too large...).
         :raises OSError: the file cannot be read.
+        :raises requests.RequestException: the server cannot be reached.
         """
         if isinstance(file, (str, os.PathLike)):
             with open(file, "rb") as opened:
                 return self.put(opened, progress)
+        if isinstance(file, (bytes, bytearray, memoryview)):
+            return self.put(io.BytesIO(file), progress)
         body = MultipartBody(file, os.path.basename(getattr(file, "name", "image")),
                              progress)
-        response = self.session.post(
-            f"{self.url}/storage/", data=body, timeout=TIMEOUT,
-            headers={"Content-Type": body.content_type, "Accept": "text/plain"},
-        )
-        with response:
-            _check(response)
+        with self._send("POST", "", data=body, headers={
+            "Content-Type": body.content_type, "Accept": "text/plain",
+        }) as response:
             return response.text.strip()
 
     def get(self, ref: str, extension: str = "", **operations: object) -> bytes:
@@ -85,10 +106,7 @@ class Client:
         :raises ProgImageError: unknown reference, format or operation.
         """
         name = f"{ref}.{extension}" if extension else ref
-        response = self.session.get(self._image_url(name), params=operations,
-                                    stream=True, timeout=TIMEOUT)
-        with response:
-            _check(response)
+        with self._send("GET", name, params=operations, stream=True) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length else None
             done = 0
@@ -104,9 +122,7 @@ class Client:
 
         :raises ProgImageError: nothing is stored under ``ref``.
         """
-        with self.session.get(self._image_url(ref) + "/info",
-                              timeout=TIMEOUT) as response:
-            _check(response)
+        with self._send("GET", ref, "/info") as response:
             return response.json()
 
     def delete(self, ref: str) -> None:
@@ -114,39 +130,58 @@ class Client:
 
         :raises ProgImageError: nothing is stored under ``ref``.
         """
-        with self.session.delete(self._image_url(ref), timeout=TIMEOUT) as response:
+        with self._send("DELETE", ref):
+            pass
+
+    def _send(self, method: str, name: str, suffix: str = "",
+              **options: object) -> requests.Response:
+        """The answer to ``method`` on ``/storage/<name><suffix>``, with the key.
+
+        :raises ProgImageError: the answer is an error.
+        """
+        url = f"{self.url}/storage/{quote(name, safe='')}{suffix}"
+        response = self.session.request(method, url, auth=self._auth,
+                                        timeout=TIMEOUT, **options)
+        try:
             _check(response)
+        except ProgImageError:
+            response.close()
+            raise
+        return response
 
-    def _image_url(self, name: str) -> str:
-        return f"{self.url}/storage/{quote(name, safe='')}"
 
-
-class MultipartBody(io.RawIOBase):
+class MultipartBody:
     """A ``multipart/form-data`` body with one file field ``data``, read lazily.
 
-    requests sends it in chunks and knows its length, so large files are neither
-    held in memory nor sent without ``Content-Length``.
+    Its length is known up front (``len``), so requests sends a ``Content-Length``
+    (a server refuses an oversized upload before it is sent) while the file is read
+    chunk by chunk (never held in memory). ``tell`` and ``seek(0)`` let requests
+    send it again on a 307 or 308 redirect.
     """
 
     def __init__(self, file: BinaryIO, filename: str,
                  progress: Progress | None = None) -> None:
         boundary = uuid.uuid4().hex
         self.content_type = f"multipart/form-data; boundary={boundary}"
-        quoted = filename.replace("\\", "\\\\").replace('"', '\\"')
-        head = (
+        self._head = (
             f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; "
-            f"filename=\"{quoted}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            f"filename=\"{_quoted(filename)}\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n"
         ).encode()
-        tail = f"\r\n--{boundary}--\r\n".encode()
-        start = file.tell()
-        self.length = len(head) + file.seek(0, io.SEEK_END) - start + len(tail)
-        file.seek(start)
-        self._parts: Iterator[bytes] = _chain(head, file, tail)
+        self._tail = f"\r\n--{boundary}--\r\n".encode()
+        self._file = file
+        self._start = file.tell()
+        self.length = (len(self._head) + file.seek(0, io.SEEK_END) - self._start
+                       + len(self._tail))
         self._progress = progress
-        self._sent = 0
+        self.seek(0)
 
     def __len__(self) -> int:
         return self.length
+
+    def __iter__(self) -> Iterator[bytes]:
+        while chunk := self.read():
+            yield chunk
 
     def read(self, size: int = -1) -> bytes:
         """The next chunk of the body (``size`` is a hint), ``b""`` at the end."""
@@ -155,6 +190,27 @@ class MultipartBody(io.RawIOBase):
         if self._progress and chunk:
             self._progress(self._sent, self.length)
         return chunk
+
+    def tell(self) -> int:
+        """How much of the body has been read."""
+        return self._sent
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Start again from the beginning, the only position it can go back to.
+
+        :raises io.UnsupportedOperation: any other position.
+        """
+        if (offset, whence) != (0, io.SEEK_SET):
+            raise io.UnsupportedOperation("a multipart body only rewinds to 0")
+        self._file.seek(self._start)
+        self._parts: Iterator[bytes] = _chain(self._head, self._file, self._tail)
+        self._sent = 0
+        return 0
+
+
+def _quoted(filename: str) -> str:
+    """``filename`` safe inside the quoted ``filename=""`` of the multipart head."""
+    return HEAD_BREAKERS.sub(lambda match: f"%{ord(match[0]):02X}", filename)
 
 
 def _chain(head: bytes, file: BinaryIO, tail: bytes) -> Iterator[bytes]:
@@ -175,4 +231,4 @@ def _check(response: requests.Response) -> None:
     raise ProgImageError(response.status_code, str(detail))
 
 
-__all__ = ["Client", "MultipartBody", "ProgImageError"]
+__all__ = ["BearerKey", "Client", "MultipartBody", "ProgImageError"]

@@ -67,6 +67,9 @@ class Settings:
     cors_origins: str = ""
     # Log lines (one per request, plus errors) as "text" or as "json" objects.
     log_format: str = "text"
+    # Read EPS/PostScript uploads (1) with Ghostscript, in the converter processes,
+    # or refuse them (0): PostScript is a program, not an image (see docs/security.md).
+    postscript: bool = False
 
     def __post_init__(self) -> None:
         if not self.storage:

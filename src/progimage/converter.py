@@ -1,5 +1,6 @@
 """Re-encode a stored image into another format, keeping every frame it can."""
 
+import functools
 import io
 from collections.abc import Mapping
 from typing import BinaryIO
@@ -10,7 +11,7 @@ from . import encoding, modes, processing
 from .exceptions import ConversionFailed, ImageTooLarge, UnsupportedImage
 from .formats import FormatRegistry, ImageFormat
 from .imaging import (
-    DECODE_ERRORS, frame_count, load, open_image, pillow_warnings, too_large,
+    DECODE_ERRORS, decode, frame_count, load, open_image, pillow_warnings, too_large,
 )
 from .options import NO_OPTIONS, ImageOptions
 
@@ -26,63 +27,105 @@ def convert(
     registry: FormatRegistry,
     max_pixels: int,
     options: ImageOptions = NO_OPTIONS,
-    mask: Image.Image | None = None,
+    mask: bytes | None = None,
     encoder: Mapping[str, object] | None = None,
 ) -> bytes:
     """Encode the image in ``stream`` as ``target``, after the operations in
-    ``options`` (``mask``: the decoded image a ``mask=<ref>`` option names), with
-    ``encoder`` as the format's default save settings (the options override them).
+    ``options`` (``mask``: the stored bytes of the image a ``mask=<ref>`` option
+    names), with ``encoder`` as the format's default save settings (the options
+    override them).
 
     Multi-frame sources keep all frames, durations and loop count when the target
     can store several frames; otherwise the first frame is used. Operations apply
     to every frame.
 
-    :raises UnsupportedImage: the stored image cannot be decoded.
-    :raises ImageTooLarge: the stored image or the result is above the pixel limit.
+    :raises UnsupportedImage: the stored image (or mask) cannot be decoded.
+    :raises ImageTooLarge: the stored image, the mask or the result is above the
+        pixel limit.
     :raises InvalidOptions: an option does not fit this image (a crop outside it).
     :raises ConversionFailed: the encoder refused the image.
     """
+    stored_mask = _mask_source(mask, registry, max_pixels) if mask else None
     with open_image(stream, registry, max_pixels) as image:
-        source = registry.for_name(image.format)
-        full_size = processing.oriented_size(image, options)
-        processing.draft(image, options)
-        frames = _decoded_frames(
-            image, source, all_frames=target.multi_frame, max_pixels=max_pixels
+        return convert_image(
+            image, registry.for_name(image.format), target, max_pixels,
+            options, stored_mask, encoder,
         )
-        if target.name not in PAGED_FORMATS and _sizes_differ(frames):
-            frames = frames[:1]  # an animation needs one canvas size
-        # An APNG's default image is for viewers without animation, not a frame.
-        default_image = len(frames) > 1 and bool(image.info.get("default_image"))
-        if default_image and target.name != "PNG":
-            frames = frames[1:]
-        params = {
-            **(encoder or {}),
-            **_animation_params(image, frames, default_image and target.name == "PNG"),
-        }
-        frames = [
-            processing.apply(
-                frame, options, full_size=full_size, mask=mask,
-                max_pixels=max_pixels // len(frames),
-            )
-            for frame in frames
-        ]
-        fill = encoding.background(options)
-        adapted = _fit_icon([modes.adapt(frame, target, fill) for frame in frames],
-                            target, params)
-        params.update(
-            encoding.save_params(frames[0].info, adapted[0].mode, target, options)
+
+
+def convert_image(
+    image: Image.Image,
+    source: ImageFormat,
+    target: ImageFormat,
+    max_pixels: int,
+    options: ImageOptions = NO_OPTIONS,
+    mask: processing.MaskSource | None = None,
+    encoder: Mapping[str, object] | None = None,
+) -> bytes:
+    """``convert`` for an image already opened (within the pixel limit) from a file
+    in the ``source`` format, or made in memory.
+
+    :raises UnsupportedImage: the image cannot be decoded.
+    :raises ImageTooLarge: the result or a step on the way is above the pixel limit.
+    :raises InvalidOptions: an option does not fit this image (a crop outside it).
+    :raises ConversionFailed: the encoder refused the image.
+    """
+    full_size = processing.oriented_size(image, options)
+    processing.draft(image, options)
+    frames = _decoded_frames(
+        image, source, all_frames=target.multi_frame, max_pixels=max_pixels
+    )
+    if target.name not in PAGED_FORMATS and _sizes_differ(frames):
+        frames = frames[:1]  # an animation needs one canvas size
+    # An APNG's default image is for viewers without animation, not a frame.
+    default_image = len(frames) > 1 and bool(image.info.get("default_image"))
+    if default_image and target.name != "PNG":
+        frames = frames[1:]
+    params = {
+        **(encoder or {}),
+        **_animation_params(image, frames, default_image and target.name == "PNG"),
+    }
+    frames = [
+        processing.apply(
+            frame, options, full_size=full_size, mask=mask,
+            max_pixels=max_pixels // len(frames),
         )
-        if len(adapted) > 1:
-            params["append_images"] = adapted[1:]
-        output = io.BytesIO()
-        try:
-            adapted[0].save(output, target.name, **params)
-        except DECODE_ERRORS as error:
-            raise ConversionFailed(
-                f"the {source.name} image cannot be written as {target.name} "
-                f"({type(error).__name__})"
-            ) from None
+        for frame in frames
+    ]
+    fill = encoding.background(options)
+    adapted = _fit_icon([modes.adapt(frame, target, fill) for frame in frames],
+                        target, params, max_pixels)
+    params.update(
+        encoding.save_params(frames[0].info, adapted[0].mode, target, options)
+    )
+    if len(adapted) > 1:
+        params["append_images"] = adapted[1:]
+    output = io.BytesIO()
+    try:
+        adapted[0].save(output, target.name, **params)
+    except DECODE_ERRORS as error:
+        raise ConversionFailed(
+            f"the {source.name} image cannot be written as {target.name} "
+            f"({type(error).__name__})"
+        ) from None
     return output.getvalue()
+
+
+def _mask_source(
+    data: bytes, registry: FormatRegistry, max_pixels: int
+) -> processing.MaskSource:
+    """The stored mask, decoded once per frame size it is asked for, at the smallest
+    draft scale (JPEG) and whole-factor reduction that still covers that size."""
+
+    @functools.cache
+    def shaped(size: tuple[int, int]) -> Image.Image:
+        try:
+            image = decode(io.BytesIO(data), registry, max_pixels, toward=size)
+        except (UnsupportedImage, ImageTooLarge) as error:
+            raise type(error)(f"parameter 'mask': {error.detail}") from None
+        return processing.mask_shape(image, size)
+
+    return shaped
 
 
 def _decoded_frames(
@@ -118,10 +161,19 @@ def _all_frames(
 
 
 def _fit_icon(
-    frames: list[Image.Image], target: ImageFormat, params: dict[str, object]
+    frames: list[Image.Image],
+    target: ImageFormat,
+    params: dict[str, object],
+    max_pixels: int,
 ) -> list[Image.Image]:
-    """Shape frames for the icon formats, whose sizes are fixed by the format."""
+    """Shape frames for the icon formats, whose sizes are fixed by the format.
+
+    :raises ImageTooLarge: the square canvas ICNS needs is above the pixel limit.
+    """
     if target.name == "ICNS":
+        side = max(frames[0].size)
+        # A long thin image makes a canvas quadratic in its length.
+        processing.check_size((side, side), max_pixels // len(frames))
         return [_square(frame) for frame in frames]
     if target.name == "ICO":
         params["sizes"] = _icon_sizes(frames[0].size)

@@ -11,6 +11,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from .api import prefers_html
 from .exceptions import (
     ConversionFailed,
+    ConversionOverran,
     ConversionTimedOut,
     ImageNotFound,
     ImageTooLarge,
@@ -25,6 +26,7 @@ from .exceptions import (
     UnsupportedImage,
     WrongCredentials,
 )
+from .pages import POLICY
 
 STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     InvalidUpload: 400,
@@ -37,6 +39,7 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     MissingCredentials: 401,
     WrongCredentials: 403,
     ConversionTimedOut: 503,
+    ConversionOverran: 503,
     StorageUnavailable: 503,
     # Not the client's fault, and no 404 a cache would keep: the operator must look.
     StoredImageCorrupt: 503,
@@ -48,6 +51,7 @@ HEADERS_BY_ERROR: dict[type[ServiceError], dict[str, str]] = {
     MissingCredentials: {"WWW-Authenticate": 'Bearer realm="progimage"'},
     # A busy or slow converter: try again later, not at once.
     ConversionTimedOut: {"Retry-After": "30"},
+    ConversionOverran: {"Retry-After": "30"},
     StorageFull: {"Retry-After": "300"},
 }
 
@@ -76,7 +80,10 @@ def problem(status: int, detail: str) -> Response:
     title = HTTP_STATUS_CODES.get(status, "Error")
     if prefers_html():
         page = render_template("error.html", status=status, title=title, detail=detail)
-        return Response(page, status=status, mimetype="text/html")
+        response = Response(page, status=status, mimetype="text/html")
+        # The same policy as the upload page, whichever route failed.
+        response.headers["Content-Security-Policy"] = POLICY
+        return response
     body = {
         "type": "about:blank",
         "title": title,

@@ -44,6 +44,11 @@ class ConversionTimedOut(ServiceError):
     """A conversion ran past the time limit, or every converter stayed busy."""
 
 
+class ConversionOverran(ConversionTimedOut):
+    """A job started and ran past the time limit, so it was stopped: the image (not a
+    busy server) is what took too long."""
+
+
 class StorageFull(ServiceError):
     """The storage has no room (or quota) left for the upload."""
 

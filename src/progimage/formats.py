@@ -11,6 +11,7 @@ import functools
 import io
 import mimetypes
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from PIL import Image
@@ -42,6 +43,11 @@ NETPBM_SUBTYPES = {
 DOCUMENT_TYPES = frozenset({"application/pdf", "application/postscript"})
 
 
+# Formats Pillow reads by running another program (Ghostscript runs PostScript, a
+# language that can read and write files): input is off unless the setting allows it.
+DELEGATED_READERS = {"EPS": "PROGIMAGE_POSTSCRIPT"}
+
+
 @dataclass(frozen=True)
 class ImageFormat:
     """One Pillow format as the service sees it."""
@@ -57,21 +63,34 @@ class ImageFormat:
     modes: frozenset[str] = frozenset()
     #: Palette images come back as palette images (with their transparency).
     keeps_palette: bool = False
+    #: The extension that narrows the format's modes (Netpbm's ``pgm``), if any.
+    subtype: str = ""
 
     @property
     def extension(self) -> str:
         """The extension that names this format in URLs and file names."""
         return self.extensions[0]
 
+    @property
+    def variant_name(self) -> str:
+        """What tells this output apart from every other in a cache key: two
+        extensions of one format that write different bytes have different names."""
+        return f"{self.name}:{self.subtype}" if self.subtype else self.name
+
 
 class FormatRegistry:
     """Look formats up by URL extension or by the name Pillow detected."""
 
-    def __init__(self, formats: list[ImageFormat]) -> None:
+    def __init__(
+        self, formats: list[ImageFormat], switched_off: Mapping[str, str] | None = None
+    ) -> None:
         self._by_name = {fmt.name: fmt for fmt in formats}
         self._by_extension = {
             ext: fmt for fmt in formats for ext in fmt.extensions
         }
+        #: Formats Pillow reads that this server refuses as input, each with the
+        #: setting that would turn it on.
+        self.switched_off = dict(switched_off or {})
 
     @classmethod
     @functools.cache
@@ -102,6 +121,21 @@ class FormatRegistry:
             )
         return cls(formats)
 
+    def reading(self, postscript: bool) -> "FormatRegistry":
+        """This registry with the delegated readers (EPS) switched off as input,
+        unless ``postscript``; writing them needs no delegate and stays on."""
+        if postscript:
+            return self
+        off = {
+            name: setting for name, setting in DELEGATED_READERS.items()
+            if name in self._by_name and self._by_name[name].readable
+        }
+        formats = [
+            dataclasses.replace(fmt, readable=False) if fmt.name in off else fmt
+            for fmt in self._by_name.values()
+        ]
+        return FormatRegistry(formats, off)
+
     def for_name(self, name: str) -> ImageFormat:
         """The format Pillow reports as ``Image.format`` (any letter case)."""
         return self._by_name[name.upper()]
@@ -131,6 +165,7 @@ class FormatRegistry:
                     mimetypes.guess_type(f"x.{extension}")[0] or fmt.mime, fmt.name
                 ),
                 modes=fmt.modes & subtype,
+                subtype=extension.lower(),
             )
         return fmt
 

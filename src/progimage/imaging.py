@@ -11,8 +11,10 @@ from typing import BinaryIO
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from . import apng
 from .exceptions import ImageTooLarge, UnsupportedImage
 from .formats import FormatRegistry, ImageFormat
+from .scans import has_more_scans
 
 # Layers of these formats are not frames: only the composite image is shown.
 LAYERED_FORMATS = frozenset({"PSD"})
@@ -24,6 +26,15 @@ CHECK_CHUNK = 64 * 1024
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The EXIF tag that says how the camera was held.
 ORIENTATION = 0x0112
+# Bytes a format's signature check (Pillow's ``_accept``) looks at.
+SIGNATURE_BYTES = 16
+# Most scans a JPEG may have. libjpeg decodes every scan of a progressive JPEG over
+# the whole image, so a file that repeats its last scan 1,000 times costs 1,000 passes
+# ("scan bomb"); libjpeg-turbo's djpeg has ``-maxscans`` for this. A standard
+# progressive JPEG has 10 scans (6 in greyscale), an MPO two or three times that;
+# 100 leaves room for unusual encoders and still bounds the work to a few decodes.
+MAX_JPEG_SCANS = 100
+JPEG_FORMATS = frozenset({"JPEG", "MPO"})
 
 # What Pillow raises for damaged, truncated or undecodable data (RuntimeError: the
 # AVIF decoder's "Failed to decode frame"; SubprocessError: Ghostscript gave up on
@@ -83,20 +94,52 @@ def open_image(
     :raises UnsupportedImage: the bytes are not an image Pillow can read.
     :raises ImageTooLarge: width x height x frames exceeds ``max_pixels``.
     """
+    allowed = [fmt.name for fmt in registry.readable()]
     try:
         with pillow_warnings():
-            image = Image.open(_Borrowed(stream))
+            image = Image.open(_Borrowed(stream), formats=allowed)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageTooLarge(too_large(max_pixels)) from None
     except UnidentifiedImageError:
-        raise UnsupportedImage(
-            "the file is not an image in a format we read"
-        ) from None
+        raise _unidentified(stream, registry) from None
     except DECODE_ERRORS as error:
         raise _header_error(error) from None
     with image:
         _check_pixels(image, max_pixels)
+        if image.format in JPEG_FORMATS:
+            _check_scans(stream)
         yield image
+
+
+def _unidentified(stream: BinaryIO, registry: FormatRegistry) -> UnsupportedImage:
+    """The error for bytes no allowed format opens, naming the setting that turns
+    their format on if it is one this server switched off."""
+    stream.seek(0)
+    signature = stream.read(SIGNATURE_BYTES)
+    for name, setting in registry.switched_off.items():
+        accept = Image.OPEN[name][1]
+        if accept is not None and accept(signature):
+            return UnsupportedImage(
+                f"{name} input is off on this server: reading it runs a PostScript "
+                f"interpreter (Ghostscript); set {setting}=1 to accept it"
+            )
+    return UnsupportedImage("the file is not an image in a format we read")
+
+
+def _check_scans(stream: BinaryIO) -> None:
+    """Refuse a JPEG with more scans than any encoder makes, before decoding it.
+
+    :raises ImageTooLarge: more than ``MAX_JPEG_SCANS`` scans.
+    """
+    position = stream.tell()
+    stream.seek(0)
+    too_many = has_more_scans(stream.read(), than=MAX_JPEG_SCANS)
+    stream.seek(position)
+    if too_many:
+        raise ImageTooLarge(
+            f"the JPEG has more than {MAX_JPEG_SCANS} scans, each a pass over the "
+            "whole image: it is too costly to decode"
+        )
 
 
 def _check_pixels(image: Image.Image, max_pixels: int) -> None:
@@ -118,6 +161,7 @@ def _check_pixels(image: Image.Image, max_pixels: int) -> None:
         raise _header_error(error) from None
     if per_frame * frames > max_pixels:
         raise ImageTooLarge(too_large(max_pixels))
+    apng.check_frames(image)
 
 
 def _count_gif_frames(image: Image.Image, at_most: int) -> int:
@@ -208,13 +252,20 @@ def _check_png(stream: BinaryIO, fmt: ImageFormat) -> None:
             return
 
 
-def decode(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Image.Image:
-    """The first frame of an image, decoded and independent of ``stream``.
+def decode(
+    stream: BinaryIO, registry: FormatRegistry, max_pixels: int,
+    toward: tuple[int, int] | None = None,
+) -> Image.Image:
+    """The first frame of an image, decoded and independent of ``stream``; with
+    ``toward``, a JPEG decodes at the smallest 1/2, 1/4 or 1/8 scale still at least
+    that large (other formats decode at full size).
 
     :raises UnsupportedImage: not an image, or its pixels cannot be decoded.
     :raises ImageTooLarge: above the pixel limit.
     """
     with open_image(stream, registry, max_pixels) as image:
+        if toward is not None:
+            image.draft(image.mode, toward)
         load(image, registry.for_name(image.format))
         return image.copy()
 

@@ -21,6 +21,9 @@ MAX_SIDE = 16_383
 MAX_DPR = 4.0
 MAX_BLUR = 100.0
 MAX_SHARPEN = 10.0
+# Decimal numbers (dpr, rotate, blur, sharpen) are rounded to this many places when
+# parsed, so that the conversion and the cache key see the same value.
+DECIMALS = 2
 TRUE = ("", "1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
 HEX_COLOUR = re.compile(r"#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
@@ -146,19 +149,23 @@ def _apply_dpr(options: ImageOptions, dpr: float) -> ImageOptions:
 
 
 def _number(low: float, high: float, *, low_open: bool = False) -> Callable:
-    """A parser for a finite decimal number in [low, high] or (low, high]."""
+    """A parser for a finite decimal number in [low, high] or (low, high], rounded
+    to ``DECIMALS`` places first: the value the conversion uses, and the key shows."""
     bound = f"above {low:g}" if low_open else f"at least {low:g}"
 
     def convert(text: str) -> float:
         try:
-            value = float(text)
-        except ValueError:
+            value = round(float(text), DECIMALS)
+        except (ValueError, OverflowError):
             value = math.nan
         if not (math.isfinite(value) and low <= value <= high) or (
             low_open and value == low
         ):
-            raise ValueError(f"must be a number {bound} and at most {high:g}")
-        return value
+            raise ValueError(
+                f"must be a number {bound} and at most {high:g} "
+                f"(rounded to {DECIMALS} decimals)"
+            )
+        return value + 0.0  # no negative zero
 
     return convert
 
@@ -195,7 +202,7 @@ def _flip(text: str) -> str:
 
 
 def _angle(text: str) -> float:
-    return _number(-3600, 3600)(text) % 360
+    return round(_number(-3600, 3600)(text) % 360, DECIMALS) % 360
 
 
 def _crop(text: str) -> Box:
@@ -239,7 +246,8 @@ def _render(field: str, value: object) -> str:
     if isinstance(value, bool):
         return "1" if value else "0"
     if isinstance(value, float):
-        return f"{value:g}"
+        # Exact, not ``:g``: no two values the conversion tells apart share a key.
+        return str(int(value)) if value.is_integer() else repr(value)
     if field == "background":
         return "".join(f"{channel:02x}" for channel in value)
     if field == "crop":

@@ -13,6 +13,9 @@ bp = Blueprint("pages", __name__)
 
 # Offered under each image when this Pillow can write them, in this order.
 COMMON_EXTENSIONS = ("jpg", "png", "webp", "avif", "gif", "tif")
+# Cards on one page: each is a storage lookup, and an anonymous GET of / must stay
+# cheap. A batch of more images is shown page by page.
+CARDS_PER_PAGE = 20
 # The thumbnail link and the preview: a WebP within a box, never enlarged.
 THUMBNAIL = {"w": 256, "h": 256, "fit": "inside"}
 # The page loads only its own script, style and images (and local file previews).
@@ -33,18 +36,22 @@ class Card:
 
 @bp.get("/")
 def home() -> str:
-    """The upload form, then a card for each ``ref`` in the query string.
+    """The upload form, then a card for each of the first ``CARDS_PER_PAGE``
+    distinct ``ref`` values in the query string, and a link to the next ones.
 
     :raises MissingCredentials: reads are private, there are cards and no key.
     :raises WrongCredentials: the key is not one of the configured keys.
     """
-    refs = request.args.getlist("ref")
+    refs = list(dict.fromkeys(request.args.getlist("ref")))
     if refs:
         # Cards show an image's format, size and digest: a read like any other.
         check_reader()
-    cards = [_card(ref) for ref in refs]
+    cards = [_card(ref) for ref in refs[:CARDS_PER_PAGE]]
+    # The next page carries only references: nothing else is ever echoed.
+    more = [ref for ref in refs[CARDS_PER_PAGE:] if REFERENCE.fullmatch(ref)]
     return render_template(
-        "index.html", cards=cards, extensions=_extensions(), thumbnail=THUMBNAIL
+        "index.html", cards=cards, more=more, extensions=_extensions(),
+        thumbnail=THUMBNAIL,
     )
 
 
@@ -85,7 +92,8 @@ def format_bytes(size: int) -> str:
 def _card(ref: str) -> Card:
     """The card for ``ref``: its record, or a problem when nothing is there."""
     if not REFERENCE.fullmatch(ref):
-        return Card(ref, problem=f"'{ref}' is not an image reference")
+        # Not repeated: the page would show any text a link put in it.
+        return Card("", problem="not an image reference")
     try:
         return Card(ref, record=get_service().info(ref))
     except ImageNotFound as error:

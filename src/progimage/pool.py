@@ -5,6 +5,8 @@ converter processes, started on first use and reused conversion after conversion
 request pays for two pipe transfers, not for a process start. A conversion that runs
 past the time limit (waiting for a free converter included) is killed, its converter
 is replaced on the next use, and the request answers 503; the server process goes on.
+Each converter leads its own process group, so that whatever it started (Ghostscript
+for EPS) is killed with it.
 
 Converters are fresh interpreters (``python -c``), not forks of the server: forking a
 threaded server can copy a lock some other thread holds, and multiprocessing's own
@@ -15,13 +17,14 @@ import atexit
 import contextlib
 import fcntl
 import functools
-import io
 import logging
 import os
 import queue
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import weakref
 from multiprocessing.connection import Connection
@@ -29,8 +32,12 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import converter, plugins
-from .exceptions import ConversionFailed, ConversionTimedOut, ServiceError
+from . import plugins, runner
+from .exceptions import (
+    ConversionFailed, ConversionOverran, ConversionTimedOut, ServiceError,
+)
+from .imaging import ImageInfo
+from .jobs import Job
 
 log = logging.getLogger(__name__)
 
@@ -59,12 +66,13 @@ class ConverterPool:
         self._lock = threading.Lock()
         weakref.finalize(self, _stop_all, self._running)
 
-    def convert(self, data: bytes, *args: object) -> bytes:
-        """``converter.convert(BytesIO(data), *args)``, run by a converter process.
+    def convert(self, data: bytes, job: Job) -> bytes | ImageInfo:
+        """``job`` run on the image ``data`` by a converter process (``runner.run``).
 
-        :raises ConversionTimedOut: no converter was free, or it ran past the limit.
+        :raises ConversionTimedOut: no converter was free.
+        :raises ConversionOverran: the job ran past the limit.
         :raises ConversionFailed: the converter process died on the way.
-        :raises ServiceError: whatever ``converter.convert`` raises, as it raised it.
+        :raises ServiceError: whatever the job raises, as it raised it.
         """
         try:
             worker = self._free.get(timeout=self.timeout)
@@ -74,11 +82,11 @@ class ConverterPool:
             ) from None
         try:
             worker = worker or self._start()
-            outcome = worker.run((data, args), self.timeout)
+            outcome = worker.run((data, job), self.timeout)
         except BaseException as error:
             self._retire(worker)
             if isinstance(error, TimeoutError):
-                raise ConversionTimedOut(
+                raise ConversionOverran(
                     f"the conversion ran past the limit of {self.timeout:g} s "
                     "and was stopped"
                 ) from None
@@ -120,14 +128,18 @@ class ConverterPool:
 
 
 class _Converter:
-    """One converter process and the two pipes to it."""
+    """One converter process, the two pipes to it and its temporary folder."""
 
     def __init__(
-        self, process: subprocess.Popen, jobs: Connection, outcomes: Connection
+        self, process: subprocess.Popen, jobs: Connection, outcomes: Connection,
+        scratch: str,
     ) -> None:
         self.process = process
         self.jobs = jobs
         self.outcomes = outcomes
+        #: The converter's TMPDIR, in which each job gets a folder of its own; the
+        #: server removes it, since a killed converter cannot.
+        self.scratch = scratch
 
     @classmethod
     def start(cls) -> "_Converter":
@@ -139,9 +151,11 @@ class _Converter:
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [package_root, env.get("PYTHONPATH")])
         )
+        env["TMPDIR"] = scratch = tempfile.mkdtemp(prefix="progimage-converter-")
         process = subprocess.Popen(
             [sys.executable, "-c", BOOT, str(job_read), str(outcome_write)],
             pass_fds=(job_read, outcome_write), stdin=subprocess.DEVNULL, env=env,
+            start_new_session=True,
         )
         os.close(job_read)
         os.close(outcome_write)
@@ -149,27 +163,31 @@ class _Converter:
             process,
             Connection(job_write, readable=False),
             Connection(outcome_read, writable=False),
+            scratch,
         )
         try:
             # The conversion time limit starts once the interpreter is up.
-            worker.run((b"", ()), STARTUP_TIMEOUT)
+            worker.run((b"", None), STARTUP_TIMEOUT)
         except BaseException:
             worker.stop()
             raise
         return worker
 
-    def run(self, job: tuple[bytes, tuple], timeout: float) -> bytes | Exception:
-        """Send one job and wait up to ``timeout`` s for its outcome (bytes or error).
+    def run(
+        self, job: tuple[bytes, Job | None], timeout: float
+    ) -> bytes | ImageInfo | Exception:
+        """Send one job and wait up to ``timeout`` s for its outcome (bytes, an
+        upload's ImageInfo, or an error).
 
-        The image travels as raw bytes beside the pickled arguments: no copy is
-        made to pickle it, and none to unpickle the result.
+        The image travels as raw bytes beside the pickled job: no copy is made to
+        pickle it, and none to unpickle a converted image.
 
         :raises TimeoutError: the outcome did not come in time.
         :raises ConversionFailed: the process died on the way.
         """
-        data, args = job
+        data, payload = job
         try:
-            self.jobs.send(args)
+            self.jobs.send(payload)
             self.jobs.send_bytes(data)
             ready = self.outcomes.poll(timeout)
             outcome = _receive(self.outcomes) if ready else None
@@ -183,7 +201,8 @@ class _Converter:
         return outcome
 
     def stop(self, grace: float = 0) -> None:
-        """Close the pipe, give an idle process ``grace`` s to exit, then kill it.
+        """Close the pipe, give an idle process ``grace`` s to exit, then kill it
+        with its process group (a Ghostscript it started goes too).
 
         A process stuck in C code (a runaway conversion) only stops when killed.
         """
@@ -191,9 +210,12 @@ class _Converter:
         try:
             self.process.wait(grace)
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            # Not reaped yet, so its pid still names its group (start_new_session).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
         self.outcomes.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def _pipe() -> tuple[int, int]:
@@ -253,8 +275,8 @@ def _take_spare() -> "_Converter | None":
 
 
 def serve(job_fd: int, outcome_fd: int) -> None:
-    """A converter process: convert the jobs from the pipe until it closes."""
-    # Ctrl-C reaches the whole process group: the server decides when we stop.
+    """A converter process: run the jobs from the pipe until it closes."""
+    # The server decides when we stop, not a Ctrl-C meant for it.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     jobs = Connection(job_fd, writable=False)
     outcomes = Connection(outcome_fd, readable=False)
@@ -268,13 +290,13 @@ def serve(job_fd: int, outcome_fd: int) -> None:
         jobs.recv_bytes()
         _send(outcomes, b"ready")
         while True:
-            args = jobs.recv()
-            _send(outcomes, _convert(jobs.recv_bytes(), args))
+            job = jobs.recv()
+            _send(outcomes, _run(job, jobs.recv_bytes()))
     except (EOFError, BrokenPipeError):
         return  # the server closed the pipe or is gone
 
 
-def _send(connection: Connection, outcome: bytes | Exception) -> None:
+def _send(connection: Connection, outcome: bytes | ImageInfo | Exception) -> None:
     """Bytes go raw (flagged by None), errors pickled."""
     if isinstance(outcome, bytes):
         connection.send(None)
@@ -283,14 +305,14 @@ def _send(connection: Connection, outcome: bytes | Exception) -> None:
         connection.send(outcome)
 
 
-def _receive(connection: Connection) -> bytes | Exception:
+def _receive(connection: Connection) -> bytes | ImageInfo | Exception:
     outcome = connection.recv()
     return connection.recv_bytes() if outcome is None else outcome
 
 
-def _convert(data: bytes, args: tuple) -> bytes | Exception:
+def _run(job: Job, data: bytes) -> bytes | ImageInfo | Exception:
     try:
-        return converter.convert(io.BytesIO(data), *args)
+        return runner.run(job, data)
     except ServiceError as error:
         return error
     except Exception:  # a bug: keep the traceback here, answer a plain 500

@@ -6,6 +6,7 @@ enlarge the image checks the result against the pixel limit before doing the wor
 """
 
 import math
+from collections.abc import Callable
 
 from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFilter, ImageOps
 
@@ -33,6 +34,8 @@ DIRECT_MODES = frozenset({"L", "LA", "RGB", "RGBA"})
 DEEP_MODES = frozenset({"I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 # Shrink by whole factors first, then resample the last step (as thumbnail() does).
 REDUCING_GAP = 2.0
+# Pillow's reduce() has no 16-bit modes: these resample in one step.
+UNREDUCIBLE_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N"})
 # A JPEG decodes at the smallest 1/2, 1/4 or 1/8 scale that is still no smaller than
 # the result, as libvips' shrink-on-load does: a 256 px thumbnail of a 1 MP photo then
 # takes 4 ms instead of 7 ms, at 42 dB PSNR against a full decode (thumbnail()'s
@@ -41,6 +44,9 @@ DRAFT_GAP = 1.0
 # Masks are drawn this many times larger, then reduced, for smooth edges.
 SUPERSAMPLE = 4
 SUPERSAMPLE_PIXELS = 16_000_000
+#: A stored mask (``mask=<ref>``) for a frame of the given size, decoded on demand:
+#: the alpha it gives, as an "L" image (see ``mask_shape``).
+MaskSource = Callable[[tuple[int, int]], Image.Image]
 # What the encoder carries over, whatever the steps kept of ``info``.
 METADATA = ("icc_profile", "exif", "xmp")
 WHITE = (255, 255, 255, 255)
@@ -83,10 +89,11 @@ def apply(
     options: ImageOptions,
     *,
     full_size: tuple[int, int],
-    mask: Image.Image | None,
+    mask: MaskSource | None,
     max_pixels: int,
 ) -> Image.Image:
-    """Run every requested operation on one frame, in the documented order.
+    """Run every requested operation on one frame, in the documented order
+    (``mask``: the stored image a ``mask=<ref>`` option names).
 
     ``full_size`` is the oriented size before any draft decoding, so that sizes
     come out the same whether or not the decoder reduced the frame.
@@ -109,7 +116,7 @@ def apply(
         frame = frame.transpose(method)
     frame = _filter(frame, options)
     if options.mask:
-        frame = _mask(frame, options.mask, mask)
+        frame = _mask(frame, options.mask, mask, max_pixels)
     frame.info.update(metadata)
     return frame
 
@@ -124,6 +131,10 @@ def _prepare(frame: Image.Image, options: ImageOptions) -> Image.Image:
     )
     if frame.mode in DEEP_MODES:
         return frame if geometry_only else modes.to_mode(frame, "L")
+    # Premultiplied and other colour spaces: Pillow converts La only to LA.
+    nearest = modes.CANONICAL.get(frame.mode, frame.mode)
+    if nearest in DIRECT_MODES:
+        return frame.convert(nearest)
     if frame.mode == "1":
         return frame.convert("L")
     return frame.convert("RGBA" if frame.has_transparency_data else "RGB")
@@ -166,12 +177,11 @@ def _resize(
     if options.fit == "cover" and options.width and options.height:
         size = (options.width, options.height)
         box = _centred_box(frame.size, size)
-    _check_pixels(size, max_pixels)
+    check_size(size, max_pixels)
     if size == frame.size:
         return frame
-    return frame.resize(
-        size, Image.Resampling.LANCZOS, box=box, reducing_gap=REDUCING_GAP
-    )
+    gap = None if frame.mode in UNREDUCIBLE_MODES else REDUCING_GAP
+    return frame.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=gap)
 
 
 def _centred_box(
@@ -197,7 +207,7 @@ def _rotate(
         return frame.transpose(RIGHT_ANGLES[angle])
     radians = math.radians(angle)
     cos, sin = abs(math.cos(radians)), abs(math.sin(radians))
-    _check_pixels(
+    check_size(
         (
             math.ceil(frame.width * cos + frame.height * sin),
             math.ceil(frame.width * sin + frame.height * cos),
@@ -239,26 +249,41 @@ def _sepia(frame: Image.Image) -> Image.Image:
     return toned
 
 
-def _mask(frame: Image.Image, mask: str, image: Image.Image | None) -> Image.Image:
+def _mask(
+    frame: Image.Image, mask: str, stored: MaskSource | None, max_pixels: int
+) -> Image.Image:
     """Multiply the frame's alpha by the mask, adding an alpha channel if needed."""
     if frame.mode not in ("LA", "RGBA"):
         frame = frame.convert("LA" if frame.mode == "L" else "RGBA")
-    if image is not None:
-        shape = (
-            image.convert("RGBA").getchannel("A")
-            if image.has_transparency_data else image.convert("L")
-        )
-        alpha = shape.resize(frame.size, Image.Resampling.LANCZOS)
+    if stored is not None:
+        alpha = stored(frame.size).resize(frame.size, Image.Resampling.LANCZOS)
     else:
-        alpha = _drawn_mask(frame.size, mask)
+        alpha = _drawn_mask(frame.size, mask, max_pixels)
     frame.putalpha(ImageChops.multiply(frame.getchannel("A"), alpha))
     return frame
 
 
-def _drawn_mask(size: tuple[int, int], mask: str) -> Image.Image:
-    """A circle or rounded rectangle, white on black, with smooth edges."""
+def mask_shape(image: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """The alpha a stored image gives as a mask (its alpha channel, else its
+    luminance), shrunk by whole factors toward ``size`` (as ``_resize`` does) so
+    that only a small image is resampled."""
+    shape = (
+        image.convert("RGBA").getchannel("A")
+        if image.has_transparency_data else image.convert("L")
+    )
+    factor = (
+        max(1, int(shape.width // (size[0] * REDUCING_GAP))),
+        max(1, int(shape.height // (size[1] * REDUCING_GAP))),
+    )
+    return shape.reduce(factor) if factor != (1, 1) else shape
+
+
+def _drawn_mask(size: tuple[int, int], mask: str, max_pixels: int) -> Image.Image:
+    """A circle or rounded rectangle, white on black, with smooth edges where the
+    larger canvas they are drawn on fits the pixel limit."""
     width, height = size
-    factor = SUPERSAMPLE if width * height * SUPERSAMPLE**2 <= SUPERSAMPLE_PIXELS else 1
+    budget = min(SUPERSAMPLE_PIXELS, max_pixels)
+    factor = SUPERSAMPLE if width * height * SUPERSAMPLE**2 <= budget else 1
     canvas = Image.new("L", (width * factor, height * factor), 0)
     draw = ImageDraw.Draw(canvas)
     if mask == "circle":
@@ -274,10 +299,13 @@ def _drawn_mask(size: tuple[int, int], mask: str) -> Image.Image:
     return canvas.reduce(factor) if factor > 1 else canvas
 
 
-def _check_pixels(size: tuple[int, int], max_pixels: int) -> None:
-    """:raises ImageTooLarge: an image of ``size`` would be above ``max_pixels``."""
+def check_size(size: tuple[int, int], max_pixels: int) -> None:
+    """Call before making an image of ``size``.
+
+    :raises ImageTooLarge: an image of ``size`` would be above ``max_pixels``.
+    """
     if size[0] * size[1] > max_pixels:
         raise ImageTooLarge(
-            f"the result ({size[0]}x{size[1]}) would exceed the limit of "
+            f"the image would grow to {size[0]}x{size[1]}, above the limit of "
             f"{max_pixels:,} pixels per frame"
         )

@@ -11,14 +11,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from PIL import Image
-
-from . import encoding, imaging
+from . import encoding
 from .config import Settings
 from .exceptions import (
-    ImageNotFound, InvalidOptions, ServiceError, StoredImageCorrupt,
+    ConversionOverran, ImageNotFound, ImageTooLarge, InvalidOptions, ServiceError,
+    StoredImageCorrupt,
 )
 from .formats import FormatRegistry, ImageFormat
+from .jobs import ConvertJob, InspectJob
 from .metrics import Metrics
 from .options import NO_OPTIONS, ImageOptions
 from .pool import ConverterPool
@@ -105,11 +105,26 @@ class ImageService:
             ) from None
 
     def _examine(self, upload: BinaryIO) -> ImageRecord:
-        """The record for an upload, checking that it is an image within limits."""
-        info = imaging.inspect(upload, self.formats, self.settings.max_pixels)
-        digest = hashlib.file_digest(upload, "sha256").hexdigest()
-        size = upload.tell()
+        """The record for an upload, checking in a converter process that it is an
+        image within limits.
+
+        :raises UnsupportedImage: the upload is not an image we read.
+        :raises ImageTooLarge: above the pixel limit, or too costly to decode: its
+            check ran past the time limit.
+        :raises ConversionTimedOut: every converter stayed busy.
+        """
+        data = upload.read()
         upload.seek(0)
+        job = InspectJob(self.formats, self.settings.max_pixels)
+        try:
+            info = self.converters.convert(data, job)
+        except ConversionOverran:
+            raise ImageTooLarge(
+                "the image is too costly to decode: checking it ran past the limit "
+                f"of {self.settings.convert_timeout:g} s"
+            ) from None
+        digest = hashlib.sha256(data).hexdigest()
+        size = len(data)
         return ImageRecord(
             format=info.format.name,
             mime=info.format.mime,
@@ -140,10 +155,11 @@ class ImageService:
         started = time.perf_counter()
         with self.storage.open(ref) as original:
             data = original.read()
-        data = self.converters.convert(
-            data, target, self.formats, self.settings.max_pixels,
-            options, mask, self._encoder(target),
+        job = ConvertJob(
+            target, self.formats, self.settings.max_pixels,
+            options, self._encoder(target), mask,
         )
+        data = self.converters.convert(data, job)
         log.info(
             "converted %s to %s in %.0f ms",
             ref, target.name, (time.perf_counter() - started) * 1000,
@@ -155,7 +171,7 @@ class ImageService:
     ) -> str:
         """What identifies the conversion of any image to ``target`` after
         ``options`` (cache, ETag)."""
-        return variant_key(target.name, self._encoder(target), options.key())
+        return variant_key(target.variant_name, self._encoder(target), options.key())
 
     def variant(
         self,
@@ -229,8 +245,8 @@ class ImageService:
     def _encoder(self, target: ImageFormat) -> dict[str, object]:
         return encoding.encoder_params(self.settings).get(target.name, {})
 
-    def _mask(self, ref: str) -> Image.Image:
-        """The first frame of the stored image used as a mask, decoded.
+    def _mask(self, ref: str) -> bytes:
+        """The stored bytes of the image used as a mask (the converter decodes them).
 
         :raises InvalidOptions: nothing is stored under ``ref``.
         """
@@ -241,7 +257,7 @@ class ImageService:
                 f"parameter 'mask': no image is stored under {ref}"
             ) from None
         with stream:
-            return imaging.decode(stream, self.formats, self.settings.max_pixels)
+            return stream.read()
 
     def close(self) -> None:
         """Release the converter processes (idle ones go to the next app)."""

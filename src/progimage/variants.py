@@ -52,7 +52,8 @@ OFF = "off"
 def variant_key(
     format_name: str, encoder: Mapping[str, object], options_key: str = ""
 ) -> str:
-    """The cache key of a conversion: target format, encoder settings and options.
+    """The cache key of a conversion: target format (``ImageFormat.variant_name``,
+    the Netpbm subtype included), encoder settings and options.
 
     Encoder settings are part of it so that changing them never serves stale files.
     """
