@@ -1,5 +1,5 @@
 """Real servers for integration tests and the benchmark: gunicorn with the shipped
-settings and nginx with a given site, each on a free loopback port."""
+settings, nginx with a given site and moto's S3, each on a free loopback port."""
 
 import contextlib
 import os
@@ -56,7 +56,7 @@ class Gunicorn:
             sys.executable, "-m", "gunicorn",
             "--config", str(ROOT / "deploy" / "gunicorn.conf.py"),
             "--bind", "127.0.0.1:0", "--workers", str(workers),
-            "--no-control-socket", *options, app,
+            *options, app,
         ]
         self.expected_workers = workers
         self.logs_requests = app == PROGIMAGE
@@ -259,3 +259,33 @@ def wait_for_port(process: subprocess.Popen, port: int, log: Path) -> None:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"{process.args[0]} did not start")
+
+
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+# moto's S3 in a process of its own, printing the port it got.
+MOTO = """
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[str]:
+    """Run moto's S3 server; yield its URL."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", MOTO], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL, text=True,
+    )
+    try:
+        yield f"http://127.0.0.1:{int(process.stdout.readline())}"
+    finally:
+        process.stdin.close()
+        stop(process)
+        process.stdout.close()

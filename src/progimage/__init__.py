@@ -18,12 +18,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     monitoring.init_app(app)
     paths.init_app(app)
+    metrics = monitoring.get_metrics(app)
     app.extensions["progimage"] = ImageService(
         settings=settings,
         storage=make_storage(settings.storage, settings.s3_endpoint),
         formats=FormatRegistry.from_pillow().reading(settings.postscript),
-        cache=make_cache(settings),
-        metrics=monitoring.get_metrics(app),
+        cache=make_cache(settings, metrics.cache_write_errors.inc),
+        metrics=metrics,
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)

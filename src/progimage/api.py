@@ -233,11 +233,35 @@ def _original(ref: str, record: ImageRecord) -> Response:
     mime = service.original_format(record).mime
     prefix = service.settings.accel_redirect
     internal = service.internal_path(ref) if prefix else None
+    span = _wanted_span(record)
+    if internal is None and span is not None:
+        # Read just the range: S3 would otherwise send the whole object.
+        start, stop = span
+        response = _file(service.storage.open(ref, span), record.mime, stop - start)
+        response.status_code = 206
+        response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{record.size}"
+        response.headers["Accept-Ranges"] = "bytes"
+        return response
     if internal is None:
         return _file(service.storage.open(ref), mime, record.size)
     response = Response(mimetype=mime)
     response.headers["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{internal}"
     return response
+
+
+def _wanted_span(record: ImageRecord) -> tuple[int, int] | None:
+    """The one satisfiable byte range the request asks of the original, if it is
+    to be answered (no If-Range, or one naming this image); None otherwise, and
+    the answer is left to ``_send``."""
+    wanted = request.range
+    if wanted is None:
+        return None
+    if "If-Range" in request.headers:
+        if_range = request.if_range
+        created = datetime.fromisoformat(record.created)
+        if if_range.etag != record.sha256 and if_range.date != created:
+            return None
+    return wanted.range_for_length(record.size)
 
 
 def _variant(

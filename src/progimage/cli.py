@@ -2,6 +2,7 @@
 
 import argparse
 import contextlib
+import dataclasses
 import errno
 import json
 import os
@@ -138,6 +139,23 @@ def serve(args: argparse.Namespace) -> int:
     os.execv(sys.executable, command)
 
 
+def gc(args: argparse.Namespace) -> int:
+    """Remove what failures left behind in the storage of ``PROGIMAGE_*``; print
+    what was removed, as JSON."""
+    # Imported here: only this command needs the storage backends (and boto3).
+    from .cleanup import collect
+    from .config import Settings, SettingsError
+    from .exceptions import ServiceError
+
+    try:
+        done = collect(Settings.from_env(), args.refs, args.older_than)
+    except (SettingsError, ServiceError) as error:
+        _say(str(error))
+        return 1
+    print(json.dumps(dataclasses.asdict(done), indent=2))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="progimage", description="Store images on a ProgImage server and get "
@@ -170,6 +188,14 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_argument("--workers", type=int, help="processes (default: one per core)")
     sub.add_argument("--storage", help="where images live ($PROGIMAGE_STORAGE)")
     sub.set_defaults(command=serve)
+    sub = commands.add_parser(
+        "gc", help="remove what failures left in the storage ($PROGIMAGE_*)"
+    )
+    sub.add_argument("refs", nargs="*", metavar="REF",
+                     help="originals a failed batch left (named in its log line)")
+    sub.add_argument("--older-than", type=float, default=3600, metavar="SECONDS",
+                     help="age of abandoned uploads and temporary files (3600)")
+    sub.set_defaults(command=gc)
     return parser
 
 

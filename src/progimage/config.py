@@ -11,6 +11,7 @@ LOG_FORMATS = ("text", "json")
 # Settings with a bounded range: (name, lowest, highest).
 RANGES = (
     ("cache_max_bytes", 0, 2**62),
+    ("convert_queue", -1, 10_000),
     ("jpeg_quality", 1, 95),
     ("png_compress_level", 0, 9),
     ("webp_quality", 0, 100),
@@ -59,6 +60,9 @@ class Settings:
     convert_timeout: float = 30.0
     # Converter processes per server process (conversions run outside the server).
     convert_workers: int = 2
+    # Conversions that may wait for a converter in a server process; more answer 503
+    # at once. -1: as many as there are converters.
+    convert_queue: int = -1
     # Comma-separated API keys; when set, uploads need "Authorization: Bearer <key>".
     api_keys: str = ""
     # With API keys set, also require a key to read images (1) or not (0).
@@ -98,6 +102,11 @@ class Settings:
             raise SettingsError("PROGIMAGE_ACCEL_REDIRECT must start with '/'")
         if self.private_reads and not self.keys:
             raise SettingsError("PROGIMAGE_PRIVATE_READS needs PROGIMAGE_API_KEYS")
+
+    @property
+    def convert_waiting(self) -> int:
+        """Conversions that may wait for a converter per server process."""
+        return self.convert_workers if self.convert_queue == -1 else self.convert_queue
 
     @property
     def keys(self) -> tuple[str, ...]:

@@ -13,6 +13,7 @@ from .exceptions import (
     ConversionFailed,
     ConversionOverran,
     ConversionTimedOut,
+    ConvertersBusy,
     ImageNotFound,
     ImageTooLarge,
     InvalidOptions,
@@ -40,6 +41,7 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     WrongCredentials: 403,
     ConversionTimedOut: 503,
     ConversionOverran: 503,
+    ConvertersBusy: 503,
     StorageUnavailable: 503,
     # Not the client's fault, and no 404 a cache would keep: the operator must look.
     StoredImageCorrupt: 503,
@@ -52,6 +54,8 @@ HEADERS_BY_ERROR: dict[type[ServiceError], dict[str, str]] = {
     # A busy or slow converter: try again later, not at once.
     ConversionTimedOut: {"Retry-After": "30"},
     ConversionOverran: {"Retry-After": "30"},
+    # Refused before any wait: the queue moves within the time limit.
+    ConvertersBusy: {"Retry-After": "5"},
     StorageFull: {"Retry-After": "300"},
 }
 

@@ -49,6 +49,10 @@ class ConversionOverran(ConversionTimedOut):
     busy server) is what took too long."""
 
 
+class ConvertersBusy(ServiceError):
+    """As many conversions as allowed are running or waiting already."""
+
+
 class StorageFull(ServiceError):
     """The storage has no room (or quota) left for the upload."""
 

@@ -71,6 +71,11 @@ class Metrics:
             "progimage_cache_misses", "Converted images not in the variant cache",
             ["target"], registry=self.registry,
         )
+        self.cache_write_errors = Counter(
+            "progimage_cache_write_errors",
+            "Converted images answered but not kept: the variant cache could not "
+            "be written (full or read-only disk)", registry=self.registry,
+        )
 
     @contextlib.contextmanager
     def conversion(self, source: str, target: str) -> Iterator[None]:

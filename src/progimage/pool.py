@@ -7,6 +7,8 @@ past the time limit (waiting for a free converter included) is killed, its conve
 is replaced on the next use, and the request answers 503; the server process goes on.
 Each converter leads its own process group, so that whatever it started (Ghostscript
 for EPS) is killed with it.
+Only so many conversions may run or wait at once (admission.py); more answer 503 at
+once.
 
 Converters are fresh interpreters (``python -c``), not forks of the server: forking a
 threaded server can copy a lock some other thread holds, and multiprocessing's own
@@ -26,13 +28,17 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import weakref
+from concurrent.futures import Future, ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import BinaryIO
 
 from PIL import Image
 
 from . import plugins, runner
+from .admission import Admission, remaining
 from .exceptions import (
     ConversionFailed, ConversionOverran, ConversionTimedOut, ServiceError,
 )
@@ -43,6 +49,10 @@ log = logging.getLogger(__name__)
 
 # Seconds a converter process may take to start (import Pillow) before it is given up.
 STARTUP_TIMEOUT = 60
+# Seconds a converter's start may add to a request's time limit. A start (importing
+# Pillow) takes 0.3-0.5 s on an idle machine and up to 8 s on a busy one; one slower
+# than this goes on and serves later requests.
+START_GRACE = 2
 # Bytes of pipe buffer asked for (Linux grants up to /proc/sys/fs/pipe-max-size).
 PIPE_SIZE = 1024 * 1024
 # Seconds an idle converter process gets to exit by itself when the pool closes.
@@ -54,47 +64,79 @@ BOOT = "import sys; from progimage.pool import serve; serve(*map(int, sys.argv[1
 
 
 class ConverterPool:
-    """Up to ``size`` converter processes, each converting one image at a time."""
+    """Up to ``size`` converter processes, each converting one image at a time, and
+    up to ``waiting`` conversions waiting for one of them (``size`` if None)."""
 
-    def __init__(self, size: int, timeout: float) -> None:
+    def __init__(self, size: int, timeout: float, waiting: int | None = None) -> None:
         self.timeout = timeout
+        waiting = size if waiting is None else waiting
+        #: Callers that hold their admission while they wait for something else too
+        #: (the variant lock) enter it themselves; ``convert`` then shares it.
+        self.admission = Admission(size + waiting, timeout)
         # A free slot holds a running converter, or None where one is to be started.
         self._free: queue.LifoQueue[_Converter | None] = queue.LifoQueue()
         for _ in range(size):
             self._free.put(None)
         self._running: set[_Converter] = set()
         self._lock = threading.Lock()
+        self._starter = ThreadPoolExecutor(size, thread_name_prefix="converter-start")
         weakref.finalize(self, _stop_all, self._running)
 
-    def convert(self, data: bytes, job: Job) -> bytes | ImageInfo:
-        """``job`` run on the image ``data`` by a converter process (``runner.run``).
+    def convert(self, data: bytes | BinaryIO, job: Job) -> bytes | ImageInfo:
+        """``job`` run on the image ``data`` (bytes, or a file read from where it
+        stands) by a converter process (``runner.run``), waiting for a free one
+        included, within the time limit.
 
-        :raises ConversionTimedOut: no converter was free.
+        :raises ConvertersBusy: as many conversions as allowed are in already.
+        :raises ConversionTimedOut: no converter was free in time.
         :raises ConversionOverran: the job ran past the limit.
         :raises ConversionFailed: the converter process died on the way.
         :raises ServiceError: whatever the job raises, as it raised it.
         """
+        with self.admission.admit() as deadline:
+            return self._run((data, job), deadline)
+
+    def _run(
+        self, job: tuple[bytes | BinaryIO, Job], deadline: float
+    ) -> bytes | ImageInfo:
+        """Run ``job`` on a free converter by ``deadline`` (``time.monotonic()``)."""
+        worker = self._take(deadline)
+        if worker is None:
+            # The start is the pool's cost, not the request's, up to START_GRACE.
+            started = time.monotonic()
+            worker = self._start_by(deadline + START_GRACE)
+            deadline += min(time.monotonic() - started, START_GRACE)
         try:
-            worker = self._free.get(timeout=self.timeout)
-        except queue.Empty:
-            raise ConversionTimedOut(
-                f"every converter stayed busy for {self.timeout:g} s; try again later"
-            ) from None
-        try:
-            worker = worker or self._start()
-            outcome = worker.run((data, job), self.timeout)
+            outcome = worker.run(job, remaining(deadline))
         except BaseException as error:
             self._retire(worker)
             if isinstance(error, TimeoutError):
                 raise ConversionOverran(
                     f"the conversion ran past the limit of {self.timeout:g} s "
-                    "and was stopped"
+                    "(waiting included) and was stopped"
                 ) from None
             raise
         self._free.put(worker)
         if isinstance(outcome, Exception):
             raise outcome
         return outcome
+
+    def _take(self, deadline: float) -> "_Converter | None":
+        """A free slot, taken with time left before ``deadline``.
+
+        :raises ConversionTimedOut: none was free in time.
+        """
+        try:
+            worker = self._free.get(timeout=remaining(deadline))
+        except queue.Empty:
+            worker = None
+        else:
+            if remaining(deadline):
+                return worker
+            self._free.put(worker)  # too late to use: left for the next request
+        raise ConversionTimedOut(
+            f"every converter stayed busy for {self.timeout:g} s; try again later"
+        )
 
     def close(self) -> None:
         """Hand the idle converters to the next pool of this process, stop the busy
@@ -111,6 +153,31 @@ class ConverterPool:
                 _spare(worker)
             self._free.put(None)
         _stop_all(busy)
+
+    def _start_by(self, deadline: float) -> "_Converter":
+        """Start a converter for a taken slot, waiting for it until ``deadline``.
+
+        A start slower than that (a busy machine) goes on, and its converter fills
+        the slot for a later request: the next start would be no faster.
+
+        :raises ConversionTimedOut: it was not up by the deadline.
+        :raises ConversionFailed: it died while starting.
+        """
+        starting = self._starter.submit(self._start)
+        try:
+            return starting.result(timeout=remaining(deadline))
+        except BaseException as error:
+            starting.add_done_callback(self._fill_slot)
+            if isinstance(error, TimeoutError):
+                raise ConversionTimedOut(
+                    f"no converter was ready within the limit of {self.timeout:g} s; "
+                    "try again later"
+                ) from None
+            raise
+
+    def _fill_slot(self, starting: "Future[_Converter]") -> None:
+        """Put a late converter (or None, if it failed to start) in its slot."""
+        self._free.put(None if starting.exception() else starting.result())
 
     def _start(self) -> "_Converter":
         worker = _take_spare() or _Converter.start()
@@ -174,13 +241,14 @@ class _Converter:
         return worker
 
     def run(
-        self, job: tuple[bytes, Job | None], timeout: float
+        self, job: tuple[bytes | BinaryIO, Job | None], timeout: float
     ) -> bytes | ImageInfo | Exception:
         """Send one job and wait up to ``timeout`` s for its outcome (bytes, an
         upload's ImageInfo, or an error).
 
-        The image travels as raw bytes beside the pickled job: no copy is made to
-        pickle it, and none to unpickle a converted image.
+        The image travels as raw bytes beside the pickled job, a pipe's width at a
+        time: the server never holds a second copy of an upload (a 40 MB upload
+        costs the server process one chunk, not 40 MB), and nothing is pickled.
 
         :raises TimeoutError: the outcome did not come in time.
         :raises ConversionFailed: the process died on the way.
@@ -188,7 +256,7 @@ class _Converter:
         data, payload = job
         try:
             self.jobs.send(payload)
-            self.jobs.send_bytes(data)
+            _send_chunks(self.jobs, data)
             ready = self.outcomes.poll(timeout)
             outcome = _receive(self.outcomes) if ready else None
         except (EOFError, OSError):
@@ -287,13 +355,33 @@ def serve(job_fd: int, outcome_fd: int) -> None:
         plugins.register()
         Image.init()
         jobs.recv()
-        jobs.recv_bytes()
+        _receive_chunks(jobs)
         _send(outcomes, b"ready")
         while True:
             job = jobs.recv()
-            _send(outcomes, _run(job, jobs.recv_bytes()))
+            _send(outcomes, _run(job, _receive_chunks(jobs)))
     except (EOFError, BrokenPipeError):
         return  # the server closed the pipe or is gone
+
+
+def _send_chunks(connection: Connection, data: bytes | BinaryIO) -> None:
+    """The image in pieces of at most a pipe's width, then an empty piece."""
+    if isinstance(data, bytes):
+        view = memoryview(data)
+        for start in range(0, len(view), PIPE_SIZE):
+            connection.send_bytes(view[start:start + PIPE_SIZE])
+    else:
+        while piece := data.read(PIPE_SIZE):
+            connection.send_bytes(piece)
+    connection.send_bytes(b"")
+
+
+def _receive_chunks(connection: Connection) -> bytes:
+    """The image ``_send_chunks`` sent, whole."""
+    received = bytearray()
+    while piece := connection.recv_bytes():
+        received += piece
+    return bytes(received)
 
 
 def _send(connection: Connection, outcome: bytes | ImageInfo | Exception) -> None:

@@ -45,7 +45,9 @@ class ImageService:
 
     def __post_init__(self) -> None:
         settings = self.settings
-        pool = ConverterPool(settings.convert_workers, settings.convert_timeout)
+        pool = ConverterPool(
+            settings.convert_workers, settings.convert_timeout, settings.convert_waiting
+        )
         object.__setattr__(self, "converters", pool)
 
     def store(self, upload: BinaryIO) -> str:
@@ -64,6 +66,8 @@ class ImageService:
 
         :raises UnsupportedImage: an upload is not an image (named by its key).
         :raises ImageTooLarge: an upload is above the pixel limit (named by its key).
+        :raises StorageUnavailable: the store failed; the images stored before are
+            deleted again, or logged for ``progimage gc`` if that fails too.
         """
         records = []
         for label, upload in uploads.items():
@@ -77,10 +81,30 @@ class ImageService:
                 refs.append(str(uuid.uuid4()))
                 self.storage.save(refs[-1], upload, record)
         except BaseException:
-            for ref in refs[:-1]:
-                self.storage.delete(ref)
+            # The failed save too: a connection lost after the upload completed
+            # leaves the object stored.
+            self._roll_back(refs)
             raise
         return refs
+
+    def _roll_back(self, refs: list[str]) -> None:
+        """Delete what a failed batch stored, every one that can be; the others are
+        logged, by reference, for ``progimage gc``."""
+        left = []
+        for ref in refs:
+            try:
+                self.storage.delete(ref)
+            except ImageNotFound:
+                continue
+            except (ServiceError, OSError) as error:
+                log.warning("rollback cannot delete %s: %s", ref, error)
+                left.append(ref)
+        if left:
+            log.error(
+                "a failed batch left %d originals; remove them with: progimage gc %s",
+                len(left), " ".join(left),
+                extra={"fields": {"event": "rollback_incomplete", "refs": left}},
+            )
 
     def info(self, ref: str) -> ImageRecord:
         """What is known about the stored image ``ref``.
@@ -113,18 +137,19 @@ class ImageService:
             check ran past the time limit.
         :raises ConversionTimedOut: every converter stayed busy.
         """
-        data = upload.read()
+        # Hashed and sent from the upload's file: the server never holds it whole.
+        digest = hashlib.file_digest(upload, "sha256").hexdigest()
+        size = upload.tell()
         upload.seek(0)
         job = InspectJob(self.formats, self.settings.max_pixels)
         try:
-            info = self.converters.convert(data, job)
+            info = self.converters.convert(upload, job)
         except ConversionOverran:
             raise ImageTooLarge(
                 "the image is too costly to decode: checking it ran past the limit "
                 f"of {self.settings.convert_timeout:g} s"
             ) from None
-        digest = hashlib.sha256(data).hexdigest()
-        size = len(data)
+        upload.seek(0)
         return ImageRecord(
             format=info.format.name,
             mime=info.format.mime,
@@ -153,13 +178,12 @@ class ImageService:
         """
         mask = self._mask(options.mask_reference) if options.mask_reference else None
         started = time.perf_counter()
-        with self.storage.open(ref) as original:
-            data = original.read()
         job = ConvertJob(
             target, self.formats, self.settings.max_pixels,
             options, self._encoder(target), mask,
         )
-        data = self.converters.convert(data, job)
+        with self.storage.open(ref) as original:
+            data = self.converters.convert(original, job)
         log.info(
             "converted %s to %s in %.0f ms",
             ref, target.name, (time.perf_counter() - started) * 1000,
@@ -183,19 +207,27 @@ class ImageService:
         """The stored image ``ref`` (described by ``record``) as ``target`` after
         ``options``, from the cache or converted once.
 
-        Concurrent first requests for one variant wait for a single conversion.
+        Concurrent first requests for one variant wait for a single conversion; the
+        wait is admitted and timed as a conversion is, since it holds a thread too.
 
-        :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises ImageNotFound: nothing is stored under ``ref``, or it was deleted
+            while it was converted.
         :raises InvalidOptions: an option does not fit the image.
         :raises ImageTooLarge: the result would be above the pixel limit.
         :raises ConversionFailed: the image cannot be encoded in that format.
+        :raises ConvertersBusy: as many conversions as allowed are in already.
+        :raises ConversionTimedOut: the conversion (waiting included) ran past the
+            time limit.
         """
         if self.cache is None:
             return io.BytesIO(self._counted_convert(record, ref, target, options))
         key = self.variant_key(target, options)
         cached = self.cache.open(ref, key)
         if cached is None:
-            with self.cache.lock(ref, key):
+            with (
+                self.converters.admission.admit() as deadline,
+                self.cache.lock(ref, key, deadline),
+            ):
                 # Whoever held the lock before us on this machine stored it locally;
                 # another machine's copy in the bucket was looked for just now.
                 cached = self.cache.open_local(ref, key)
@@ -203,6 +235,7 @@ class ImageService:
                     self._count(hit=False, target=target)
                     data = self._counted_convert(record, ref, target, options)
                     self.cache.put(ref, key, data)
+                    self._drop_if_deleted(self.cache, ref)
                     return io.BytesIO(data)
         self._count(hit=True, target=target)
         return cached
@@ -228,6 +261,22 @@ class ImageService:
         self.storage.delete(ref)
         if self.cache is not None:
             self.cache.purge(ref)
+
+    def _drop_if_deleted(self, cache: VariantCache, ref: str) -> None:
+        """A delete wins over a conversion in flight: the variant just cached is
+        removed again (locally and in the shared tier) if the original is gone.
+
+        ``delete`` removes the original before it purges, and this looks for the
+        original after the variant was written: either the purge sees the variant,
+        or this sees the original gone.
+
+        :raises ImageNotFound: the original is gone.
+        """
+        try:
+            self.storage.record(ref)
+        except ImageNotFound:
+            cache.purge(ref)
+            raise
 
     def _counted_convert(
         self, record: ImageRecord, ref: str, target: ImageFormat,

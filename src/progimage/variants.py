@@ -9,7 +9,8 @@ The running total of cached bytes lives in ``<folder>/.size``, updated under an
 exclusive ``flock`` by every process that adds or removes a variant; when it passes
 ``max_bytes`` the oldest variants are removed until the cache is down to 90% of it.
 Conversions of one key are serialised across processes by ``flock`` on one of a fixed
-set of lock files (hashed from the key), so concurrent first requests convert once.
+set of lock files (hashed from the key), so concurrent first requests convert once;
+waiting for that lock counts toward the conversion's time limit.
 
 Behind the local folder there may be a shared tier, a bucket that every instance
 reads and writes: a local miss looks there before converting, and a conversion is
@@ -21,23 +22,29 @@ import contextlib
 import fcntl
 import hashlib
 import io
+import logging
 import os
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from .config import Settings
+from .admission import remaining
+from .config import Settings, SettingsError
+from .exceptions import ConversionTimedOut
 from .storage import make_shared_variants
+from .storage.filesystem import INCOMING
 
 LOCK_STRIPES = 256
 # Evicting down to a low-water mark makes the scan of the cache folder a rare event.
 LOW_WATER = 0.9
 # A hit rewrites the mtime only when it is older than this, sparing metadata writes.
 TOUCH_INTERVAL = 60.0
+# Seconds between two tries of a held variant lock (flock itself cannot time out).
+LOCK_POLL = 0.02
 # Temporary files older than this belong to a crashed writer and are removed.
 ABANDONED_AFTER = 3600.0
 LOCKS = ".locks"
@@ -47,6 +54,11 @@ TRASH = ".trash"
 S3_CACHE_DIR = os.path.join(tempfile.gettempdir(), "progimage-cache")
 # PROGIMAGE_CACHE_BUCKET's value for keeping variants on local disk only.
 OFF = "off"
+# Digits of the total in the size file, written in place: rewriting bytes the file
+# already has needs no new disk block, so the total stays right on a full disk.
+SIZE_DIGITS = 20
+
+log = logging.getLogger(__name__)
 
 
 def variant_key(
@@ -78,6 +90,9 @@ class SharedVariants(Protocol):
     def purge(self, ref: str) -> None:
         """Remove every variant of ``ref``."""
 
+    def refs(self) -> list[str]:
+        """The references that have variants there."""
+
 
 class VariantCache:
     """Converted images on the local filesystem, at most ``max_bytes`` of them, in
@@ -88,12 +103,25 @@ class VariantCache:
         folder: str | os.PathLike[str],
         max_bytes: int,
         shared: SharedVariants | None = None,
+        write_failed: Callable[[], object] = lambda: None,
     ) -> None:
+        """Use (or create) the cache in ``folder``; ``write_failed`` is called for
+        each variant that could not be kept (a full or read-only disk).
+
+        :raises SettingsError: ``folder`` or one of its parents is not a folder.
+        """
         self.folder = Path(folder).resolve()
         self.max_bytes = max_bytes
         self.shared = shared
-        for name in (LOCKS, TRASH):
-            (self.folder / name).mkdir(parents=True, exist_ok=True)
+        self._write_failed = write_failed
+        try:
+            for name in (LOCKS, TRASH):
+                (self.folder / name).mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise SettingsError(
+                f"PROGIMAGE_CACHE_DIR={str(folder)!r} is not a folder "
+                "(a file is in the way)"
+            ) from None
         _remove_old(self.folder / TRASH, ABANDONED_AFTER)
         with self._size_locked() as size:
             size.write(self._recount())
@@ -123,19 +151,30 @@ class VariantCache:
         except (FileNotFoundError, NotADirectoryError):
             return None
         if time.time() - os.fstat(file.fileno()).st_mtime > TOUCH_INTERVAL:
-            os.utime(file.fileno())
+            # On a read-only disk the variant is served all the same.
+            with contextlib.suppress(OSError):
+                os.utime(file.fileno())
         return file
 
     @contextlib.contextmanager
-    def lock(self, ref: str, key: str) -> Iterator[None]:
-        """Hold the conversion lock of one variant, across threads and processes."""
+    def lock(self, ref: str, key: str, deadline: float) -> Iterator[None]:
+        """Hold the conversion lock of one variant, across threads and processes,
+        taken by ``deadline`` (a ``time.monotonic()`` value).
+
+        :raises ConversionTimedOut: another holder kept it past the deadline.
+        """
         stripe = int(_digest(f"{ref}/{key}")[:8], 16) % LOCK_STRIPES
-        with open(self.folder / LOCKS / f"{stripe:03d}", "ab") as file:
-            fcntl.flock(file, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(file, fcntl.LOCK_UN)
+        try:
+            file: BinaryIO | None = open(self.folder / LOCKS / f"{stripe:03d}", "ab")
+        except OSError as error:
+            # A read-only cache cannot keep the result either: convert unserialised.
+            log.warning("variant lock %03d unavailable: %s", stripe, error)
+            file = None
+        # Closing the file releases the lock.
+        with file or contextlib.nullcontext():
+            if file is not None:
+                _lock_by(file, deadline)
+            yield
 
     def put(self, ref: str, key: str, data: bytes) -> None:
         """Store a variant, locally and in the shared tier."""
@@ -145,17 +184,25 @@ class VariantCache:
 
     def _keep(self, ref: str, key: str, data: bytes) -> None:
         """Store a variant locally and atomically; one larger than the whole cache is
-        skipped."""
+        skipped. A failed write (full or read-only disk) keeps nothing, and is logged
+        and counted but never raised: the variant is answered all the same."""
         if not 0 < len(data) <= self.max_bytes:
             return
         path = self.path(ref, key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-        with open(temporary, "xb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(temporary, "xb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, path)
+        except OSError as error:
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
+            log.warning("variant of %s not cached: %s", ref, error)
+            self._write_failed()
+            return
         self._account(len(data))
 
     def purge(self, ref: str) -> None:
@@ -173,6 +220,26 @@ class VariantCache:
         shutil.rmtree(doomed, ignore_errors=True)
         self._account(-freed)
 
+    def refs(self) -> list[str]:
+        """The references that have a folder of variants here."""
+        return [path.name for path in self.folder.glob("[0-9a-f][0-9a-f]/*")]
+
+    def remove_abandoned(self, age: float) -> int:
+        """Remove temporary files and purged folders older than ``age`` seconds (a
+        crashed writer's); how many were removed."""
+        cutoff = time.time() - age
+        doomed = [
+            path for path in (*self.folder.glob("[0-9a-f][0-9a-f]/*/.*"),
+                              *(self.folder / TRASH).iterdir())
+            if path.lstat().st_ctime < cutoff
+        ]
+        for path in doomed:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        return len(doomed)
+
     def _account(self, delta: int) -> None:
         """Add ``delta`` to the shared total; evict when the cache is over its bound."""
         with self._size_locked() as size:
@@ -183,7 +250,9 @@ class VariantCache:
 
     @contextlib.contextmanager
     def _size_locked(self) -> Iterator["_Counter"]:
-        with open(self.folder / SIZE, "a+b") as file:
+        # Not "a+b": appends would ignore the seek that rewrites the total in place.
+        descriptor = os.open(self.folder / SIZE, os.O_RDWR | os.O_CREAT, 0o644)
+        with open(descriptor, "r+b") as file:
             fcntl.flock(file, fcntl.LOCK_EX)
             try:
                 yield _Counter(file)
@@ -228,12 +297,12 @@ class _Counter:
 
     def read(self) -> int:
         self._file.seek(0)
-        return int(self._file.read() or 0)
+        return int(self._file.read().strip() or 0)
 
     def write(self, total: int) -> None:
+        # In place and never shorter, so never truncated to nothing by a failure.
         self._file.seek(0)
-        self._file.truncate()
-        self._file.write(str(total).encode())
+        self._file.write(f"{total:0{SIZE_DIGITS}d}".encode())
         self._file.flush()
 
 
@@ -244,23 +313,71 @@ def _remove_old(folder: Path, age: float) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def _lock_by(file: BinaryIO, deadline: float) -> None:
+    """``flock`` the file exclusively, polling until ``deadline`` at the latest.
+
+    :raises ConversionTimedOut: it stayed locked until the deadline.
+    """
+    while True:
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            left = remaining(deadline)
+            if not left:
+                raise ConversionTimedOut(
+                    "another request's conversion of this variant ran until the "
+                    "time limit; try again later"
+                ) from None
+            time.sleep(min(LOCK_POLL, left))
+
+
 def _digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def make_cache(settings: Settings) -> VariantCache | None:
+def make_cache(
+    settings: Settings, write_failed: Callable[[], object] = lambda: None
+) -> VariantCache | None:
     """The cache in ``PROGIMAGE_CACHE_DIR``; by default ``.variants`` in the storage
     folder, or ``progimage-cache`` in the temporary folder (``$TMPDIR``, ``/tmp``)
     when originals are in S3. Its shared tier is ``PROGIMAGE_CACHE_BUCKET``, by
-    default the storage's bucket. None when ``PROGIMAGE_CACHE_MAX_BYTES`` is 0."""
+    default the storage's bucket. None when ``PROGIMAGE_CACHE_MAX_BYTES`` is 0.
+
+    :raises SettingsError: the cache folder is not a folder, or holds originals.
+    """
     if settings.cache_max_bytes == 0:
         return None
     in_s3 = settings.storage.startswith("s3://")
     folder = settings.cache_dir or (
         S3_CACHE_DIR if in_s3 else os.path.join(settings.storage, ".variants")
     )
+    _check_apart(Path(folder), None if in_s3 else Path(settings.storage))
     bucket = settings.cache_bucket or (settings.storage if in_s3 else OFF)
     shared = None if bucket == OFF else make_shared_variants(
         bucket, settings.s3_endpoint
     )
-    return VariantCache(folder, settings.cache_max_bytes, shared)
+    return VariantCache(folder, settings.cache_max_bytes, shared, write_failed)
+
+
+def _check_apart(folder: Path, storage: Path | None) -> None:
+    """Refuse a cache folder that holds originals: eviction and purges would remove
+    them, and their folders would break the cache's scans.
+
+    :raises SettingsError: ``folder`` is a store's folder, or lies among its
+        originals.
+    """
+    folder = folder.resolve()
+    holds_originals = (folder / INCOMING).is_dir()
+    if storage is not None and folder.is_relative_to(storage.resolve()):
+        inside = folder.relative_to(storage.resolve()).parts
+        # The store keeps its dot-named folders (the default ``.variants``) apart
+        # from the shards of originals.
+        holds_originals |= (
+            not inside or not inside[0].startswith(".") or inside[0] == INCOMING
+        )
+    if holds_originals:
+        raise SettingsError(
+            f"PROGIMAGE_CACHE_DIR={str(folder)!r} holds originals; use a folder of "
+            "its own (or leave it empty for '.variants' in the storage folder)"
+        )

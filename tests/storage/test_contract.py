@@ -29,6 +29,18 @@ def test_round_trip(storage):
         assert file.read() == b"abc"
 
 
+@pytest.mark.parametrize("span, expected", [
+    ((0, 1), b"a"), ((2, 5), b"cde"), ((5, 6), b"f"), ((0, 6), b"abcdef"),
+])
+def test_a_span_reads_only_those_bytes(storage, span, expected):
+    """``open(ref, span)`` gives the bytes from start up to stop, and no more."""
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"abcdef"), RECORD)
+    with storage.open(ref, span) as file:
+        assert file.read() == expected
+        assert file.read() == b""
+
+
 def test_large_original_round_trips(storage):
     """An original larger than one upload part (8 MiB) comes back byte for byte."""
     data = os.urandom(9 * 1024 * 1024)

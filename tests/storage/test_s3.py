@@ -96,7 +96,7 @@ def test_foreign_object_is_not_an_image(storage, s3_bucket):
     ("s3://progimage-test", "progimage-test", ""),
     ("s3://progimage-test/", "progimage-test", ""),
     ("s3://progimage-test/a/b/", "progimage-test", "a/b/"),
-    ("s3://progimage-test//a", "progimage-test", "a/"),
+    ("s3://progimage-test/a..b/.c", "progimage-test", "a..b/.c/"),
 ])
 def test_url_names_bucket_and_prefix(s3_bucket, url, bucket, prefix):
     """The URL's host is the bucket and its path the key prefix."""
@@ -111,6 +111,20 @@ def test_malformed_url_fails_at_start(aws_env, url):
     """A location that names no valid bucket stops the app from starting."""
     with pytest.raises(SettingsError, match="s3://bucket/optional/prefix"):
         create_app(Settings(storage=url))
+
+
+@pytest.mark.parametrize("setting", ["storage", "cache_bucket"])
+@pytest.mark.parametrize("prefix", [
+    "../other", "a/../../other", "./a", "a/.", "a//b", "/a", "..",
+])
+def test_prefix_with_dot_or_empty_segments_fails_at_start(
+    s3_bucket, tmp_path, setting, prefix
+):
+    """S3 would keep ``..`` and empty segments in keys literally: they are refused,
+    naming the setting."""
+    values = {"storage": str(tmp_path), setting: f"s3://{s3_bucket}/{prefix}"}
+    with pytest.raises(SettingsError, match=f"PROGIMAGE_{setting.upper()}=.*segments"):
+        create_app(Settings(**values))
 
 
 def test_missing_bucket_fails_at_start(s3_bucket):

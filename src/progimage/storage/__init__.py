@@ -59,8 +59,11 @@ class Storage(Protocol):
             size of the stored bytes.
         """
 
-    def open(self, ref: str) -> BinaryIO:
+    def open(self, ref: str, span: tuple[int, int] | None = None) -> BinaryIO:
         """The original bytes, as a readable binary file; the caller closes it.
+
+        With ``span`` (start, stop), only the bytes from ``start`` up to ``stop``
+        (a satisfiable range of the file): a remote store sends no others.
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         """

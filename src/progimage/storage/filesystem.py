@@ -14,8 +14,9 @@ import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
+from ..config import SettingsError
 from ..exceptions import ImageNotFound, StorageFull, StorageUnavailable
 from . import ImageRecord, check_reference, verified_record
 
@@ -25,22 +26,35 @@ ORIGINAL = "original"
 RECORD = "record.json"
 # What the kernel answers when the disk, the quota or the file size limit is reached.
 FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+# What it answers when the folder is mounted read-only or its permissions changed.
+READ_ONLY = frozenset({errno.EROFS, errno.EACCES, errno.EPERM})
 
 
 class FilesystemStorage:
     """The default backend: a folder tree under ``root``."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
+        """Use (or create) the folder ``root``.
+
+        :raises SettingsError: ``root`` or one of its parents is not a folder.
+        """
         self.root = Path(root).resolve()
         self._root = str(self.root)
         self._incoming = self.root / INCOMING
-        self._incoming.mkdir(parents=True, exist_ok=True)
+        try:
+            self._incoming.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise SettingsError(
+                f"PROGIMAGE_STORAGE={str(root)!r} is not a folder "
+                "(a file is in the way)"
+            ) from None
         _remove_abandoned(self._incoming)
 
     def save(self, ref: str, data: BinaryIO, record: ImageRecord) -> None:
         """Write the original and its record, then publish them with one rename.
 
         :raises StorageFull: no space, quota or file size left; nothing is kept.
+        :raises StorageUnavailable: the folder is read-only; nothing is kept.
         """
         final = self._folder(ref)
         staging = self._incoming / f"{os.getpid()}.{uuid.uuid4().hex}"
@@ -52,8 +66,8 @@ class FilesystemStorage:
             os.rename(staging, final)
         except BaseException as error:
             shutil.rmtree(staging, ignore_errors=True)
-            if isinstance(error, OSError) and error.errno in FULL:
-                raise StorageFull("the image store is full; try again later") from None
+            if isinstance(error, OSError):
+                _refuse_unwritable(error)
             raise
         _sync_folder(os.path.dirname(final))
 
@@ -68,20 +82,29 @@ class FilesystemStorage:
             raise ImageNotFound(f"no image is stored under {ref}") from None
         return verified_record(ref, data, size)
 
-    def open(self, ref: str) -> BinaryIO:
-        """The original file, opened for reading."""
+    def open(self, ref: str, span: tuple[int, int] | None = None) -> BinaryIO:
+        """The original file, opened for reading; with ``span``, only those bytes."""
         try:
-            return open(os.path.join(self._folder(ref), ORIGINAL), "rb")
+            file = open(os.path.join(self._folder(ref), ORIGINAL), "rb")
         except (FileNotFoundError, NotADirectoryError):
             raise ImageNotFound(f"no image is stored under {ref}") from None
+        if span is None:
+            return file
+        return cast(BinaryIO, io.BufferedReader(_Span(file, *span)))
 
     def delete(self, ref: str) -> None:
-        """Unpublish the folder with one rename, then remove it at leisure."""
+        """Unpublish the folder with one rename, then remove it at leisure.
+
+        :raises StorageUnavailable: the folder is read-only.
+        """
         doomed = self._incoming / f"{os.getpid()}.{uuid.uuid4().hex}"
         try:
             os.rename(self._folder(ref), doomed)
         except (FileNotFoundError, NotADirectoryError):
             raise ImageNotFound(f"no image is stored under {ref}") from None
+        except OSError as error:
+            _refuse_unwritable(error)
+            raise
         shutil.rmtree(doomed, ignore_errors=True)
 
     def check(self) -> None:
@@ -111,6 +134,42 @@ class FilesystemStorage:
         if any(map(os.path.islink, (shard, subshard, folder))):
             raise ImageNotFound(f"no image is stored under {ref}")
         return folder
+
+
+class _Span(io.RawIOBase):
+    """The bytes from ``start`` up to ``stop`` of an open file, which it closes."""
+
+    def __init__(self, file: io.BufferedReader, start: int, stop: int) -> None:
+        super().__init__()
+        self._file = file
+        self._left = stop - start
+        file.seek(start)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        count = self._file.readinto(memoryview(buffer)[: self._left])
+        self._left -= count
+        return count
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _refuse_unwritable(error: OSError) -> None:
+    """Turn a full or read-only folder into the domain's errors; others pass.
+
+    :raises StorageFull: no space, quota or file size left.
+    :raises StorageUnavailable: the folder cannot be written.
+    """
+    if error.errno in FULL:
+        raise StorageFull("the image store is full; try again later") from None
+    if error.errno in READ_ONLY:
+        raise StorageUnavailable(
+            f"the image store cannot be written ({error.strerror}); try again later"
+        ) from None
 
 
 def _remove_abandoned(incoming: Path) -> None:

@@ -15,6 +15,7 @@ import logging
 import re
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
 from typing import BinaryIO, Self, cast
 from urllib.parse import urlsplit
 
@@ -70,7 +71,15 @@ class _Bucket:
                 f"{setting}={url!r} is not s3://bucket/optional/prefix "
                 "with a valid bucket name"
             )
-        return cls(parts.netloc, parts.path, endpoint)
+        # S3 keeps ``..`` in keys literally: such a prefix would not mean what it
+        # says, and tools that map keys to paths would resolve it elsewhere.
+        prefix = parts.path.removeprefix("/").removesuffix("/")
+        if prefix and {"", ".", ".."} & set(prefix.split("/")):
+            raise SettingsError(
+                f"{setting}={url!r}: the prefix must not hold empty, '.' or '..' "
+                "segments"
+            )
+        return cls(parts.netloc, prefix, endpoint)
 
     def _check_bucket(self) -> None:
         """Refuse to start on a missing bucket; an unreachable store is only logged.
@@ -89,6 +98,28 @@ class _Bucket:
         except BotoCoreError as error:
             # The store may come up after us: /readyz says 503 until it does.
             log.warning("S3 store cannot be checked at start-up: %s", error)
+
+    @contextlib.contextmanager
+    def _translated(self, ref: str) -> Iterator[None]:
+        """Turn boto errors into the domain's: missing objects, unavailable store.
+
+        :raises ImageNotFound: the object does not exist.
+        :raises StorageUnavailable: the store cannot be reached or refused the call.
+        """
+        try:
+            yield
+        except ClientError as error:
+            code = _code(error)
+            if code in NOT_FOUND:
+                raise ImageNotFound(f"no image is stored under {ref}") from None
+            raise StorageUnavailable(
+                f"the S3 store refused the request ({code})"
+            ) from None
+        except BotoCoreError as error:
+            log.warning("S3 request failed: %s", error)
+            raise StorageUnavailable(
+                f"the S3 store cannot be reached ({type(error).__name__})"
+            ) from None
 
 
 class S3Storage(_Bucket):
@@ -112,12 +143,16 @@ class S3Storage(_Bucket):
         record = head["Metadata"]["record"].encode()
         return verified_record(ref, record, head["ContentLength"])
 
-    def open(self, ref: str) -> BinaryIO:
-        """The object's body: a stream read from the network as the caller reads."""
+    def open(self, ref: str, span: tuple[int, int] | None = None) -> BinaryIO:
+        """The object's body: a stream read from the network as the caller reads.
+
+        With ``span``, S3 is asked for those bytes only (a ranged GET).
+        """
+        ranged = {"Range": f"bytes={span[0]}-{span[1] - 1}"} if span else {}
         key = self._key(ref)
         with self._translated(ref):
-            body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
-        return cast(BinaryIO, body)
+            body = self.client.get_object(Bucket=self.bucket, Key=key, **ranged)
+        return cast(BinaryIO, body["Body"])
 
     def delete(self, ref: str) -> None:
         """Delete the object; S3 deletes silently, so its presence is checked first
@@ -144,31 +179,30 @@ class S3Storage(_Bucket):
             raise ImageNotFound(f"no image is stored under {ref}")
         return head
 
+    def abort_stale_uploads(self, age: float) -> list[str]:
+        """Abort the multipart uploads of originals started over ``age`` seconds ago:
+        a connection lost mid-upload leaves them, unseen but billed. Their keys.
+
+        :raises StorageUnavailable: the store cannot be reached.
+        """
+        cutoff = datetime.now(timezone.utc) - timedelta(seconds=age)
+        aborted = []
+        with self._translated("multipart uploads"):
+            pages = self.client.get_paginator("list_multipart_uploads").paginate(
+                Bucket=self.bucket, Prefix=f"{self.prefix}originals/"
+            )
+            for upload in (item for page in pages for item in page.get("Uploads", [])):
+                if upload["Initiated"] < cutoff:
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=upload["Key"],
+                        UploadId=upload["UploadId"],
+                    )
+                    aborted.append(upload["Key"])
+        return aborted
+
     def _key(self, ref: str) -> str:
         """The object key of a reference, refusing anything but a canonical UUID."""
         return f"{self.prefix}originals/{check_reference(ref)}"
-
-    @contextlib.contextmanager
-    def _translated(self, ref: str) -> Iterator[None]:
-        """Turn boto errors into the domain's: missing objects, unavailable store.
-
-        :raises ImageNotFound: the object does not exist.
-        :raises StorageUnavailable: the store cannot be reached or refused the call.
-        """
-        try:
-            yield
-        except ClientError as error:
-            code = _code(error)
-            if code in NOT_FOUND:
-                raise ImageNotFound(f"no image is stored under {ref}") from None
-            raise StorageUnavailable(
-                f"the S3 store refused the request ({code})"
-            ) from None
-        except BotoCoreError as error:
-            log.warning("S3 request failed: %s", error)
-            raise StorageUnavailable(
-                f"the S3 store cannot be reached ({type(error).__name__})"
-            ) from None
 
 
 class S3Variants(_Bucket):
@@ -218,6 +252,21 @@ class S3Variants(_Bucket):
         except (BotoCoreError, ClientError) as error:
             # Never served: a read checks the original first, and it is gone.
             log.warning("shared variants of %s not purged: %s", ref, error)
+
+    def refs(self) -> list[str]:
+        """The references that have variants in the bucket.
+
+        :raises StorageUnavailable: the store cannot be reached.
+        """
+        folder = f"{self.prefix}variants/"
+        with self._translated("variants"):
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=folder, Delimiter="/"
+            )
+            return [
+                common["Prefix"][len(folder):].rstrip("/")
+                for page in pages for common in page.get("CommonPrefixes", [])
+            ]
 
     def _key(self, ref: str, name: str) -> str:
         return f"{self.prefix}variants/{check_reference(ref)}/{name}"
