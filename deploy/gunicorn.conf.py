@@ -12,10 +12,15 @@ import tempfile
 
 # Workers write their metrics to files here, so /metrics can add up all of them. It
 # must be set before anything imports prometheus_client (this file imports
-# progimage below), hence first, at load time.
+# progimage below), hence first, at load time. Its name carries the master's pid, so
+# that a later start can tell the folder of a master killed with -9 (on_exit never
+# ran) from the folder of one still running.
 _OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+METRICS_PREFIX = "progimage-metrics-"
 if _OWN_METRICS_DIR:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="progimage-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix=f"{METRICS_PREFIX}{os.getpid()}-"
+    )
 
 
 def _admitted() -> int:
@@ -59,17 +64,6 @@ accesslog = None
 # path for this instance alone.
 control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET", "")
 control_socket_disable = not control_socket
-
-# Workers write their metrics to files here, so /metrics can add up all of them. It
-# must be set before any worker imports prometheus_client, hence here, at load time.
-# Its name carries the master's pid, so that a later start can tell the folder of a
-# master killed with -9 (on_exit never ran) from the folder of one still running.
-_OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
-METRICS_PREFIX = "progimage-metrics-"
-if _OWN_METRICS_DIR:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
-        prefix=f"{METRICS_PREFIX}{os.getpid()}-"
-    )
 
 
 def on_starting(server: object) -> None:
