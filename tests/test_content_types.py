@@ -52,10 +52,13 @@ def test_image_answers_are_sandboxed(client, suffix, mime):
         assert response.headers["X-Content-Type-Options"] == "nosniff"
 
 
-def test_tampered_mime_is_not_served(client, tampered):
+@pytest.mark.parametrize("headers, status", [
+    ({}, 200), ({"Range": "bytes=0-7"}, 206),
+], ids=["whole", "range"])
+def test_tampered_mime_is_not_served(client, tampered, headers, status):
     """The stored mime string is never the Content-Type: the registry's is."""
-    with client.get(f"/storage/{tampered}") as response:
-        assert response.status_code == 200
+    with client.get(f"/storage/{tampered}", headers=headers) as response:
+        assert response.status_code == status
         assert response.data.startswith(b"<script>")
         assert response.mimetype == "image/png"
         assert response.headers["Content-Security-Policy"] == SANDBOX

@@ -237,7 +237,7 @@ def _original(ref: str, record: ImageRecord) -> Response:
     if internal is None and span is not None:
         # Read just the range: S3 would otherwise send the whole object.
         start, stop = span
-        response = _file(service.storage.open(ref, span), record.mime, stop - start)
+        response = _file(service.storage.open(ref, span), mime, stop - start)
         response.status_code = 206
         response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{record.size}"
         response.headers["Accept-Ranges"] = "bytes"
