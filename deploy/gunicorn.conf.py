@@ -12,10 +12,15 @@ import tempfile
 
 # Workers write their metrics to files here, so /metrics can add up all of them. It
 # must be set before anything imports prometheus_client (this file imports
-# progimage below), hence first, at load time.
+# progimage below), hence first, at load time. Its name carries the master's pid, so
+# that a later start can tell the folder of a master killed with -9 (on_exit never
+# ran) from the folder of one still running.
 _OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+METRICS_PREFIX = "progimage-metrics-"
 if _OWN_METRICS_DIR:
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="progimage-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(
+        prefix=f"{METRICS_PREFIX}{os.getpid()}-"
+    )
 
 
 # A bad PROGIMAGE_* setting or a missing bucket: one line and exit status 1 here, once,
@@ -73,19 +78,74 @@ control_socket_disable = not control_socket
 
 
 def on_starting(server: object) -> None:
-    """Start from zero: samples left by an earlier run would be added up too."""
+    """Start from zero: samples left by an earlier run would be added up too; and
+    remove the folders that killed masters left."""
     folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    if _OWN_METRICS_DIR:
+        _remove_orphaned(os.path.dirname(folder))
     os.makedirs(folder, exist_ok=True)
     for name in os.listdir(folder):
         if name.endswith(".db"):
             os.remove(os.path.join(folder, name))
 
 
+def _remove_orphaned(parent: str) -> None:
+    """Remove the metrics folders under ``parent`` whose master is gone."""
+    for name in os.listdir(parent):
+        pid = name.removeprefix(METRICS_PREFIX).partition("-")[0]
+        if name.startswith(METRICS_PREFIX) and pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(os.path.join(parent, name), ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
+
+
 def child_exit(server: object, worker: object) -> None:
-    """Let the metrics of a finished worker stop counting as live."""
+    """Fold the metrics of a finished worker (recycled, crashed or killed with -9)
+    into the folder's archive, so that its files go and /metrics still adds up."""
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    multiprocess.mark_process_dead(worker.pid, folder)
+    for kind in FOLDED_KINDS:
+        _fold(os.path.join(folder, f"{kind}_{worker.pid}.db"),
+              os.path.join(folder, f"{kind}_{ARCHIVE}.db"))
+
+
+# The metric files that add up across processes: a dead worker's values are added to
+# <kind>_archive.db (prometheus_client reads the kind from the name, and the pid only
+# for gauges, which ProgImage does not use), and its file is removed. Without this,
+# every worker that ever ran leaves its files, and /metrics reads them all forever.
+FOLDED_KINDS = ("counter", "histogram", "summary")
+ARCHIVE = "archive"
+
+
+def _fold(dead: str, archive: str) -> None:
+    """Add every value of the file ``dead`` to ``archive``, then remove ``dead``.
+
+    Only the master writes archives, one worker at a time. A scrape in the moment
+    between the two steps counts the dead worker twice; the scrape lists the
+    files again if one goes between its listing and its reading (metrics.py).
+    """
+    from prometheus_client.mmap_dict import MmapedDict
+
+    if not os.path.exists(dead):
+        return
+    total = MmapedDict(archive)
+    try:
+        for key, value, timestamp, _ in MmapedDict.read_all_values_from_file(dead):
+            before, _ = total.read_value(key)
+            total.write_value(key, before + value, timestamp)
+    finally:
+        total.close()
+    os.remove(dead)
 
 
 def on_exit(server: object) -> None:

@@ -79,7 +79,7 @@ def make_image(
 
 
 def upload(client, data: bytes, name: str = "image", method: str = "PUT",
-           path: str = "/storage/"):
+           path: str = "/storage/", headers: dict[str, str] | None = None):
     """Upload ``data`` as the multipart field ``data``; return the response."""
     # Encoded in memory: the test client would spool large bodies to a file
     # that nothing closes.
@@ -88,7 +88,7 @@ def upload(client, data: bytes, name: str = "image", method: str = "PUT",
     )
     return client.open(
         path, method=method, data=body,
-        content_type=f"multipart/form-data; boundary={boundary}",
+        content_type=f"multipart/form-data; boundary={boundary}", headers=headers,
     )
 
 

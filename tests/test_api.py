@@ -103,6 +103,8 @@ def test_truncated_image_is_refused(client):
     ("psd", "PSD ('.psd') can be read but not written"),
     ("xyz", "'.xyz' is not an image format extension"),
     ("h5", "'.h5'"),
+    ("", "'.' is not an image format extension"),
+    ("?w=8", "'.' is not an image format extension"),
 ])
 def test_unwritable_extension_is_400_listing_formats(client, ext, message):
     """Read-only formats and unknown extensions name the problem and the choices."""

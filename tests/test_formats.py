@@ -74,3 +74,12 @@ def test_multi_frame_formats(registry):
     """Formats with a save-all handler can keep animations and pages."""
     multi = {fmt.name for fmt in registry.writable() if fmt.multi_frame}
     assert multi >= {"GIF", "PNG", "WEBP", "TIFF", "PDF", "AVIF"}
+
+
+def test_every_type_is_an_image_or_a_document(registry):
+    """No format is ever answered with a type a browser would run or play: image
+    types, or PDF and PostScript (MPEG's video/mpeg becomes image/x-mpeg)."""
+    types = {fmt.name: fmt.mime for fmt in registry.readable() + registry.writable()}
+    odd = {name: mime for name, mime in types.items() if not mime.startswith("image/")}
+    assert odd == {"EPS": "application/postscript", "PDF": "application/pdf"}
+    assert types["MPEG"] == "image/x-mpeg"

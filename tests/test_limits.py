@@ -114,6 +114,33 @@ def test_streamed_body_over_limit_is_413(tmp_path):
         assert "100,000 bytes" in response.json()["detail"]
 
 
+def multipart(fields: list[tuple[str, bytes]]) -> bytes:
+    """A multipart/form-data body (boundary ``x``) of text fields."""
+    parts = [
+        b'--x\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
+        % (name.encode(), value) for name, value in fields
+    ]
+    return b"".join(parts) + b"--x--\r\n"
+
+
+@pytest.mark.parametrize("fields, reason", [
+    ([(f"f{n}", b"v" * 100) for n in range(1001)],
+     "the multipart body has more than 1,000 parts (fields and files)"),
+    ([("note", b"v" * 500_001)],
+     "a multipart field that is not a file is larger than 500,000 bytes"),
+], ids=["1001-parts", "large-text-field"])
+def test_form_limits_are_413_with_their_own_reason(client, fields, reason):
+    """Werkzeug's multipart limits answer 413 naming that limit, not the body
+    size, which they are far below."""
+    body = multipart(fields)
+    assert len(body) < 1_000_000
+    response = client.put(
+        "/storage/", data=body, content_type="multipart/form-data; boundary=x"
+    )
+    assert response.status_code == 413
+    assert response.get_json()["detail"] == reason
+
+
 @pytest.mark.parametrize("data", [
     pytest.param(huge_png_header(100_000, 100_000), id="png-100k-by-100k"),
     pytest.param(huge_png_header(101, 100), id="png-just-over"),

@@ -1,5 +1,7 @@
 """Prometheus metrics: requests, latency, conversions and bytes, as scraped."""
 
+import random
+import string
 from dataclasses import replace
 
 import pytest
@@ -126,3 +128,52 @@ def test_cache_counters_are_exposed(client):
     text = client.get("/metrics").get_data(as_text=True)
     assert "# TYPE progimage_cache_hits_total counter" in text
     assert "# TYPE progimage_cache_misses_total counter" in text
+
+
+def random_word(rng: random.Random, alphabet: str, longest: int) -> str:
+    """A made-up token, as a client probing the server would send."""
+    return "".join(rng.choices(alphabet, k=rng.randint(1, longest)))
+
+
+def test_made_up_methods_and_paths_add_no_series(app, client):
+    """200 requests with random methods and paths: methods are labelled from a
+    closed set, routes by rule, so the exposition stays small."""
+    rng = random.Random(11)
+    for number in range(200):
+        made_up_method = random_word(rng, string.ascii_uppercase, 12)
+        method = "GET" if number % 4 == 0 else made_up_method
+        made_up = random_word(rng, string.ascii_letters + string.digits + "/.", 40)
+        path = rng.choice(["/healthz", "/storage/", "/storage/", "/"]) + made_up
+        client.open(path, method=method).close()
+    samples = scrape(client)
+    requests = [dict(key) for name, key in samples
+                if name == "progimage_http_requests_total"]
+    assert {sample["method"] for sample in requests} == {"GET", "other"}
+    rules = {rule.rule for rule in app.url_map.iter_rules()} | {"<unmatched>"}
+    assert {sample["route"] for sample in requests} <= rules
+    assert len(requests) <= 8
+    assert len(samples) < 100
+
+
+def test_file_folded_away_mid_scrape_is_listed_again(tmp_path, monkeypatch):
+    """A dead worker's file removed between the listing and the reading of the
+    multiprocess folder (gunicorn's master folds it) does not fail the scrape."""
+    from prometheus_client.mmap_dict import MmapedDict, mmap_key
+
+    from progimage.metrics import Metrics
+
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    archive = MmapedDict(str(tmp_path / "counter_archive.db"))
+    key = mmap_key("progimage_x", "progimage_x_total", [], [], "x")
+    archive.write_value(key, 7.0, 0.0)
+    archive.close()
+    read = MmapedDict.read_all_values_from_file
+    gone = [str(tmp_path / "counter_4242.db")]
+
+    def racing(filename):
+        if gone:
+            raise FileNotFoundError(gone.pop())
+        return read(filename)
+
+    monkeypatch.setattr(MmapedDict, "read_all_values_from_file", racing)
+    assert b"progimage_x_total 7.0" in Metrics().exposition()

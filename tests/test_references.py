@@ -1,10 +1,12 @@
 """References cannot name anything outside storage, however they are spelled."""
 
+import http.client
 import io
 import os
 import uuid
 
 import pytest
+import requests
 
 from conftest import make_image, upload
 from progimage.exceptions import ImageNotFound
@@ -27,6 +29,30 @@ def test_odd_references_are_404_problems(app, client, path):
     text = response.get_data(as_text=True)
     assert str(app.extensions["progimage"].storage.root) not in text
     assert len(text) < 300
+
+
+@pytest.mark.parametrize("suffix", ["%2Finfo", "%2finfo", "%2F"])
+def test_encoded_slash_after_a_stored_reference_is_404(client, suffix):
+    """``<ref>%2Finfo`` is not ``<ref>/info``: 404, as the README promises."""
+    ref = upload(client, make_image()).get_data(as_text=True)
+    response = client.get(f"/storage/{ref}{suffix}")
+    assert response.status_code == 404
+    assert "encoded slashes" in response.get_json()["detail"]
+
+
+def test_encoded_slash_is_404_under_gunicorn(live_server):
+    """gunicorn decodes the path before routing too; the raw path still refuses."""
+    files = {"data": ("a.png", make_image())}
+    ref = requests.put(f"{live_server}/storage/", files=files, timeout=30).text
+    host, port = live_server.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    try:
+        connection.request("GET", f"/storage/{ref}%2Finfo")
+        response = connection.getresponse()
+        assert response.status == 404
+        assert b"encoded slashes" in response.read()
+    finally:
+        connection.close()
 
 
 def plant(folder, data: bytes) -> None:

@@ -127,6 +127,18 @@ def test_nginx_sends_originals_handed_over_by_x_accel_redirect(behind_nginx):
     assert (ranged.status_code, ranged.content) == (206, data[:8])
 
 
+def test_originals_from_nginx_are_sandboxed(behind_nginx):
+    """The headers that keep a browser from running a stored file survive the
+    hand-over to nginx."""
+    url, server = behind_nginx
+    ref = _store(url, _noise("GIF", (30, 20)))
+    response = requests.get(f"{url}/storage/{ref}", timeout=30)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/gif"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Content-Security-Policy"] == "default-src 'none'; sandbox"
+
+
 def test_direct_request_answers_x_accel_redirect_header(behind_nginx):
     """Without nginx in between, the response is only the internal pointer."""
     url, server = behind_nginx

@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from . import access_log, api, cors, errors, health, logs, monitoring, pages
+from . import access_log, api, cors, errors, health, logs, monitoring, pages, paths
 from .config import Settings
 from .formats import FormatRegistry
 from .service import ImageService
@@ -17,6 +17,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     monitoring.init_app(app)
+    paths.init_app(app)
     metrics = monitoring.get_metrics(app)
     app.extensions["progimage"] = ImageService(
         settings=settings,

@@ -26,6 +26,9 @@ from .variants import variant_tag
 bp = Blueprint("api", __name__)
 
 ONE_YEAR = 365 * 24 * 3600
+# As user-content hosts do: opened as a page, a stored file can run nothing, load
+# nothing and reach no cookie or storage of this origin.
+SANDBOX = "default-src 'none'; sandbox"
 IMMUTABLE = f"public, max-age={ONE_YEAR}, immutable"
 # With private reads an answer is for its key holder alone: shared caches must not
 # keep it, and the browser asks again each time (a 304 without the body), so that a
@@ -116,13 +119,20 @@ def download(name: str) -> Response:
     record = service.storage.record(ref)
     if not dot and not options.key():
         original = functools.partial(_original, ref, record)
-        return _send(original, record.sha256, record)
-    target = service.formats.for_extension(extension or _extension(record.format))
+        return _sandboxed(_send(original, record.sha256, record))
+    # An empty extension (``<ref>.``) names no format: 400, as an unknown one does.
+    target = service.formats.for_extension(extension if dot else _extension(record))
     etag = variant_tag(record.sha256, service.variant_key(target, options))
     variant = functools.partial(_variant, record, ref, target, options)
     response = _send(variant, etag, record)
     filename = f"{ref}.{extension or target.extension}"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return _sandboxed(response)
+
+
+def _sandboxed(response: Response) -> Response:
+    """An image answer: whatever its bytes, a browser must not run them."""
+    response.headers["Content-Security-Policy"] = SANDBOX
     return response
 
 
@@ -133,9 +143,9 @@ def openapi() -> Response:
         return Response(document.read(), mimetype="application/json")
 
 
-def _extension(format_name: str) -> str:
+def _extension(record: ImageRecord) -> str:
     """The extension to write an original's format, PNG if it is read-only."""
-    fmt = get_service().formats.for_name(format_name)
+    fmt = get_service().original_format(record)
     return fmt.extension if fmt.writable else "png"
 
 
@@ -163,7 +173,7 @@ def info(ref: str) -> Response:
     record = service.info(ref)
     response = jsonify(
         format=record.format,
-        mime=record.mime,
+        mime=service.original_format(record).mime,
         width=record.width,
         height=record.height,
         mode=record.mode,
@@ -220,20 +230,21 @@ def _original(ref: str, record: ImageRecord) -> Response:
     without it there would be no Content-Length and no ranges.
     """
     service = get_service()
+    mime = service.original_format(record).mime
     prefix = service.settings.accel_redirect
     internal = service.internal_path(ref) if prefix else None
     span = _wanted_span(record)
     if internal is None and span is not None:
         # Read just the range: S3 would otherwise send the whole object.
         start, stop = span
-        response = _file(service.storage.open(ref, span), record.mime, stop - start)
+        response = _file(service.storage.open(ref, span), mime, stop - start)
         response.status_code = 206
         response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{record.size}"
         response.headers["Accept-Ranges"] = "bytes"
         return response
     if internal is None:
-        return _file(service.storage.open(ref), record.mime, record.size)
-    response = Response(mimetype=record.mime)
+        return _file(service.storage.open(ref), mime, record.size)
+    response = Response(mimetype=mime)
     response.headers["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{internal}"
     return response
 

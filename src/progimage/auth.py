@@ -34,10 +34,20 @@ def readers_only(view: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(view)
     def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
-        check_key(private=current_app.extensions["progimage"].settings.private_reads)
+        check_reader()
         return view(*args, **kwargs)
 
     return guarded
+
+
+def check_reader() -> None:
+    """Check the request's key if reads are private, for a view that reveals an
+    image only in some of its answers.
+
+    :raises MissingCredentials: reads are private and the request carries no key.
+    :raises WrongCredentials: the key is not one of the configured keys.
+    """
+    check_key(private=current_app.extensions["progimage"].settings.private_reads)
 
 
 def check_key(private: bool) -> None:

@@ -2,8 +2,9 @@
 
 import json
 import logging
+from types import FrameType
 
-from flask import Flask, Response, current_app, render_template
+from flask import Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -21,6 +22,7 @@ from .exceptions import (
     ServiceError,
     StorageFull,
     StorageUnavailable,
+    StoredImageCorrupt,
     UnknownFormat,
     UnsupportedImage,
     WrongCredentials,
@@ -41,6 +43,8 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     ConversionOverran: 503,
     ConvertersBusy: 503,
     StorageUnavailable: 503,
+    # Not the client's fault, and no 404 a cache would keep: the operator must look.
+    StoredImageCorrupt: 503,
     StorageFull: 507,
 }
 
@@ -54,6 +58,13 @@ HEADERS_BY_ERROR: dict[type[ServiceError], dict[str, str]] = {
     ConvertersBusy: {"Retry-After": "5"},
     StorageFull: {"Retry-After": "300"},
 }
+
+# Where werkzeug raises its 413s for multipart bodies (pinned by tests/test_limits.py):
+# MultipartDecoder.next_event counts parts against MAX_FORM_PARTS; receive_data and
+# MultiPartParser.parse hold a non-file field to MAX_FORM_MEMORY_SIZE. Anything else
+# is the body size (Content-Length, or a streamed body cut off at the limit).
+MULTIPART_PARTS = "next_event"
+MULTIPART_FIELD_SIZE = frozenset({"receive_data", "parse"})
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +108,37 @@ def _service_error(error: ServiceError) -> Response:
 def _http_error(error: HTTPException) -> Response:
     detail = error.description or ""
     if error.code == 413 and current_app.config.get("MAX_CONTENT_LENGTH"):
-        limit = current_app.config["MAX_CONTENT_LENGTH"]
-        detail = f"the request body is larger than the limit of {limit:,} bytes"
+        detail = _too_large(error)
     response = problem(error.code or 500, detail)
     for name, value in error.get_headers():
         if name.lower() != "content-type":
             response.headers[name] = value
     return response
+
+
+def _too_large(error: HTTPException) -> str:
+    """Which of werkzeug's limits a 413 hit: its exception is the same for all
+    three, only the function that raised it tells them apart."""
+    raised_in = _innermost_frame(error).f_code.co_name
+    if raised_in == MULTIPART_PARTS:
+        return (
+            f"the multipart body has more than {request.max_form_parts:,} parts "
+            "(fields and files)"
+        )
+    if raised_in in MULTIPART_FIELD_SIZE:
+        return (
+            "a multipart field that is not a file is larger than "
+            f"{request.max_form_memory_size:,} bytes"
+        )
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    return f"the request body is larger than the limit of {limit:,} bytes"
+
+
+def _innermost_frame(error: BaseException) -> FrameType:
+    trace = error.__traceback__
+    while trace.tb_next is not None:
+        trace = trace.tb_next
+    return trace.tb_frame
 
 
 def _unexpected_error(error: Exception) -> Response:

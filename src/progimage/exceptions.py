@@ -67,3 +67,8 @@ class WrongCredentials(ServiceError):
 
 class StorageUnavailable(ServiceError):
     """The storage backend cannot be reached or refuses to work; try again later."""
+
+
+class StoredImageCorrupt(ServiceError):
+    """A stored image fails its integrity check (its record disagrees with its
+    bytes): the store was damaged or tampered with, not the client's doing."""

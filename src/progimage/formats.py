@@ -37,6 +37,10 @@ NETPBM_SUBTYPES = {
     "ppm": frozenset({"RGB"}),
     "pfm": frozenset({"F"}),
 }
+# The only answers that are not image/*: PDF and PostScript outputs. Any other type
+# Pillow names (MPEG's video/mpeg) is served as image/x-<name>, so that no stored
+# image can ever be answered with a type a browser would run as a page.
+DOCUMENT_TYPES = frozenset({"application/pdf", "application/postscript"})
 
 
 # Formats Pillow reads by running another program (Ghostscript runs PostScript, a
@@ -157,7 +161,9 @@ class FormatRegistry:
             return dataclasses.replace(
                 fmt,
                 extensions=(extension.lower(),),
-                mime=mimetypes.guess_type(f"x.{extension}")[0] or fmt.mime,
+                mime=_servable(
+                    mimetypes.guess_type(f"x.{extension}")[0] or fmt.mime, fmt.name
+                ),
                 modes=fmt.modes & subtype,
                 subtype=extension.lower(),
             )
@@ -182,11 +188,18 @@ def _ordered(extensions: list[str]) -> tuple[str, ...]:
 
 def _mime(name: str, extensions: tuple[str, ...]) -> str:
     if name in Image.MIME:
-        return Image.MIME[name]
+        return _servable(Image.MIME[name], name)
     for ext in extensions:
         guessed, _ = mimetypes.guess_type(f"x.{ext}", strict=False)
         if guessed and guessed.startswith("image/"):
             return guessed
+    return f"image/x-{name.lower()}"
+
+
+def _servable(mime: str | None, name: str) -> str:
+    """``mime`` if it is an image or document type, else ``image/x-<name>``."""
+    if mime and (mime.startswith("image/") or mime in DOCUMENT_TYPES):
+        return mime
     return f"image/x-{name.lower()}"
 
 

@@ -22,6 +22,8 @@ from prometheus_client import (
 
 # Conversions take from milliseconds (small PNG) to tens of seconds (huge TIFF).
 CONVERSION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+# Each fold removes one worker's files once: a few tries always find a stable list.
+FOLD_RETRIES = 3
 
 
 class Metrics:
@@ -109,4 +111,10 @@ class Metrics:
             return generate_latest(self.registry)
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
+        # gunicorn's master folds a dead worker's file into an archive and removes
+        # it (deploy/gunicorn.conf.py): if that happens between the listing and the
+        # reading of the files, list them again.
+        for _ in range(FOLD_RETRIES):
+            with contextlib.suppress(FileNotFoundError):
+                return generate_latest(registry)
         return generate_latest(registry)

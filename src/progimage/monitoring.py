@@ -17,6 +17,10 @@ bp = Blueprint("metrics", __name__)
 # The route label of a request that matched no route (a 404), so that probing random
 # paths cannot make one time series per path.
 UNMATCHED = "<unmatched>"
+# The method label: these, or OTHER for any name a client makes up (each new label
+# value would be a new series, in memory and in every worker's metrics file).
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
+OTHER = "other"
 
 
 def init_app(app: Flask) -> None:
@@ -45,7 +49,7 @@ def _start_clock() -> None:
 def _observe(response: Response) -> Response:
     started = g.get("metrics_started", time.perf_counter())
     get_metrics().observe(
-        request.method,
+        request.method if request.method in METHODS else OTHER,
         request.url_rule.rule if request.url_rule else UNMATCHED,
         response.status_code,
         time.perf_counter() - started,

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, render_template, request
 
 from .api import REFERENCE, get_service
+from .auth import check_reader, readers_only
 from .exceptions import ImageNotFound
 from .storage import ImageRecord
 
@@ -36,8 +37,15 @@ class Card:
 @bp.get("/")
 def home() -> str:
     """The upload form, then a card for each of the first ``CARDS_PER_PAGE``
-    distinct ``ref`` values in the query string, and a link to the next ones."""
+    distinct ``ref`` values in the query string, and a link to the next ones.
+
+    :raises MissingCredentials: reads are private, there are cards and no key.
+    :raises WrongCredentials: the key is not one of the configured keys.
+    """
     refs = list(dict.fromkeys(request.args.getlist("ref")))
+    if refs:
+        # Cards show an image's format, size and digest: a read like any other.
+        check_reader()
     cards = [_card(ref) for ref in refs[:CARDS_PER_PAGE]]
     # The next page carries only references: nothing else is ever echoed.
     more = [ref for ref in refs[CARDS_PER_PAGE:] if REFERENCE.fullmatch(ref)]
@@ -48,6 +56,7 @@ def home() -> str:
 
 
 @bp.get("/cards/<ref>")
+@readers_only
 def card(ref: str) -> str:
     """One image's card as an HTML fragment, which the page's script inserts.
 

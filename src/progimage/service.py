@@ -15,6 +15,7 @@ from . import encoding
 from .config import Settings
 from .exceptions import (
     ConversionOverran, ImageNotFound, ImageTooLarge, InvalidOptions, ServiceError,
+    StoredImageCorrupt,
 )
 from .formats import FormatRegistry, ImageFormat
 from .jobs import ConvertJob, InspectJob
@@ -111,6 +112,21 @@ class ImageService:
         :raises ImageNotFound: nothing is stored under ``ref``.
         """
         return self.storage.record(ref)
+
+    def original_format(self, record: ImageRecord) -> ImageFormat:
+        """The registry's format of a stored original: what it is served as, never
+        the type string stored in its record.
+
+        :raises StoredImageCorrupt: the record names a format unknown here.
+        """
+        try:
+            return self.formats.for_name(record.format)
+        except KeyError:
+            log.error("a stored record names the unknown format %r", record.format)
+            raise StoredImageCorrupt(
+                "a stored image names a format this server does not know; "
+                "it is not served"
+            ) from None
 
     def _examine(self, upload: BinaryIO) -> ImageRecord:
         """The record for an upload, checking in a converter process that it is an

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from progimage.exceptions import ImageNotFound
+from progimage.exceptions import ImageNotFound, StoredImageCorrupt
 from progimage.storage import make_storage
 from storage_samples import RECORD, FailingStream
 
@@ -58,6 +58,18 @@ def test_images_are_independent(storage):
     storage.delete(first)
     with storage.open(second) as file:
         assert file.read() == b"second"
+
+
+def test_record_that_disagrees_with_its_bytes_is_refused(storage):
+    """A record whose size is not the size of the stored bytes is never believed,
+    and the image can still be deleted."""
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"four"), RECORD)  # RECORD says 3 bytes
+    with pytest.raises(StoredImageCorrupt, match="fails its integrity check"):
+        storage.record(ref)
+    storage.delete(ref)
+    with pytest.raises(ImageNotFound):
+        storage.record(ref)
 
 
 @pytest.mark.parametrize("action", ["record", "open", "delete"])

@@ -1,14 +1,17 @@
 """Where originals live: a small backend interface and the way to pick a backend."""
 
 import json
+import logging
 import uuid
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
-from ..exceptions import ImageNotFound, StorageUnavailable
+from ..exceptions import ImageNotFound, StorageUnavailable, StoredImageCorrupt
 
 if TYPE_CHECKING:
     from .s3 import S3Variants
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -49,9 +52,11 @@ class Storage(Protocol):
         """Store bytes and record atomically: both appear at once, or neither does."""
 
     def record(self, ref: str) -> ImageRecord:
-        """The record saved with the image.
+        """The record saved with the image, checked against the stored bytes.
 
         :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises StoredImageCorrupt: the record is unreadable or its size is not the
+            size of the stored bytes.
         """
 
     def open(self, ref: str, span: tuple[int, int] | None = None) -> BinaryIO:
@@ -90,6 +95,29 @@ def check_reference(ref: str) -> str:
     return ref
 
 
+def verified_record(ref: str, data: bytes, stored_size: int) -> ImageRecord:
+    """The record in ``data``, if it reads and describes ``stored_size`` bytes.
+
+    A store damaged or written behind the service's back must not have its bytes
+    served under a record that does not describe them.
+
+    :raises StoredImageCorrupt: it does not; the reason goes to the log.
+    """
+    try:
+        record = ImageRecord.from_json(data)
+    except (ValueError, TypeError) as error:
+        reason = f"its record is unreadable ({error})"
+    else:
+        if record.size == stored_size:
+            return record
+        reason = f"its record says {record.size} bytes, the store holds {stored_size}"
+    log.error("stored image %s fails its integrity check: %s", ref, reason)
+    raise StoredImageCorrupt(
+        f"the stored image {ref} fails its integrity check and is not served; "
+        "the operator has been told"
+    )
+
+
 def make_storage(location: str, s3_endpoint: str = "") -> Storage:
     """The backend for ``PROGIMAGE_STORAGE``: ``s3://bucket/prefix`` or a folder.
 
@@ -119,5 +147,6 @@ def make_shared_variants(location: str, s3_endpoint: str = "") -> "S3Variants":
 
 __all__ = [
     "ImageNotFound", "ImageRecord", "Storage", "StorageUnavailable",
-    "check_reference", "make_shared_variants", "make_storage",
+    "StoredImageCorrupt", "check_reference", "make_shared_variants", "make_storage",
+    "verified_record",
 ]

@@ -18,7 +18,7 @@ from typing import BinaryIO, cast
 
 from ..config import SettingsError
 from ..exceptions import ImageNotFound, StorageFull, StorageUnavailable
-from . import ImageRecord, check_reference
+from . import ImageRecord, check_reference, verified_record
 
 CHUNK_SIZE = 1024 * 1024
 INCOMING = ".incoming"
@@ -72,12 +72,15 @@ class FilesystemStorage:
         _sync_folder(os.path.dirname(final))
 
     def record(self, ref: str) -> ImageRecord:
-        """The record saved beside the original."""
+        """The record saved beside the original, checked against its size."""
+        folder = self._folder(ref)
         try:
-            with open(os.path.join(self._folder(ref), RECORD), "rb") as file:
-                return ImageRecord.from_json(file.read())
+            with open(os.path.join(folder, RECORD), "rb") as file:
+                data = file.read()
+            size = os.stat(os.path.join(folder, ORIGINAL)).st_size
         except (FileNotFoundError, NotADirectoryError):
             raise ImageNotFound(f"no image is stored under {ref}") from None
+        return verified_record(ref, data, size)
 
     def open(self, ref: str, span: tuple[int, int] | None = None) -> BinaryIO:
         """The original file, opened for reading; with ``span``, only those bytes."""

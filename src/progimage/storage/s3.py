@@ -26,7 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..config import MIB, SettingsError
 from ..exceptions import ImageNotFound, StorageUnavailable
-from . import ImageRecord, check_reference
+from . import ImageRecord, check_reference, verified_record
 
 # Bodies above one part are sent in parts, at most two in flight per upload: memory
 # stays bounded whatever the size of the image.
@@ -139,12 +139,9 @@ class S3Storage(_Bucket):
 
     def record(self, ref: str) -> ImageRecord:
         """The record, read from the object's metadata without fetching its bytes."""
-        key = self._key(ref)
-        with self._translated(ref):
-            head = self.client.head_object(Bucket=self.bucket, Key=key)
-        if "record" not in head["Metadata"]:
-            raise ImageNotFound(f"no image is stored under {ref}")
-        return ImageRecord.from_json(head["Metadata"]["record"].encode())
+        head = self._head(ref)
+        record = head["Metadata"]["record"].encode()
+        return verified_record(ref, record, head["ContentLength"])
 
     def open(self, ref: str, span: tuple[int, int] | None = None) -> BinaryIO:
         """The object's body: a stream read from the network as the caller reads.
@@ -158,8 +155,9 @@ class S3Storage(_Bucket):
         return cast(BinaryIO, body["Body"])
 
     def delete(self, ref: str) -> None:
-        """Delete the object; S3 deletes silently, so its presence is checked first."""
-        self.record(ref)
+        """Delete the object; S3 deletes silently, so its presence is checked first
+        (a corrupt image can be deleted too)."""
+        self._head(ref)
         with self._translated(ref):
             self.client.delete_object(Bucket=self.bucket, Key=self._key(ref))
 
@@ -169,6 +167,17 @@ class S3Storage(_Bucket):
         with self._translated(key):
             self.client.put_object(Bucket=self.bucket, Key=key, Body=b"probe")
             self.client.delete_object(Bucket=self.bucket, Key=key)
+
+    def _head(self, ref: str) -> dict:
+        """The object's metadata and length, if it is an image.
+
+        :raises ImageNotFound: there is no object, or it carries no record.
+        """
+        with self._translated(ref):
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(ref))
+        if "record" not in head["Metadata"]:
+            raise ImageNotFound(f"no image is stored under {ref}")
+        return head
 
     def abort_stale_uploads(self, age: float) -> list[str]:
         """Abort the multipart uploads of originals started over ``age`` seconds ago:
