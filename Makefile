@@ -23,7 +23,7 @@ FUZZ_SEEDS ?= ../shared/corpus/images
 ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
-.PHONY: install install-runtime run dev test lock clean bench fuzz
+.PHONY: install install-runtime run dev test lock clean bench fuzz attack
 
 # `make run` needs the runtime packages only; `make test` adds the development ones
 # (pytest, Playwright, moto, Schemathesis...). A stamp for each, so switching works.
@@ -75,6 +75,19 @@ fuzz: install
 	.venv/bin/python fuzz/fuzz_convert.py reports/fuzz/inputs \
 		-max_total_time=$(FUZZ_SECONDS) -timeout=30 -rss_limit_mb=2048 \
 		-max_len=65536 -artifact_prefix=reports/fuzz/crashes/
+
+# The attacks of docs/security.md at full size, against real servers on loopback: the
+# Hypothesis matrix and cache keys with ATTACK_EXAMPLES examples each, then the
+# conversion storm, the slow clients and the made-up metric labels. Takes minutes.
+ATTACK_EXAMPLES ?= 2000
+attack: install
+	PROGIMAGE_HYPOTHESIS_EXAMPLES=$(ATTACK_EXAMPLES) PROGIMAGE_HYPOTHESIS_MAX_SIDE=300 \
+		FUZZ_EXAMPLES=$(ATTACK_EXAMPLES) .venv/bin/pytest --no-cov -q \
+		tests/test_processing_matrix.py tests/test_cache_keys.py tests/test_fuzz.py \
+		tests/test_postscript.py tests/test_upload_checks.py tests/test_metrics.py
+	.venv/bin/python tests/attack/conversion_storm.py
+	.venv/bin/python tests/attack/slow_clients.py
+	.venv/bin/python tests/attack/metric_labels.py
 
 lock: | $(PIPENV)
 	$(PIPENV) lock
