@@ -1,5 +1,4 @@
-"""The README and docs/ stay true: links resolve, every setting is listed, and the
-README's curl session runs as written against a real gunicorn."""
+"""The README and docs/ stay true: links, the settings table, the curl session."""
 
 import re
 import subprocess
