@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, note, settings, strategies as st
 
 from conftest import decode, make_image, upload
-from progimage import create_app, encoding
+from progimage import create_app
+from progimage.imaging import encoding
 from progimage.config import Settings
-from progimage.converter import convert
+from progimage.imaging.converter import convert
 from progimage.options import parse
 
 EXAMPLES = int(os.environ.get("PROGIMAGE_HYPOTHESIS_EXAMPLES", "60"))

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from conftest import CORPUS, corpus_required, decode, upload
-from progimage.formats import FormatRegistry
+from progimage.imaging.formats import FormatRegistry
 from system_programs import present, unavailable
 
 MANIFEST = CORPUS / "manifest.tsv"

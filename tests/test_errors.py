@@ -5,7 +5,7 @@ import uuid
 import pytest
 
 from progimage import exceptions
-from progimage.errors import STATUS_BY_ERROR
+from progimage.web.errors import STATUS_BY_ERROR
 
 PROBLEM_FIELDS = {"type", "title", "status", "detail"}
 

@@ -3,7 +3,7 @@
 import pytest
 
 from progimage.exceptions import UnknownFormat
-from progimage.formats import FormatRegistry
+from progimage.imaging.formats import FormatRegistry
 
 
 @pytest.fixture(name="registry")

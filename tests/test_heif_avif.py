@@ -98,7 +98,7 @@ def test_heif_with_mask_keeps_alpha(client):
 def test_registry_built_first_still_has_heif():
     """However a process builds the format registry first, HEIF is in it."""
     code = (
-        "from progimage.formats import FormatRegistry\n"
+        "from progimage.imaging.formats import FormatRegistry\n"
         "print(FormatRegistry.from_pillow().for_extension('heic').name)\n"
     )
     source = Path(__file__).resolve().parents[1] / "src"

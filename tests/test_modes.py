@@ -3,8 +3,8 @@
 import pytest
 from PIL import Image
 
-from progimage.formats import FormatRegistry
-from progimage.modes import adapt, to_mode
+from progimage.imaging.formats import FormatRegistry
+from progimage.imaging.modes import adapt, to_mode
 
 
 def _format(name):

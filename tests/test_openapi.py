@@ -12,7 +12,8 @@ import pytest
 
 from live_servers import Gunicorn
 
-DOCUMENT = Path(__file__).resolve().parents[1] / "src" / "progimage" / "openapi.json"
+SOURCE = Path(__file__).resolve().parents[1] / "src"
+DOCUMENT = SOURCE / "progimage" / "web" / "openapi.json"
 SCHEMATHESIS = Path(sys.executable).with_name("schemathesis")
 
 

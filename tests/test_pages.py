@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from conftest import decode, make_image, upload
-from progimage.pages import format_bytes
+from progimage.web.pages import format_bytes
 
 # What a browser sends when it follows a link or posts a form.
 BROWSER = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"

@@ -10,8 +10,8 @@ from conftest import make_image
 from progimage.exceptions import (
     ConversionFailed, ConversionOverran, ConversionTimedOut, UnsupportedImage,
 )
-from progimage.formats import FormatRegistry
-from progimage.jobs import ConvertJob
+from progimage.imaging.formats import FormatRegistry
+from progimage.imaging.jobs import ConvertJob
 from progimage.pool import ConverterPool, stop_spares
 from test_limits import slow_png
 

@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, note, settings, strategies as st
 from PIL import Image
 
 from conftest import decode, largest_image, upload
-from progimage.converter import convert, convert_image
-from progimage.errors import STATUS_BY_ERROR
+from progimage.imaging.converter import convert, convert_image
+from progimage.web.errors import STATUS_BY_ERROR
 from progimage.exceptions import ServiceError
-from progimage.formats import FormatRegistry
+from progimage.imaging.formats import FormatRegistry
 from progimage.options import parse
 
 EXAMPLES = int(os.environ.get("PROGIMAGE_HYPOTHESIS_EXAMPLES", "150"))

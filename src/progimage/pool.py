@@ -35,15 +35,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import BinaryIO
 
-from PIL import Image
-
-from . import plugins, runner
 from .admission import Admission, remaining
-from .exceptions import (
-    ConversionFailed, ConversionOverran, ConversionTimedOut, ServiceError,
-)
-from .imaging import ImageInfo
-from .jobs import InspectJob, Job
+from .exceptions import ConversionFailed, ConversionOverran, ConversionTimedOut
+from .imaging.inspect import ImageInfo
+from .imaging.jobs import InspectJob, Job
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +55,10 @@ STOP_GRACE = 2
 # Idle converters a process keeps from closed pools for its next pools.
 MAX_SPARES = 4
 # What a converter process runs; its arguments are the pipe ends it reads and writes.
-BOOT = "import sys; from progimage.pool import serve; serve(*map(int, sys.argv[1:]))"
+BOOT = (
+    "import sys; from progimage.imaging.worker import serve; "
+    "serve(*map(int, sys.argv[1:]))"
+)
 
 
 class ConverterPool:
@@ -84,7 +82,7 @@ class ConverterPool:
 
     def convert(self, data: bytes | BinaryIO, job: Job) -> bytes | ImageInfo:
         """``job`` run on the image ``data`` (bytes, or a file read from where it
-        stands) by a converter process (``runner.run``), waiting for a free one
+        stands) by a converter process (``imaging.worker.run``), waiting for a free one
         included, within the time limit. An upload check waits for a place among
         the admitted jobs (its body is in already, and a check takes milliseconds);
         a conversion finding none is refused at once.
@@ -344,28 +342,6 @@ def _take_spare() -> "_Converter | None":
     return None
 
 
-def serve(job_fd: int, outcome_fd: int) -> None:
-    """A converter process: run the jobs from the pipe until it closes."""
-    # The server decides when we stop, not a Ctrl-C meant for it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    jobs = Connection(job_fd, writable=False)
-    outcomes = Connection(outcome_fd, readable=False)
-    try:
-        # The first job only asks whether we are up: load every Pillow plugin first,
-        # so that this start-up cost never counts against a conversion's time (and
-        # the ones the server has beyond Pillow's own: HEIF).
-        plugins.register()
-        Image.init()
-        jobs.recv()
-        _receive_chunks(jobs)
-        _send(outcomes, b"ready")
-        while True:
-            job = jobs.recv()
-            _send(outcomes, _run(job, _receive_chunks(jobs)))
-    except (EOFError, BrokenPipeError):
-        return  # the server closed the pipe or is gone
-
-
 def _send_chunks(connection: Connection, data: bytes | BinaryIO) -> None:
     """The image in pieces of at most a pipe's width, then an empty piece."""
     if isinstance(data, bytes):
@@ -378,33 +354,6 @@ def _send_chunks(connection: Connection, data: bytes | BinaryIO) -> None:
     connection.send_bytes(b"")
 
 
-def _receive_chunks(connection: Connection) -> bytes:
-    """The image ``_send_chunks`` sent, whole."""
-    received = bytearray()
-    while piece := connection.recv_bytes():
-        received += piece
-    return bytes(received)
-
-
-def _send(connection: Connection, outcome: bytes | ImageInfo | Exception) -> None:
-    """Bytes go raw (flagged by None), errors pickled."""
-    if isinstance(outcome, bytes):
-        connection.send(None)
-        connection.send_bytes(outcome)
-    else:
-        connection.send(outcome)
-
-
 def _receive(connection: Connection) -> bytes | ImageInfo | Exception:
     outcome = connection.recv()
     return connection.recv_bytes() if outcome is None else outcome
-
-
-def _run(job: Job, data: bytes) -> bytes | ImageInfo | Exception:
-    try:
-        return runner.run(job, data)
-    except ServiceError as error:
-        return error
-    except Exception:  # a bug: keep the traceback here, answer a plain 500
-        log.exception("conversion crashed")
-        return RuntimeError("the conversion crashed")

@@ -4,24 +4,24 @@ import hashlib
 import io
 import logging
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO
 
-from . import encoding
+from .imaging import encoding
 from .config import Settings
 from .exceptions import (
     ConversionOverran, ImageNotFound, ImageTooLarge, InvalidOptions, ServiceError,
     StoredImageCorrupt,
 )
-from .formats import FormatRegistry, ImageFormat
-from .jobs import ConvertJob, InspectJob
+from .imaging.formats import FormatRegistry, ImageFormat
+from .imaging.jobs import ConvertJob, InspectJob
 from .metrics import Metrics
 from .options import NO_OPTIONS, ImageOptions
 from .pool import ConverterPool
+from .references import new_reference
 from .storage import ImageRecord, Storage
 from .variants import VariantCache, variant_key
 
@@ -57,7 +57,7 @@ class ImageService:
         :raises ImageTooLarge: the image is above the pixel limit.
         """
         record = self._examine(upload)
-        ref = str(uuid.uuid4())
+        ref = new_reference()
         self.storage.save(ref, upload, record)
         return ref
 
@@ -78,7 +78,7 @@ class ImageService:
         refs: list[str] = []
         try:
             for upload, record in zip(uploads.values(), records, strict=True):
-                refs.append(str(uuid.uuid4()))
+                refs.append(new_reference())
                 self.storage.save(refs[-1], upload, record)
         except BaseException:
             # The failed save too: a connection lost after the upload completed

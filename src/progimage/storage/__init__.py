@@ -2,7 +2,6 @@
 
 import json
 import logging
-import uuid
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
@@ -81,20 +80,6 @@ class Storage(Protocol):
         """
 
 
-def check_reference(ref: str) -> str:
-    """``ref`` itself if it is a canonical UUID string, checked before any I/O.
-
-    :raises ImageNotFound: it is not.
-    """
-    try:
-        canonical = str(uuid.UUID(ref))
-    except ValueError:
-        canonical = None
-    if canonical != ref:
-        raise ImageNotFound(f"{ref!r} is not an image reference")
-    return ref
-
-
 def verified_record(ref: str, data: bytes, stored_size: int) -> ImageRecord:
     """The record in ``data``, if it reads and describes ``stored_size`` bytes.
 
@@ -147,6 +132,6 @@ def make_shared_variants(location: str, s3_endpoint: str = "") -> "S3Variants":
 
 __all__ = [
     "ImageNotFound", "ImageRecord", "Storage", "StorageUnavailable",
-    "StoredImageCorrupt", "check_reference", "make_shared_variants", "make_storage",
+    "StoredImageCorrupt", "make_shared_variants", "make_storage",
     "verified_record",
 ]

@@ -18,7 +18,8 @@ from typing import BinaryIO, cast
 
 from ..config import SettingsError
 from ..exceptions import ImageNotFound, StorageFull, StorageUnavailable
-from . import ImageRecord, check_reference, verified_record
+from ..references import check_reference
+from . import ImageRecord, verified_record
 
 CHUNK_SIZE = 1024 * 1024
 INCOMING = ".incoming"

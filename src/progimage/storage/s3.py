@@ -26,7 +26,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..config import MIB, SettingsError
 from ..exceptions import ImageNotFound, StorageUnavailable
-from . import ImageRecord, check_reference, verified_record
+from ..references import check_reference
+from . import ImageRecord, verified_record
 
 # Bodies above one part are sent in parts, at most two in flight per upload: memory
 # stays bounded whatever the size of the image.

@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFilter, ImageOps
 
+from ..exceptions import ImageTooLarge, InvalidOptions
+from ..options import ImageOptions
 from . import modes
-from .exceptions import ImageTooLarge, InvalidOptions
-from .imaging import orientation
-from .options import ImageOptions
+from .inspect import orientation
 
 # Clockwise angles that are exact transpositions (Pillow's names count anticlockwise).
 RIGHT_ANGLES = {

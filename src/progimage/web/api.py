@@ -13,15 +13,16 @@ from flask import (
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
+from ..exceptions import InvalidUpload
+from ..imaging.formats import ImageFormat
+from ..options import ImageOptions
+from ..options import parse as parse_options
+from ..references import check_reference
+from ..storage import ImageRecord
+from ..variants import variant_tag
+from . import get_service, prefers_html
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
-from .exceptions import ImageNotFound, InvalidUpload
-from .formats import ImageFormat
-from .options import REFERENCE, ImageOptions
-from .options import parse as parse_options
-from .service import ImageService
-from .storage import ImageRecord
-from .variants import variant_tag
 
 bp = Blueprint("api", __name__)
 
@@ -34,18 +35,6 @@ IMMUTABLE = f"public, max-age={ONE_YEAR}, immutable"
 # keep it, and the browser asks again each time (a 304 without the body), so that a
 # DELETE or a revoked key takes effect at once.
 PRIVATE = "private, no-cache"
-# What a request can ask the answer to be, API first: ``*/*`` (curl) gets plain text.
-ANSWER_TYPES = ("text/plain", "application/json", "text/html")
-
-
-def get_service() -> ImageService:
-    """The app's image service."""
-    return current_app.extensions["progimage"]
-
-
-def prefers_html() -> bool:
-    """The client is a browser: it ranks a page above plain text and JSON."""
-    return request.accept_mimetypes.best_match(ANSWER_TYPES) == "text/html"
 
 
 # /storage too, without a redirect: uuid=$(curl -X PUT $host/storage ...) would
@@ -113,7 +102,7 @@ def download(name: str) -> Response:
     :raises InvalidOptions: a query parameter is unknown or has a bad value.
     """
     ref, dot, extension = name.partition(".")
-    _check_reference(ref)
+    check_reference(ref)
     options = parse_options(request.args.to_dict(flat=False))
     service = get_service()
     record = service.storage.record(ref)
@@ -156,7 +145,7 @@ def delete(ref: str) -> Response:
 
     :raises ImageNotFound: nothing is stored under ``ref``.
     """
-    _check_reference(ref)
+    check_reference(ref)
     get_service().delete(ref)
     return Response(status=204)
 
@@ -168,7 +157,7 @@ def info(ref: str) -> Response:
 
     :raises ImageNotFound: nothing is stored under ``ref``.
     """
-    _check_reference(ref)
+    check_reference(ref)
     service = get_service()
     record = service.info(ref)
     response = jsonify(
@@ -188,13 +177,6 @@ def info(ref: str) -> Response:
     if service.settings.private_reads:
         response.headers["Cache-Control"] = PRIVATE
     return response
-
-
-def _check_reference(ref: str) -> None:
-    """:raises ImageNotFound: ``ref`` is not a canonical UUID4, so nothing is there."""
-    if not REFERENCE.fullmatch(ref):
-        # Echo at most a UUID's length of what the client sent.
-        raise ImageNotFound(f"'{ref[:36]}' is not an image reference")
 
 
 def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Response:

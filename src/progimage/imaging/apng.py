@@ -6,7 +6,7 @@ from typing import BinaryIO
 
 from PIL import Image
 
-from .exceptions import UnsupportedImage
+from ..exceptions import UnsupportedImage
 
 SIGNATURE_LENGTH = 8
 CHUNK_HEADER = struct.Struct(">I4s")

@@ -11,8 +11,8 @@ from typing import BinaryIO
 
 from PIL import Image, ImageFile, UnidentifiedImageError
 
+from ..exceptions import ImageTooLarge, UnsupportedImage
 from . import apng
-from .exceptions import ImageTooLarge, UnsupportedImage
 from .formats import FormatRegistry, ImageFormat
 from .scans import has_more_scans
 

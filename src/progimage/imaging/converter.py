@@ -7,13 +7,13 @@ from typing import BinaryIO
 
 from PIL import Image, ImageSequence
 
+from ..exceptions import ConversionFailed, ImageTooLarge, UnsupportedImage
+from ..options import NO_OPTIONS, ImageOptions
 from . import encoding, modes, processing
-from .exceptions import ConversionFailed, ImageTooLarge, UnsupportedImage
 from .formats import FormatRegistry, ImageFormat
-from .imaging import (
+from .inspect import (
     DECODE_ERRORS, decode, frame_count, load, open_image, pillow_warnings, too_large,
 )
-from .options import NO_OPTIONS, ImageOptions
 
 ICO_MAX = 256
 ICO_SIDES = (16, 24, 32, 48, 64, 128, 256)

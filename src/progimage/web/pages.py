@@ -4,10 +4,11 @@ from dataclasses import dataclass
 
 from flask import Blueprint, Response, render_template, request
 
-from .api import REFERENCE, get_service
+from ..exceptions import ImageNotFound
+from ..references import is_reference
+from ..storage import ImageRecord
+from . import get_service
 from .auth import check_reader, readers_only
-from .exceptions import ImageNotFound
-from .storage import ImageRecord
 
 bp = Blueprint("pages", __name__)
 
@@ -48,7 +49,7 @@ def home() -> str:
         check_reader()
     cards = [_card(ref) for ref in refs[:CARDS_PER_PAGE]]
     # The next page carries only references: nothing else is ever echoed.
-    more = [ref for ref in refs[CARDS_PER_PAGE:] if REFERENCE.fullmatch(ref)]
+    more = [ref for ref in refs[CARDS_PER_PAGE:] if is_reference(ref)]
     return render_template(
         "index.html", cards=cards, more=more, extensions=_extensions(),
         thumbnail=THUMBNAIL,
@@ -91,7 +92,7 @@ def format_bytes(size: int) -> str:
 
 def _card(ref: str) -> Card:
     """The card for ``ref``: its record, or a problem when nothing is there."""
-    if not REFERENCE.fullmatch(ref):
+    if not is_reference(ref):
         # Not repeated: the page would show any text a link put in it.
         return Card("", problem="not an image reference")
     try:

@@ -11,7 +11,7 @@ import time
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from .metrics import Metrics
+from ..metrics import Metrics
 
 bp = Blueprint("metrics", __name__)
 # The route label of a request that matched no route (a 404), so that probing random

@@ -19,10 +19,10 @@ value can be overridden with a ``PROGIMAGE_*`` setting (see ``config.py``); a
 request's ``q`` and ``lossless`` override them in turn.
 """
 
+from ..config import Settings
+from ..options import ImageOptions
 from . import modes
-from .config import Settings
 from .formats import ImageFormat
-from .options import ImageOptions
 
 # Formats whose encoders take ``quality`` (1-100, higher is better).
 QUALITY_FORMATS = frozenset({"JPEG", "MPO", "WEBP", "AVIF", "HEIF"})

@@ -8,8 +8,7 @@ from flask import Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from .api import prefers_html
-from .exceptions import (
+from ..exceptions import (
     ConversionFailed,
     ConversionOverran,
     ConversionTimedOut,
@@ -27,6 +26,7 @@ from .exceptions import (
     UnsupportedImage,
     WrongCredentials,
 )
+from . import prefers_html
 from .pages import POLICY
 
 STATUS_BY_ERROR: dict[type[ServiceError], int] = {

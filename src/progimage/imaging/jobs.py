@@ -3,8 +3,8 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..options import NO_OPTIONS, ImageOptions
 from .formats import FormatRegistry, ImageFormat
-from .options import NO_OPTIONS, ImageOptions
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ import hmac
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
-from flask import current_app, request
+from flask import request
 
-from .exceptions import MissingCredentials, WrongCredentials
+from ..exceptions import MissingCredentials, WrongCredentials
+from . import get_service
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -47,7 +48,7 @@ def check_reader() -> None:
     :raises MissingCredentials: reads are private and the request carries no key.
     :raises WrongCredentials: the key is not one of the configured keys.
     """
-    check_key(private=current_app.extensions["progimage"].settings.private_reads)
+    check_key(private=get_service().settings.private_reads)
 
 
 def check_key(private: bool) -> None:
@@ -56,7 +57,7 @@ def check_key(private: bool) -> None:
     :raises MissingCredentials: keys are required and the request carries none.
     :raises WrongCredentials: the key is not one of the configured keys.
     """
-    keys = current_app.extensions["progimage"].settings.keys
+    keys = get_service().settings.keys
     if not (private and keys):
         return
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")

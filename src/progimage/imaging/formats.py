@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from ..exceptions import UnknownFormat
 from . import plugins
-from .exceptions import UnknownFormat
 
 #: The modes probed against every save handler.
 PROBE_MODES = (

@@ -3,7 +3,7 @@
 from flask import Flask
 from flask_cors import CORS
 
-from .config import Settings
+from ..config import Settings
 
 
 def init_app(app: Flask, settings: Settings) -> None:

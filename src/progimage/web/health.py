@@ -2,7 +2,7 @@
 
 from flask import Blueprint, Response, jsonify
 
-from .api import get_service
+from . import get_service
 
 bp = Blueprint("health", __name__)
 
