@@ -35,7 +35,7 @@ import thumbor_server  # noqa: E402
 from live_servers import Gunicorn, deploy_site, memory_kib, nginx  # noqa: E402
 
 from progimage.config import Settings  # noqa: E402
-from progimage.imaging.encoding import encoder_params  # noqa: E402
+from progimage.imaging import encoder_params  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 # deploy/gunicorn.conf.py's default: one worker per CPU.

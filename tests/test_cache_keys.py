@@ -9,7 +9,7 @@ from hypothesis import given, note, settings, strategies as st
 
 from conftest import decode, make_image, upload
 from progimage import create_app
-from progimage.imaging import encoding
+from progimage.imaging import encoder_params
 from progimage.config import Settings
 from progimage.imaging.converter import convert
 from progimage.options import parse
@@ -52,7 +52,7 @@ def key_and_image(service, request: tuple[str, dict[str, str]]) -> tuple[str, by
     extension, query = request
     target = service.formats.for_extension(extension)
     options = parse({name: [value] for name, value in query.items()})
-    encoder = encoding.encoder_params(service.settings).get(target.name, {})
+    encoder = encoder_params(service.settings).get(target.name, {})
     data = convert(io.BytesIO(SOURCE), target, service.formats,
                    service.settings.max_pixels, options, encoder=encoder)
     return service.variant_key(target, options), data

@@ -9,7 +9,7 @@ from PIL import Image
 
 from progimage import create_app
 from progimage.config import Settings, SettingsError
-from progimage.imaging.encoding import encoder_params
+from progimage.imaging import encoder_params
 
 
 def _variant(settings: Settings, ext: str) -> bytes:

@@ -37,8 +37,7 @@ from typing import BinaryIO
 
 from .admission import Admission, remaining
 from .exceptions import ConversionFailed, ConversionOverran, ConversionTimedOut
-from .imaging.inspect import ImageInfo
-from .imaging.jobs import InspectJob, Job
+from .imaging import ImageInfo, InspectJob, Job
 
 log = logging.getLogger(__name__)
 

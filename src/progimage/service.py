@@ -7,17 +7,16 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import BinaryIO
 
-from .imaging import encoding
 from .config import Settings
 from .exceptions import (
     ConversionOverran, ImageNotFound, ImageTooLarge, InvalidOptions, ServiceError,
     StoredImageCorrupt,
 )
-from .imaging.formats import FormatRegistry, ImageFormat
-from .imaging.jobs import ConvertJob, InspectJob
+from .imaging import (
+    ConvertJob, FormatRegistry, ImageFormat, InspectJob, encoder_params,
+)
 from .metrics import Metrics
 from .options import NO_OPTIONS, ImageOptions
 from .pool import ConverterPool
@@ -42,6 +41,9 @@ class ImageService:
     cache: VariantCache | None = None
     #: Converter processes, started on first use (see pool.py for why processes).
     converters: ConverterPool = field(init=False, repr=False, compare=False)
+    _encoders: dict[str, dict[str, object]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -49,6 +51,8 @@ class ImageService:
             settings.convert_workers, settings.convert_timeout, settings.convert_waiting
         )
         object.__setattr__(self, "converters", pool)
+        # Settings are frozen: the encoders' defaults are worked out once per app.
+        object.__setattr__(self, "_encoders", encoder_params(settings))
 
     def store(self, upload: BinaryIO) -> str:
         """Check that ``upload`` is a readable image, store it and return its reference.
@@ -246,11 +250,7 @@ class ImageService:
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         """
-        root = getattr(self.storage, "root", None)
-        if root is None:
-            return None
-        with self.storage.open(ref) as file:
-            return Path(file.name).relative_to(root).as_posix()
+        return self.storage.local_path(ref)
 
     def delete(self, ref: str) -> None:
         """Remove the image ``ref``; every result derived from it goes with it (the
@@ -292,7 +292,7 @@ class ImageService:
         counter.labels(target.name).inc()
 
     def _encoder(self, target: ImageFormat) -> dict[str, object]:
-        return encoding.encoder_params(self.settings).get(target.name, {})
+        return self._encoders.get(target.name, {})
 
     def _mask(self, ref: str) -> bytes:
         """The stored bytes of the image used as a mask (the converter decodes them).

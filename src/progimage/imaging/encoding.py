@@ -19,7 +19,6 @@ value can be overridden with a ``PROGIMAGE_*`` setting (see ``config.py``); a
 request's ``q`` and ``lossless`` override them in turn.
 """
 
-from ..config import Settings
 from ..options import ImageOptions
 from . import modes
 from .formats import ImageFormat
@@ -32,19 +31,6 @@ EXIF_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "AVIF", "HEIF"})
 XMP_FORMATS = frozenset({"JPEG", "MPO", "WEBP", "AVIF", "HEIF"})
 # The colour space an ICC profile describes (header bytes 16-19) for each mode.
 PROFILE_SPACES = {"L": b"GRAY", "LA": b"GRAY", "CMYK": b"CMYK"}
-
-
-def encoder_params(settings: Settings) -> dict[str, dict[str, object]]:
-    """Keyword arguments for ``Image.save``, by Pillow format name."""
-    return {
-        "JPEG": {
-            "quality": settings.jpeg_quality,
-            "optimize": settings.jpeg_optimize,
-            "progressive": settings.jpeg_progressive,
-        },
-        "PNG": {"compress_level": settings.png_compress_level},
-        "WEBP": {"quality": settings.webp_quality, "method": settings.webp_method},
-    }
 
 
 def background(options: ImageOptions) -> tuple[int, int, int, int]:

@@ -1,33 +1,20 @@
 """The format registry: extension <-> Pillow format <-> MIME type, from Pillow itself.
 
 Nothing here is a hand-written list of formats: the registry reads Pillow's plugin
-tables once per process and probes each save handler with small blank images, so a
-format counts as writable only if Pillow can really write it here (stub handlers such
-as HDF5 or WMF cannot), and the modes it stores without loss are known.
+tables once per process and probes each save handler with small blank images
+(probe.py), so a format counts as writable only if Pillow can really write it here
+(stub handlers such as HDF5 or WMF cannot), and the modes it stores without loss are
+known. This module itself does not import Pillow: the service and the pool hold a
+registry without loading it.
 """
 
 import dataclasses
 import functools
-import io
 import mimetypes
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from PIL import Image
-
 from ..exceptions import UnknownFormat
-from . import plugins
-
-#: The modes probed against every save handler.
-PROBE_MODES = (
-    "1", "L", "LA", "P", "PA", "RGB", "RGBA", "CMYK", "YCbCr", "I", "I;16", "F",
-)
-HIGH_DEPTH_MODES = frozenset({"I", "I;16", "F"})
-ALPHA_MODES = frozenset({"LA", "PA", "RGBA"})
-
-# Some formats have several extensions; Pillow lists them in no useful order.
-PREFERRED_EXTENSIONS = ("jpg", "tif", "png", "eps", "ppm", "jp2", "tga", "sgi", "h5")
 
 # Pillow's PPM writer picks the Netpbm subtype from the image mode, not from the
 # extension, so an extension that names a subtype narrows the modes instead.
@@ -96,30 +83,11 @@ class FormatRegistry:
     @functools.cache
     def from_pillow(cls) -> "FormatRegistry":
         """Build the registry from Pillow's plugins (cached for the process)."""
-        plugins.register()
-        Image.init()
-        extensions: dict[str, list[str]] = {}
-        for ext, name in Image.registered_extensions().items():
-            extensions.setdefault(name, []).append(ext.lstrip(".").lower())
-        formats = []
-        for name in sorted(set(Image.OPEN) | set(Image.SAVE)):
-            exts = _ordered(extensions.get(name, []))
-            readable = name in Image.OPEN
-            modes = _probe_modes(name, readable) if name in Image.SAVE else {}
-            writable = bool(modes) and bool(exts)
-            formats.append(
-                ImageFormat(
-                    name=name,
-                    extensions=exts,
-                    mime=_mime(name, exts),
-                    readable=readable,
-                    writable=writable,
-                    multi_frame=name in Image.SAVE_ALL,
-                    modes=frozenset(modes),
-                    keeps_palette=modes.get("P") == "P",
-                )
-            )
-        return cls(formats)
+        # Pillow is loaded by whoever builds a registry (the app factory, once), not
+        # by the service and the pool that only hold one.
+        from .probe import pillow_formats
+
+        return cls(pillow_formats())
 
     def reading(self, postscript: bool) -> "FormatRegistry":
         """This registry with the delegated readers (EPS) switched off as input,
@@ -161,7 +129,7 @@ class FormatRegistry:
             return dataclasses.replace(
                 fmt,
                 extensions=(extension.lower(),),
-                mime=_servable(
+                mime=servable(
                     mimetypes.guess_type(f"x.{extension}")[0] or fmt.mime, fmt.name
                 ),
                 modes=fmt.modes & subtype,
@@ -181,62 +149,8 @@ class FormatRegistry:
         return ", ".join(sorted(e for f in self.writable() for e in f.extensions))
 
 
-def _ordered(extensions: list[str]) -> tuple[str, ...]:
-    preferred = [ext for ext in PREFERRED_EXTENSIONS if ext in extensions]
-    return tuple(preferred + sorted(set(extensions) - set(preferred)))
-
-
-def _mime(name: str, extensions: tuple[str, ...]) -> str:
-    if name in Image.MIME:
-        return _servable(Image.MIME[name], name)
-    for ext in extensions:
-        guessed, _ = mimetypes.guess_type(f"x.{ext}", strict=False)
-        if guessed and guessed.startswith("image/"):
-            return guessed
-    return f"image/x-{name.lower()}"
-
-
-def _servable(mime: str | None, name: str) -> str:
+def servable(mime: str | None, name: str) -> str:
     """``mime`` if it is an image or document type, else ``image/x-<name>``."""
     if mime and (mime.startswith("image/") or mime in DOCUMENT_TYPES):
         return mime
     return f"image/x-{name.lower()}"
-
-
-def _probe_modes(name: str, readable: bool) -> dict[str, str]:
-    """The modes a save handler accepts and, where Pillow reads the format back,
-    stores without dropping alpha or depth (BMP takes RGBA but drops the alpha),
-    each with the mode it comes back in."""
-    kept = {}
-    with warnings.catch_warnings():
-        # Startup only: e.g. the IM plugin warns that it is deprecated.
-        warnings.simplefilter("ignore")
-        for mode in PROBE_MODES:
-            back = _round_trip(name, mode, readable)
-            if back and _keeps(mode, back):
-                kept[mode] = back
-    return kept
-
-
-def _round_trip(name: str, mode: str, readable: bool) -> str | None:
-    buffer = io.BytesIO()
-    try:
-        Image.new(mode, (8, 8)).save(buffer, name)
-    except Exception:  # any failure means: this handler cannot write this mode
-        return None
-    if not readable:
-        return mode
-    buffer.seek(0)
-    try:
-        with Image.open(buffer) as back:
-            back.load()
-            return back.mode
-    except Exception:  # written, but unreadable here (EPS without Ghostscript)
-        return mode
-
-
-def _keeps(mode: str, back: str) -> bool:
-    same_depth = (mode in HIGH_DEPTH_MODES) == (back in HIGH_DEPTH_MODES)
-    # GIF stores RGBA as a palette with one transparent entry: alpha survives.
-    same_alpha = mode not in ALPHA_MODES or back in ALPHA_MODES | {"P"}
-    return same_depth and same_alpha

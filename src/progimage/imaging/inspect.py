@@ -6,7 +6,6 @@ import subprocess
 import warnings
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import BinaryIO
 
 from PIL import Image, ImageFile, UnidentifiedImageError
@@ -14,6 +13,7 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from ..exceptions import ImageTooLarge, UnsupportedImage
 from . import apng
 from .formats import FormatRegistry, ImageFormat
+from .jobs import ImageInfo
 from .scans import has_more_scans
 
 # Layers of these formats are not frames: only the composite image is shown.
@@ -44,21 +44,6 @@ DECODE_ERRORS = (
     ZeroDivisionError, MemoryError, RuntimeError, struct.error,
     subprocess.SubprocessError,
 )
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    """What an upload is, as Pillow decoded it."""
-
-    format: ImageFormat
-    width: int
-    height: int
-    frames: int
-    mode: str
-    #: EXIF orientation, 1 (upright) when the image has none or an invalid one.
-    orientation: int = 1
-    #: The image has an alpha channel or a transparent palette entry or colour.
-    has_alpha: bool = False
 
 
 def frame_count(image: Image.Image, at_most: int | None = None) -> int:

@@ -1,8 +1,10 @@
-"""The jobs a converter process runs: one explicit, picklable payload per kind."""
+"""The jobs a converter process runs, one explicit, picklable payload per kind, and
+what they answer; free of Pillow, so that the server side can build them."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from ..config import Settings
 from ..options import NO_OPTIONS, ImageOptions
 from .formats import FormatRegistry, ImageFormat
 
@@ -31,3 +33,31 @@ class ConvertJob:
 
 
 Job = InspectJob | ConvertJob
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an upload is, as Pillow decoded it."""
+
+    format: ImageFormat
+    width: int
+    height: int
+    frames: int
+    mode: str
+    #: EXIF orientation, 1 (upright) when the image has none or an invalid one.
+    orientation: int = 1
+    #: The image has an alpha channel or a transparent palette entry or colour.
+    has_alpha: bool = False
+
+
+def encoder_params(settings: Settings) -> dict[str, dict[str, object]]:
+    """Keyword arguments for ``Image.save``, by Pillow format name."""
+    return {
+        "JPEG": {
+            "quality": settings.jpeg_quality,
+            "optimize": settings.jpeg_optimize,
+            "progressive": settings.jpeg_progressive,
+        },
+        "PNG": {"compress_level": settings.png_compress_level},
+        "WEBP": {"quality": settings.webp_quality, "method": settings.webp_method},
+    }

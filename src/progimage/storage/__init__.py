@@ -67,6 +67,13 @@ class Storage(Protocol):
         :raises ImageNotFound: nothing is stored under ``ref``.
         """
 
+    def local_path(self, ref: str) -> str | None:
+        """Where the original lies under the storage folder (``<ab>/<cd>/<ref>/
+        original``), for ``X-Accel-Redirect``; None if the store has no local files.
+
+        :raises ImageNotFound: nothing is stored under ``ref`` (local files only).
+        """
+
     def delete(self, ref: str) -> None:
         """Remove the image; afterwards it is not found.
 

@@ -93,6 +93,14 @@ class FilesystemStorage:
             return file
         return cast(BinaryIO, io.BufferedReader(_Span(file, *span)))
 
+    def local_path(self, ref: str) -> str | None:
+        """The original's path under ``root``, ``/``-separated.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+        with self.open(ref) as file:
+            return Path(file.name).relative_to(self.root).as_posix()
+
     def delete(self, ref: str) -> None:
         """Unpublish the folder with one rename, then remove it at leisure.
 

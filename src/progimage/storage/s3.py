@@ -155,6 +155,10 @@ class S3Storage(_Bucket):
             body = self.client.get_object(Bucket=self.bucket, Key=key, **ranged)
         return cast(BinaryIO, body["Body"])
 
+    def local_path(self, ref: str) -> None:
+        """None: a bucket has no files nginx could send."""
+        return None
+
     def delete(self, ref: str) -> None:
         """Delete the object; S3 deletes silently, so its presence is checked first
         (a corrupt image can be deleted too)."""
