@@ -12,19 +12,42 @@ from werkzeug.test import encode_multipart
 
 from progimage import create_app
 from progimage.config import Settings
+from progimage.pool import ConverterPool
 from live_servers import Gunicorn
 from system_programs import on_ci
-from progimage.pool import stop_spares
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _stop_converters():
-    """Converters kept for reuse stop before the coverage report, which needs
-    their data."""
-    yield
-    stop_spares()
+def _pool_shape(settings: Settings) -> tuple[int, float, int | None]:
+    """What a converter pool is built from."""
+    return settings.convert_workers, settings.convert_timeout, settings.convert_waiting
+
+
+@pytest.fixture(name="converters", scope="session")
+def _converters() -> Iterator[ConverterPool]:
+    """One converter pool of the default settings for the session's apps: a
+    converter starts once, not once per test. It stops before the coverage report,
+    which needs its data."""
+    pool = ConverterPool(*_pool_shape(Settings()))
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(name="app_factory")
+def _app_factory(converters: ConverterPool):
+    """Builds apps from settings, and closes them after the test. Apps whose pool
+    settings are the defaults share the session's converters."""
+    apps = []
+
+    def build(settings: Settings):
+        shared = _pool_shape(settings) == _pool_shape(Settings())
+        apps.append(create_app(settings, converters if shared else None))
+        return apps[-1]
+
+    yield build
+    for app in apps:
+        app.extensions["progimage"].close()
 
 
 @pytest.fixture(name="settings")
@@ -34,11 +57,9 @@ def _settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(name="app")
-def _app(settings: Settings):
-    """The app, configured for one test; its converter processes stop afterwards."""
-    app = create_app(settings)
-    yield app
-    app.extensions["progimage"].close()
+def _app(settings: Settings, app_factory):
+    """The app, configured for one test."""
+    return app_factory(settings)
 
 
 @pytest.fixture(name="client")

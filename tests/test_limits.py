@@ -12,7 +12,6 @@ from conftest import CORPUS, corpus_required, make_image, upload
 from live_servers import Gunicorn
 from progimage import create_app
 from progimage.config import Settings
-from progimage.pool import stop_spares
 
 needs_corpus = pytest.mark.skipif(
     not (CORPUS / "images").is_dir() and not corpus_required(),
@@ -206,7 +205,6 @@ def test_pixel_limit_is_checked_again_at_conversion(tmp_path):
 def _hasty_app(tmp_path):
     """An app whose conversions may run 0.5 s, with one converter process of its
     own (a converter killed on timeout takes its coverage data with it)."""
-    stop_spares()
     app = create_app(Settings(
         storage=str(tmp_path / "data"), convert_timeout=0.5, convert_workers=1
     ))

@@ -12,7 +12,6 @@ import pytest
 from conftest import app_client, decode, make_image, upload
 from progimage import create_app
 from progimage.config import Settings
-from progimage.pool import stop_spares
 
 # Seconds the PostScript tests give a conversion.
 TIMEOUT = 1.0
@@ -58,7 +57,6 @@ def _postscript_app(tmp_path, server_tmp):
     """An app reading EPS, with one fresh converter (started with ``server_tmp``)
     and a short time limit."""
     _ghostscript()
-    stop_spares()
     app = create_app(Settings(
         storage=str(tmp_path / "data"), postscript=True,
         convert_timeout=TIMEOUT, convert_workers=1,

@@ -12,7 +12,6 @@ from werkzeug.test import encode_multipart
 
 from progimage import create_app
 from progimage.config import Settings
-from progimage.pool import stop_spares
 
 
 def _corrupt_png_crc(data: bytes) -> bytes:
@@ -118,7 +117,6 @@ def scan_bomb(size: tuple[int, int], scans: int) -> bytes:
 @pytest.fixture(name="hasty_client")
 def _hasty_client(tmp_path):
     """A client of an app whose jobs may run 0.5 s, on a converter of its own."""
-    stop_spares()
     app = create_app(Settings(
         storage=str(tmp_path / "data"), convert_timeout=0.5, convert_workers=1
     ))

@@ -15,10 +15,8 @@ threaded server can copy a lock some other thread holds, and multiprocessing's o
 start methods re-run the caller's ``__main__`` script in the child.
 """
 
-import atexit
 import contextlib
 import fcntl
-import functools
 import logging
 import os
 import queue
@@ -51,8 +49,6 @@ START_GRACE = 2
 PIPE_SIZE = 1024 * 1024
 # Seconds an idle converter process gets to exit by itself when the pool closes.
 STOP_GRACE = 2
-# Idle converters a process keeps from closed pools for its next pools.
-MAX_SPARES = 4
 # What a converter process runs; its arguments are the pipe ends it reads and writes.
 BOOT = (
     "import sys; from progimage.imaging.worker import serve; "
@@ -138,20 +134,18 @@ class ConverterPool:
         )
 
     def close(self) -> None:
-        """Hand the idle converters to the next pool of this process, stop the busy
-        ones; the pool starts (or takes) converters again if it is used again."""
+        """Stop the converters (idle ones exit by themselves, busy ones are killed
+        after STOP_GRACE); the pool starts converters again if it is used again."""
         idle = []
         with contextlib.suppress(queue.Empty):
             while True:
                 idle.append(self._free.get_nowait())
         with self._lock:
-            busy = self._running.difference(idle)
+            running = list(self._running)
             self._running.clear()
-        for worker in idle:
-            if worker is not None:
-                _spare(worker)
+        for _ in idle:
             self._free.put(None)
-        _stop_all(busy)
+        _stop_all(running)
 
     def _start_by(self, deadline: float) -> "_Converter":
         """Start a converter for a taken slot, waiting for it until ``deadline``.
@@ -179,7 +173,7 @@ class ConverterPool:
         self._free.put(None if starting.exception() else starting.result())
 
     def _start(self) -> "_Converter":
-        worker = _take_spare() or _Converter.start()
+        worker = _Converter.start()
         with self._lock:
             self._running.add(worker)
         return worker
@@ -298,47 +292,6 @@ def _stop_all(workers: set[_Converter] | list[_Converter]) -> None:
     for worker in list(workers):
         worker.stop(grace=STOP_GRACE)
     workers.clear()
-
-
-# Idle converters of closed pools, for the next pool of this process: converters keep
-# no state between jobs, and tests or the reloader build many apps in one process.
-_spares: list[_Converter] = []
-_spares_lock = threading.Lock()
-
-
-def _spare(worker: _Converter) -> None:
-    """Keep an idle converter for later (a few at most), or stop it."""
-    _stop_spares_at_exit()
-    with _spares_lock:
-        if len(_spares) < MAX_SPARES and worker.process.poll() is None:
-            _spares.append(worker)
-            return
-    worker.stop(grace=STOP_GRACE)
-
-
-def stop_spares() -> None:
-    """Stop the idle converters kept from closed pools (at exit, or earlier: a test
-    session does it before its coverage report)."""
-    with _spares_lock:
-        spares = list(_spares)
-        _spares.clear()
-    _stop_all(spares)
-
-
-@functools.cache
-def _stop_spares_at_exit() -> None:
-    atexit.register(stop_spares)
-
-
-def _take_spare() -> "_Converter | None":
-    """A live spare converter, if a closed pool left one."""
-    with _spares_lock:
-        while _spares:
-            worker = _spares.pop()
-            if worker.process.poll() is None:
-                return worker
-            worker.stop()
-    return None
 
 
 def _send_chunks(connection: Connection, data: bytes | BinaryIO) -> None:

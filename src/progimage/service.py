@@ -39,6 +39,9 @@ class ImageService:
     metrics: Metrics
     #: Converted variants kept on disk; None converts on every request.
     cache: VariantCache | None = None
+    #: Converter processes shared with other apps (a test session's); None: the
+    #: service makes its own pool and closes it with ``close``.
+    pool: ConverterPool | None = field(default=None, repr=False, compare=False)
     #: Converter processes, started on first use (see pool.py for why processes).
     converters: ConverterPool = field(init=False, repr=False, compare=False)
     _encoders: dict[str, dict[str, object]] = field(
@@ -47,7 +50,7 @@ class ImageService:
 
     def __post_init__(self) -> None:
         settings = self.settings
-        pool = ConverterPool(
+        pool = self.pool or ConverterPool(
             settings.convert_workers, settings.convert_timeout, settings.convert_waiting
         )
         object.__setattr__(self, "converters", pool)
@@ -309,5 +312,6 @@ class ImageService:
             return stream.read()
 
     def close(self) -> None:
-        """Release the converter processes (idle ones go to the next app)."""
-        self.converters.close()
+        """Stop the converter processes, unless the pool was handed in."""
+        if self.pool is None:
+            self.converters.close()

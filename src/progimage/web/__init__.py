@@ -5,6 +5,7 @@ from flask import Flask, current_app, request
 from .. import logs
 from ..config import Settings
 from ..imaging.formats import FormatRegistry
+from ..pool import ConverterPool
 from ..service import ImageService
 from ..storage import make_storage
 from ..variants import make_cache
@@ -23,8 +24,14 @@ def prefers_html() -> bool:
     return request.accept_mimetypes.best_match(ANSWER_TYPES) == "text/html"
 
 
-def create_app(settings: Settings | None = None) -> Flask:
-    """Build the app from ``settings``, or from ``PROGIMAGE_*`` variables if none."""
+def create_app(
+    settings: Settings | None = None, converters: ConverterPool | None = None
+) -> Flask:
+    """Build the app from ``settings``, or from ``PROGIMAGE_*`` variables if none.
+
+    The app converts with ``converters`` if given (their owner closes them), else
+    with a pool of its own, which ``get_service().close()`` stops.
+    """
     # Imported here, as the Flask tutorial does: the views import get_service from
     # this package.
     from . import access_log, api, cors, errors, health, monitoring, pages, paths
@@ -42,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         formats=FormatRegistry.from_pillow().reading(settings.postscript),
         cache=make_cache(settings, metrics.cache_write_errors.inc),
         metrics=metrics,
+        pool=converters,
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
