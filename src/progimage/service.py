@@ -22,9 +22,24 @@ from .options import NO_OPTIONS, ImageOptions
 from .pool import ConverterPool
 from .references import new_reference
 from .storage import ImageRecord, Storage
-from .variants import VariantCache, variant_key
+from .variants import VariantCache, variant_key, variant_tag
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Download:
+    """What a read of ``<ref>[.<ext>]?<options>`` answers, resolved once."""
+
+    ref: str
+    record: ImageRecord
+    #: The entity tag of the answer: the original's digest, or the variant's.
+    etag: str
+    #: The format converted to; None for the original as stored.
+    target: ImageFormat | None = None
+    options: ImageOptions = NO_OPTIONS
+    #: The variant's cache key; empty for the original.
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -135,6 +150,30 @@ class ImageService:
                 "it is not served"
             ) from None
 
+    def resolve(
+        self, ref: str, extension: str | None, options: ImageOptions = NO_OPTIONS
+    ) -> Download:
+        """What a read of ``ref`` as ``extension`` (None: no extension) after
+        ``options`` answers: the original, or a variant with its key and ETag.
+        Without an extension a variant is in the original's format (PNG if that
+        is read-only).
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises UnknownFormat: the extension names no writable format (an empty
+            one names none).
+        :raises StoredImageCorrupt: the record names a format unknown here.
+        """
+        record = self.storage.record(ref)
+        if extension is None and not options.key():
+            return Download(ref, record, record.sha256)
+        if extension is None:
+            fmt = self.original_format(record)
+            extension = fmt.extension if fmt.writable else "png"
+        target = self.formats.for_extension(extension)
+        key = self.variant_key(target, options)
+        etag = variant_tag(record.sha256, key)
+        return Download(ref, record, etag, target, options, key)
+
     def _examine(self, upload: BinaryIO) -> ImageRecord:
         """The record for an upload, checking in a converter process that it is an
         image within limits.
@@ -201,18 +240,12 @@ class ImageService:
         self, target: ImageFormat, options: ImageOptions = NO_OPTIONS
     ) -> str:
         """What identifies the conversion of any image to ``target`` after
-        ``options`` (cache, ETag)."""
+        ``options`` (cache, ETag); computed once per request, by ``resolve``."""
         return variant_key(target.variant_name, self._encoder(target), options.key())
 
-    def variant(
-        self,
-        record: ImageRecord,
-        ref: str,
-        target: ImageFormat,
-        options: ImageOptions = NO_OPTIONS,
-    ) -> BinaryIO:
-        """The stored image ``ref`` (described by ``record``) as ``target`` after
-        ``options``, from the cache or converted once.
+    def variant(self, download: Download) -> BinaryIO:
+        """The variant ``download`` resolved (see ``resolve``), from the cache or
+        converted once.
 
         Concurrent first requests for one variant wait for a single conversion; the
         wait is admitted and timed as a conversion is, since it holds a thread too.
@@ -226,9 +259,14 @@ class ImageService:
         :raises ConversionTimedOut: the conversion (waiting included) ran past the
             time limit.
         """
+        ref, record, target, options, key = (
+            download.ref, download.record, download.target, download.options,
+            download.key,
+        )
+        if target is None:
+            raise ValueError("the original is not a variant")
         if self.cache is None:
             return io.BytesIO(self._counted_convert(record, ref, target, options))
-        key = self.variant_key(target, options)
         cached = self.cache.open(ref, key)
         if cached is None:
             with (

@@ -14,12 +14,10 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from ..exceptions import InvalidUpload
-from ..imaging.formats import ImageFormat
-from ..options import ImageOptions
 from ..options import parse as parse_options
 from ..references import check_reference
+from ..service import Download
 from ..storage import ImageRecord
-from ..variants import variant_tag
 from . import get_service, prefers_html
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
@@ -99,22 +97,20 @@ def download(name: str) -> Response:
     """The original (``<ref>``) or the image converted to ``<ref>.<ext>``, after the
     operations in the query string (without an extension: in the original's format).
 
+    :raises ImageNotFound: ``ref`` is not a reference, or nothing is stored there.
     :raises InvalidOptions: a query parameter is unknown or has a bad value.
+    :raises UnknownFormat: the extension names no format we write.
+    :raises ServiceError: what ``ImageService.variant`` raises converting it.
     """
     ref, dot, extension = name.partition(".")
     check_reference(ref)
     options = parse_options(request.args.to_dict(flat=False))
-    service = get_service()
-    record = service.storage.record(ref)
-    if not dot and not options.key():
-        original = functools.partial(_original, ref, record)
-        return _sandboxed(_send(original, record.sha256, record))
-    # An empty extension (``<ref>.``) names no format: 400, as an unknown one does.
-    target = service.formats.for_extension(extension if dot else _extension(record))
-    etag = variant_tag(record.sha256, service.variant_key(target, options))
-    variant = functools.partial(_variant, record, ref, target, options)
-    response = _send(variant, etag, record)
-    filename = f"{ref}.{extension or target.extension}"
+    found = get_service().resolve(ref, extension if dot else None, options)
+    if found.target is None:
+        original = functools.partial(_original, ref, found.record)
+        return _sandboxed(_send(original, found.etag, found.record))
+    response = _send(functools.partial(_variant, found), found.etag, found.record)
+    filename = f"{ref}.{extension or found.target.extension}"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return _sandboxed(response)
 
@@ -130,12 +126,6 @@ def openapi() -> Response:
     """The OpenAPI 3.1 document of this API."""
     with current_app.open_resource("openapi.json") as document:
         return Response(document.read(), mimetype="application/json")
-
-
-def _extension(record: ImageRecord) -> str:
-    """The extension to write an original's format, PNG if it is read-only."""
-    fmt = get_service().original_format(record)
-    return fmt.extension if fmt.writable else "png"
 
 
 @bp.route("/storage/<ref>", methods=["DELETE"])
@@ -246,15 +236,13 @@ def _wanted_span(record: ImageRecord) -> tuple[int, int] | None:
     return wanted.range_for_length(record.size)
 
 
-def _variant(
-    record: ImageRecord, ref: str, target: ImageFormat, options: ImageOptions
-) -> Response:
+def _variant(found: Download) -> Response:
     """The converted image: from the variant cache, or converted now. Never handed to
     nginx: nginx caches variants itself (deploy/nginx.conf)."""
-    file = get_service().variant(record, ref, target, options)
+    file = get_service().variant(found)
     size = file.seek(0, io.SEEK_END)
     file.seek(0)
-    return _file(file, target.mime, size)
+    return _file(file, found.target.mime, size)
 
 
 def _file(file: BinaryIO, mime: str, size: int) -> Response:
