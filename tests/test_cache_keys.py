@@ -7,7 +7,7 @@ import os
 import pytest
 from hypothesis import given, note, settings, strategies as st
 
-from conftest import decode, make_image, upload
+from helpers import decode, make_image, upload
 from progimage import create_app
 from progimage.imaging import encoder_params
 from progimage.config import Settings

@@ -6,14 +6,13 @@ import threading
 
 import pytest
 
-from conftest import make_image
+from helpers import make_image, slow_png
 from progimage.exceptions import (
     ConversionFailed, ConversionOverran, ConversionTimedOut, UnsupportedImage,
 )
 from progimage.imaging.formats import FormatRegistry
 from progimage.imaging.jobs import ConvertJob
 from progimage.pool import ConverterPool
-from test_limits import slow_png
 
 REGISTRY = FormatRegistry.from_pillow()
 WEBP = REGISTRY.for_name("WEBP")

@@ -1,7 +1,7 @@
 """The service on its own: what one request costs it."""
 
 from progimage import service as service_module
-from conftest import make_image, upload
+from helpers import make_image, upload
 
 
 def test_a_variant_key_is_worked_out_once_per_request(client, monkeypatch):

@@ -8,7 +8,7 @@ import zlib
 import pytest
 from PIL import Image
 
-from conftest import decode, largest_image, make_image, upload
+from helpers import decode, largest_image, make_image, upload
 from progimage import create_app
 from progimage.config import Settings
 from progimage.imaging.converter import convert_image
