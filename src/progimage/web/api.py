@@ -49,6 +49,7 @@ def upload() -> Response:
     showing the stored images instead.
 
     :raises InvalidUpload: the field is missing or a file is empty.
+    :raises ServiceError: what ``ImageService.store`` (``store_many``) raises.
     """
     files = request.files.getlist("data")
     if not files:
