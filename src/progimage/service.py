@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from .config import Settings
 from .exceptions import (
@@ -259,12 +259,11 @@ class ImageService:
         :raises ConversionTimedOut: the conversion (waiting included) ran past the
             time limit.
         """
-        ref, record, target, options, key = (
-            download.ref, download.record, download.target, download.options,
-            download.key,
+        ref, record, options, key = (
+            download.ref, download.record, download.options, download.key
         )
-        if target is None:
-            raise ValueError("the original is not a variant")
+        # resolve gave a target: this is a variant, not the original.
+        target = cast(ImageFormat, download.target)
         if self.cache is None:
             return io.BytesIO(self._counted_convert(record, ref, target, options))
         cached = self.cache.open(ref, key)
