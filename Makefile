@@ -23,7 +23,7 @@ FUZZ_SEEDS ?= ../shared/corpus/images
 ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
-.PHONY: install install-runtime run dev test lock clean bench fuzz attack
+.PHONY: install install-runtime run dev test test-fast lock clean bench fuzz attack
 
 # `make run` needs the runtime packages only; `make test` adds the development ones
 # (pytest, Playwright, moto, Schemathesis...). A stamp for each, so switching works.
@@ -56,10 +56,16 @@ test: install
 	$(PIPENV) run lint
 	$(PIPENV) run test
 
+# The edit-test loop: everything but real servers (`system`) and the corpus, without
+# coverage (a part of the suite cannot reach its threshold).
+test-fast: install
+	$(PIPENV) run lint
+	$(PIPENV) run test --no-cov -q -m "not system and not corpus"
+
 # Starts its own servers on free loopback ports; needs wrk and nginx (Debian packages).
 # thumbor, the comparison, goes into a virtualenv of its own: it pins its own Pillow.
 bench: install $(TOOLS)/thumbor/bin/thumbor
-	.venv/bin/python bench/run.py
+	PYTHONPATH=src:tests .venv/bin/python bench/run.py
 
 $(TOOLS)/thumbor/bin/thumbor:
 	$(PYTHON) -m venv $(TOOLS)/thumbor
@@ -83,8 +89,8 @@ ATTACK_EXAMPLES ?= 2000
 attack: install
 	PROGIMAGE_HYPOTHESIS_EXAMPLES=$(ATTACK_EXAMPLES) PROGIMAGE_HYPOTHESIS_MAX_SIDE=300 \
 		FUZZ_EXAMPLES=$(ATTACK_EXAMPLES) .venv/bin/pytest --no-cov -q \
-		tests/test_processing_matrix.py tests/test_cache_keys.py tests/test_fuzz.py \
-		tests/test_postscript.py tests/test_upload_checks.py tests/test_metrics.py
+		tests/imaging/test_processing_matrix.py tests/test_cache_keys.py tests/test_fuzz.py \
+		tests/imaging/test_postscript.py tests/web/test_upload_checks.py tests/web/test_metrics.py
 	.venv/bin/python tests/attack/conversion_storm.py
 	.venv/bin/python tests/attack/slow_clients.py
 	.venv/bin/python tests/attack/metric_labels.py

@@ -18,24 +18,21 @@ import platform
 import random
 import re
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
 from PIL import Image, ImageFilter
 
+import thumbor_server
+# The tests' launcher of real servers: `make bench` puts tests/ on PYTHONPATH.
+from live_servers import Gunicorn, deploy_site, memory_kib, nginx
+from progimage.config import Settings
+from progimage.imaging import encoder_params
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-
-import requests  # noqa: E402
-import thumbor_server  # noqa: E402
-from live_servers import Gunicorn, deploy_site, memory_kib, nginx  # noqa: E402
-
-from progimage.config import Settings  # noqa: E402
-from progimage.encoding import encoder_params  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 # deploy/gunicorn.conf.py's default: one worker per CPU.

@@ -16,8 +16,8 @@ from PIL import Image, ImageChops
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from progimage.converter import convert  # noqa: E402
-from progimage.formats import FormatRegistry  # noqa: E402
+from progimage.imaging.converter import convert  # noqa: E402
+from progimage.imaging.formats import FormatRegistry  # noqa: E402
 from progimage.options import ImageOptions  # noqa: E402
 
 SIZE = (4000, 3000)  # 12 megapixels, a typical phone photo

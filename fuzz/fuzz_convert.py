@@ -12,9 +12,9 @@ import sys
 import atheris
 
 with atheris.instrument_imports():
-    from progimage import converter, imaging
+    from progimage.imaging import converter, inspect
     from progimage.exceptions import ServiceError
-    from progimage.formats import FormatRegistry
+    from progimage.imaging.formats import FormatRegistry
 
 # Small enough that no input spends seconds in an encoder.
 MAX_PIXELS = 1_000_000
@@ -28,7 +28,7 @@ def test_one_input(data: bytes) -> None:
     target = TARGETS[provider.ConsumeIntInRange(0, len(TARGETS) - 1)]
     upload = provider.ConsumeBytes(provider.remaining_bytes())
     try:
-        imaging.inspect(io.BytesIO(upload), REGISTRY, MAX_PIXELS)
+        inspect.inspect(io.BytesIO(upload), REGISTRY, MAX_PIXELS)
         converter.convert(io.BytesIO(upload), target, REGISTRY, MAX_PIXELS)
     except ServiceError:
         pass

@@ -1,30 +1,59 @@
-"""Fixtures that build the world: an app on a temporary folder, images in memory."""
+"""Fixtures that build the world: an app on a temporary folder, real servers."""
 
-import contextlib
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
-from werkzeug.datastructures import FileStorage
-from werkzeug.test import encode_multipart
 
 from progimage import create_app
 from progimage.config import Settings
-from live_servers import Gunicorn
-from system_programs import on_ci
-from progimage.pool import stop_spares
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+from progimage.pool import ConverterPool
+from helpers import API_KEY, BUCKET, KEYED_SERVER_MAX_UPLOAD
+from live_servers import CREDENTIALS, Gunicorn
 
 
-@pytest.fixture(autouse=True, scope="session")
-def _stop_converters():
-    """Converters kept for reuse stop before the coverage report, which needs
-    their data."""
-    yield
-    stop_spares()
+SYSTEM = Path(__file__).resolve().parent / "system"
+# Fixtures that start real servers: a test using one is a system test wherever it is.
+LIVE_FIXTURES = frozenset({"live_server", "keyed_server"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``system`` what runs real servers or programs: everything under
+    tests/system/, and any test using a live server."""
+    for item in items:
+        if SYSTEM in item.path.parents or LIVE_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.system)
+
+
+def _pool_shape(settings: Settings) -> tuple[int, float, int | None]:
+    """What a converter pool is built from."""
+    return settings.convert_workers, settings.convert_timeout, settings.convert_waiting
+
+
+@pytest.fixture(name="converters", scope="session")
+def _converters() -> Iterator[ConverterPool]:
+    """One converter pool of the default settings for the session's apps: a
+    converter starts once, not once per test. It stops before the coverage report,
+    which needs its data."""
+    pool = ConverterPool(*_pool_shape(Settings()))
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(name="app_factory")
+def _app_factory(converters: ConverterPool):
+    """Builds apps from settings, and closes them after the test. Apps whose pool
+    settings are the defaults share the session's converters."""
+    apps = []
+
+    def build(settings: Settings):
+        shared = _pool_shape(settings) == _pool_shape(Settings())
+        apps.append(create_app(settings, converters if shared else None))
+        return apps[-1]
+
+    yield build
+    for app in apps:
+        app.extensions["progimage"].close()
 
 
 @pytest.fixture(name="settings")
@@ -34,11 +63,9 @@ def _settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(name="app")
-def _app(settings: Settings):
-    """The app, configured for one test; its converter processes stop afterwards."""
-    app = create_app(settings)
-    yield app
-    app.extensions["progimage"].close()
+def _app(settings: Settings, app_factory):
+    """The app, configured for one test."""
+    return app_factory(settings)
 
 
 @pytest.fixture(name="client")
@@ -47,104 +74,10 @@ def _client(app):
     return app.test_client()
 
 
-@contextlib.contextmanager
-def app_client(settings: Settings) -> Iterator:
-    """A test client of an app built with ``settings``, for tests that change
-    settings over one storage folder; the app's converters stop afterwards."""
-    app = create_app(settings)
-    try:
-        yield app.test_client()
-    finally:
-        app.extensions["progimage"].close()
-
-
-def make_image(
-    fmt: str = "PNG", size: tuple[int, int] = (64, 48), mode: str = "RGB", **params
-) -> bytes:
-    """An encoded image with a gradient, so that pixels differ from one another."""
-    width, height = size
-    image = Image.new("RGB", size)
-    image.putdata(
-        [
-            (x * 255 // width, y * 255 // height, 128)
-            for y in range(height)
-            for x in range(width)
-        ]
-    )
-    if mode != "RGB":
-        image = image.convert(mode)
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **params)
-    return buffer.getvalue()
-
-
-def upload(client, data: bytes, name: str = "image", method: str = "PUT",
-           path: str = "/storage/", headers: dict[str, str] | None = None):
-    """Upload ``data`` as the multipart field ``data``; return the response."""
-    # Encoded in memory: the test client would spool large bodies to a file
-    # that nothing closes.
-    boundary, body = encode_multipart(
-        {"data": FileStorage(io.BytesIO(data), filename=name)}
-    )
-    return client.open(
-        path, method=method, data=body,
-        content_type=f"multipart/form-data; boundary={boundary}", headers=headers,
-    )
-
-
-def decode(data: bytes) -> Image.Image:
-    """Decode a response body with Pillow."""
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
-
-
-@contextlib.contextmanager
-def largest_image() -> Iterator[list[int]]:
-    """Watch every image Pillow makes in this process (results of operations
-    included); the list yielded holds the largest pixel count seen so far."""
-    largest = [0]
-    original = Image.Image._new
-
-    def spy(self: Image.Image, core) -> Image.Image:
-        largest[0] = max(largest[0], core.size[0] * core.size[1])
-        return original(self, core)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(Image.Image, "_new", spy)
-        yield largest
-
-
-def corpus_required() -> bool:
-    """On CI the corpus must be there; elsewhere its tests are skipped."""
-    return on_ci()
-
-
-def with_orientation(orientation: int) -> Image.Exif:
-    """EXIF data holding only the orientation tag, for ``make_image(exif=...)``."""
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    return exif
-
-
-def corpus_image(name: str) -> bytes:
-    """A real sample image from the corpus; the test is skipped where it is absent."""
-    path = CORPUS / "images" / name
-    if not path.is_file() and not corpus_required():
-        pytest.skip(f"corpus image {name} is not available here")
-    return path.read_bytes()
-
-
-BUCKET = "progimage-test"
-
-
 @pytest.fixture(name="aws_env")
 def _aws_env(monkeypatch):
     """Dummy credentials and a region, so boto3 never looks for real ones."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
+    for name, value in CREDENTIALS.items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
@@ -168,11 +101,6 @@ def _live_server(tmp_path_factory) -> Iterator[str]:
     server = Gunicorn(folder, {"PROGIMAGE_STORAGE": str(folder / "data")}).start()
     yield server.url
     server.stop()
-
-
-API_KEY = "test-key-1f6c2a"
-#: The upload limit of ``keyed_server``: small, so that refusing early shows.
-KEYED_SERVER_MAX_UPLOAD = 16 * 1024 * 1024
 
 
 @pytest.fixture(name="keyed_server", scope="session")

@@ -220,6 +220,14 @@ def nginx(folder: Path, site: str) -> Iterator[str]:
         stop(process)
 
 
+def scaleout_site(ports: list[int]) -> str:
+    """deploy/nginx-scaleout.conf in front of the instances on two loopback ports."""
+    site = (ROOT / "deploy" / "nginx-scaleout.conf").read_text()
+    for default, actual in zip(("8001", "8002"), ports, strict=True):
+        site = site.replace(f"127.0.0.1:{default}", f"127.0.0.1:{actual}")
+    return site
+
+
 def deploy_site(upstream: str, storage: Path, cache: Path) -> str:
     """deploy/nginx.conf with this machine's upstream (host:port) and folders."""
     site = (ROOT / "deploy" / "nginx.conf").read_text()

@@ -13,14 +13,13 @@ from typing import BinaryIO
 import pytest
 import requests
 
-from conftest import make_image, upload
+from helpers import make_image, slow_png, upload
 from live_servers import Gunicorn
 from progimage import admission, create_app
 from progimage.admission import Admission
 from progimage.config import Settings
 from progimage.exceptions import ConversionTimedOut, ConvertersBusy
 from progimage.pool import ConverterPool
-from test_limits import slow_png
 
 # What the stand-in converters are asked to do: they only echo the bytes.
 CONVERSION = None
@@ -289,7 +288,7 @@ def _timed_get(url: str) -> tuple[float, requests.Response]:
     return time.monotonic() - started, response
 
 
-@pytest.mark.integration
+@pytest.mark.system
 def test_a_storm_of_conversions_is_refused_at_once_and_probes_answer(tmp_path):
     """24 slow conversions at once against gunicorn with the shipped settings: those
     past the queue answer 503 + Retry-After at once, none answers later than the limit

@@ -7,10 +7,11 @@ import os
 import pytest
 from hypothesis import given, note, settings, strategies as st
 
-from conftest import decode, make_image, upload
-from progimage import create_app, encoding
+from helpers import decode, make_image, upload
+from progimage import create_app
+from progimage.imaging import encoder_params
 from progimage.config import Settings
-from progimage.converter import convert
+from progimage.imaging.converter import convert
 from progimage.options import parse
 
 EXAMPLES = int(os.environ.get("PROGIMAGE_HYPOTHESIS_EXAMPLES", "60"))
@@ -51,7 +52,7 @@ def key_and_image(service, request: tuple[str, dict[str, str]]) -> tuple[str, by
     extension, query = request
     target = service.formats.for_extension(extension)
     options = parse({name: [value] for name, value in query.items()})
-    encoder = encoding.encoder_params(service.settings).get(target.name, {})
+    encoder = encoder_params(service.settings).get(target.name, {})
     data = convert(io.BytesIO(SOURCE), target, service.formats,
                    service.settings.max_pixels, options, encoder=encoder)
     return service.variant_key(target, options), data

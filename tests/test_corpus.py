@@ -10,9 +10,11 @@ import csv
 import pytest
 from PIL import Image, ImageOps
 
-from conftest import CORPUS, corpus_required, decode, upload
-from progimage.formats import FormatRegistry
+from helpers import CORPUS, corpus_required, decode, upload
+from progimage.imaging.formats import FormatRegistry
 from system_programs import present, unavailable
+
+pytestmark = pytest.mark.corpus
 
 MANIFEST = CORPUS / "manifest.tsv"
 LOSSLESS = ("png", "bmp", "tiff", "ppm", "tga", "qoi")

@@ -3,7 +3,7 @@
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-from conftest import make_image, upload
+from helpers import make_image, upload
 
 # Every wait of these tests ends by then, whatever happens.
 DEADLINE = 30.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_image
+from helpers import make_image
 from live_servers import Gunicorn
 from progimage.config import Settings
 from system_programs import require
@@ -81,6 +81,7 @@ def _session_block() -> str:
     return next(block for block in blocks if "uuid=$(curl" in block)
 
 
+@pytest.mark.system
 def test_readme_session_runs_as_written(tmp_path):
     """The README's curl block, run by bash, prints the MIME types its comments say
     and writes thumb.webp."""

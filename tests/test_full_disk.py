@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import decode, make_image, upload
+from helpers import decode, make_image, upload
 from progimage import create_app, variants
 from progimage.config import Settings
 from progimage.storage import filesystem

@@ -5,7 +5,7 @@ import os
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from conftest import CORPUS, make_image, upload
+from helpers import CORPUS, make_image, upload
 from progimage import create_app
 from progimage.config import Settings
 

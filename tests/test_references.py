@@ -8,7 +8,7 @@ import uuid
 import pytest
 import requests
 
-from conftest import make_image, upload
+from helpers import make_image, upload
 from progimage.exceptions import ImageNotFound
 from storage.storage_samples import RECORD
 

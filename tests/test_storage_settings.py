@@ -3,7 +3,7 @@ setting, instead of failing requests later."""
 
 import pytest
 
-from conftest import make_image, upload
+from helpers import make_image, upload
 from progimage import create_app
 from progimage.config import Settings, SettingsError
 

@@ -6,7 +6,7 @@ import os
 import time
 
 import pytest
-from conftest import decode, make_image, upload
+from helpers import decode, make_image, upload
 
 from progimage import create_app
 from progimage.variants import VariantCache, variant_key

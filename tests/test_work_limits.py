@@ -8,12 +8,12 @@ import zlib
 import pytest
 from PIL import Image
 
-from conftest import decode, largest_image, make_image, upload
+from helpers import decode, largest_image, make_image, upload
 from progimage import create_app
 from progimage.config import Settings
-from progimage.converter import convert_image
+from progimage.imaging.converter import convert_image
 from progimage.exceptions import ImageTooLarge
-from progimage.formats import FormatRegistry
+from progimage.imaging.formats import FormatRegistry
 from progimage.options import parse
 
 MAX_PIXELS = 50_000

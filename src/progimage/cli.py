@@ -18,7 +18,7 @@ import requests
 from tqdm import tqdm
 
 from .client import Client, Progress, ProgImageError
-from .options import REFERENCE
+from .references import is_reference
 
 DEFAULT_URL = "http://127.0.0.1:5000"
 # The gunicorn settings of deploy/, shipped in the package (a link in the checkout).
@@ -225,7 +225,7 @@ def _reference(text: str) -> str:
 
     :raises argparse.ArgumentTypeError: it is not one (``../x``, a path...).
     """
-    if not REFERENCE.fullmatch(text):
+    if not is_reference(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not an image reference")
     return text
 
@@ -237,7 +237,7 @@ def _image(text: str) -> tuple[str, str]:
         and digits.
     """
     ref, dot, extension = text.partition(".")
-    if not REFERENCE.fullmatch(ref):
+    if not is_reference(ref):
         raise argparse.ArgumentTypeError(f"{text!r} is not REF or REF.EXT")
     if dot and not (extension.isascii() and extension.isalnum()):
         raise argparse.ArgumentTypeError(f"{extension!r} is not a file extension")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, replace
 
 from .exceptions import InvalidOptions
+from .references import is_reference
 
 FITS = ("contain", "cover", "fill", "inside")
 FLIPS = {"h": "h", "v": "v", "hv": "hv", "vh": "hv"}
@@ -27,10 +28,6 @@ DECIMALS = 2
 TRUE = ("", "1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
 HEX_COLOUR = re.compile(r"#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
-# A reference is a UUID4 in canonical form; anything else is a 404 with no disk access.
-REFERENCE = re.compile(
-    r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
-)
 
 Colour = tuple[int, int, int, int]
 Box = tuple[int, int, int, int]
@@ -94,7 +91,7 @@ class ImageOptions:
     @property
     def mask_reference(self) -> str | None:
         """The stored image used as the mask, if the mask names one."""
-        return self.mask if REFERENCE.fullmatch(self.mask) else None
+        return self.mask if is_reference(self.mask) else None
 
 
 #: The options of a request without any: the image as stored, oriented.
@@ -217,7 +214,7 @@ def _crop(text: str) -> Box:
 
 def _mask(text: str) -> str:
     shape, _, radius = text.partition(":")
-    if text == "circle" or REFERENCE.fullmatch(text):
+    if text == "circle" or is_reference(text):
         return text
     if shape == "rounded":
         if not re.fullmatch(r"[0-9]{1,5}", radius) or int(radius) == 0:

@@ -15,10 +15,8 @@ threaded server can copy a lock some other thread holds, and multiprocessing's o
 start methods re-run the caller's ``__main__`` script in the child.
 """
 
-import atexit
 import contextlib
 import fcntl
-import functools
 import logging
 import os
 import queue
@@ -35,15 +33,9 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import BinaryIO
 
-from PIL import Image
-
-from . import plugins, runner
 from .admission import Admission, remaining
-from .exceptions import (
-    ConversionFailed, ConversionOverran, ConversionTimedOut, ServiceError,
-)
-from .imaging import ImageInfo
-from .jobs import InspectJob, Job
+from .exceptions import ConversionFailed, ConversionOverran, ConversionTimedOut
+from .imaging import ImageInfo, InspectJob, Job
 
 log = logging.getLogger(__name__)
 
@@ -57,10 +49,11 @@ START_GRACE = 2
 PIPE_SIZE = 1024 * 1024
 # Seconds an idle converter process gets to exit by itself when the pool closes.
 STOP_GRACE = 2
-# Idle converters a process keeps from closed pools for its next pools.
-MAX_SPARES = 4
 # What a converter process runs; its arguments are the pipe ends it reads and writes.
-BOOT = "import sys; from progimage.pool import serve; serve(*map(int, sys.argv[1:]))"
+BOOT = (
+    "import sys; from progimage.imaging.worker import serve; "
+    "serve(*map(int, sys.argv[1:]))"
+)
 
 
 class ConverterPool:
@@ -84,7 +77,7 @@ class ConverterPool:
 
     def convert(self, data: bytes | BinaryIO, job: Job) -> bytes | ImageInfo:
         """``job`` run on the image ``data`` (bytes, or a file read from where it
-        stands) by a converter process (``runner.run``), waiting for a free one
+        stands) by a converter process (``imaging.worker.run``), waiting for a free one
         included, within the time limit. An upload check waits for a place among
         the admitted jobs (its body is in already, and a check takes milliseconds);
         a conversion finding none is refused at once.
@@ -141,20 +134,18 @@ class ConverterPool:
         )
 
     def close(self) -> None:
-        """Hand the idle converters to the next pool of this process, stop the busy
-        ones; the pool starts (or takes) converters again if it is used again."""
+        """Stop the converters (idle ones exit by themselves, busy ones are killed
+        after STOP_GRACE); the pool starts converters again if it is used again."""
         idle = []
         with contextlib.suppress(queue.Empty):
             while True:
                 idle.append(self._free.get_nowait())
         with self._lock:
-            busy = self._running.difference(idle)
+            running = list(self._running)
             self._running.clear()
-        for worker in idle:
-            if worker is not None:
-                _spare(worker)
+        for _ in idle:
             self._free.put(None)
-        _stop_all(busy)
+        _stop_all(running)
 
     def _start_by(self, deadline: float) -> "_Converter":
         """Start a converter for a taken slot, waiting for it until ``deadline``.
@@ -182,7 +173,7 @@ class ConverterPool:
         self._free.put(None if starting.exception() else starting.result())
 
     def _start(self) -> "_Converter":
-        worker = _take_spare() or _Converter.start()
+        worker = _Converter.start()
         with self._lock:
             self._running.add(worker)
         return worker
@@ -303,69 +294,6 @@ def _stop_all(workers: set[_Converter] | list[_Converter]) -> None:
     workers.clear()
 
 
-# Idle converters of closed pools, for the next pool of this process: converters keep
-# no state between jobs, and tests or the reloader build many apps in one process.
-_spares: list[_Converter] = []
-_spares_lock = threading.Lock()
-
-
-def _spare(worker: _Converter) -> None:
-    """Keep an idle converter for later (a few at most), or stop it."""
-    _stop_spares_at_exit()
-    with _spares_lock:
-        if len(_spares) < MAX_SPARES and worker.process.poll() is None:
-            _spares.append(worker)
-            return
-    worker.stop(grace=STOP_GRACE)
-
-
-def stop_spares() -> None:
-    """Stop the idle converters kept from closed pools (at exit, or earlier: a test
-    session does it before its coverage report)."""
-    with _spares_lock:
-        spares = list(_spares)
-        _spares.clear()
-    _stop_all(spares)
-
-
-@functools.cache
-def _stop_spares_at_exit() -> None:
-    atexit.register(stop_spares)
-
-
-def _take_spare() -> "_Converter | None":
-    """A live spare converter, if a closed pool left one."""
-    with _spares_lock:
-        while _spares:
-            worker = _spares.pop()
-            if worker.process.poll() is None:
-                return worker
-            worker.stop()
-    return None
-
-
-def serve(job_fd: int, outcome_fd: int) -> None:
-    """A converter process: run the jobs from the pipe until it closes."""
-    # The server decides when we stop, not a Ctrl-C meant for it.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    jobs = Connection(job_fd, writable=False)
-    outcomes = Connection(outcome_fd, readable=False)
-    try:
-        # The first job only asks whether we are up: load every Pillow plugin first,
-        # so that this start-up cost never counts against a conversion's time (and
-        # the ones the server has beyond Pillow's own: HEIF).
-        plugins.register()
-        Image.init()
-        jobs.recv()
-        _receive_chunks(jobs)
-        _send(outcomes, b"ready")
-        while True:
-            job = jobs.recv()
-            _send(outcomes, _run(job, _receive_chunks(jobs)))
-    except (EOFError, BrokenPipeError):
-        return  # the server closed the pipe or is gone
-
-
 def _send_chunks(connection: Connection, data: bytes | BinaryIO) -> None:
     """The image in pieces of at most a pipe's width, then an empty piece."""
     if isinstance(data, bytes):
@@ -378,33 +306,6 @@ def _send_chunks(connection: Connection, data: bytes | BinaryIO) -> None:
     connection.send_bytes(b"")
 
 
-def _receive_chunks(connection: Connection) -> bytes:
-    """The image ``_send_chunks`` sent, whole."""
-    received = bytearray()
-    while piece := connection.recv_bytes():
-        received += piece
-    return bytes(received)
-
-
-def _send(connection: Connection, outcome: bytes | ImageInfo | Exception) -> None:
-    """Bytes go raw (flagged by None), errors pickled."""
-    if isinstance(outcome, bytes):
-        connection.send(None)
-        connection.send_bytes(outcome)
-    else:
-        connection.send(outcome)
-
-
 def _receive(connection: Connection) -> bytes | ImageInfo | Exception:
     outcome = connection.recv()
     return connection.recv_bytes() if outcome is None else outcome
-
-
-def _run(job: Job, data: bytes) -> bytes | ImageInfo | Exception:
-    try:
-        return runner.run(job, data)
-    except ServiceError as error:
-        return error
-    except Exception:  # a bug: keep the traceback here, answer a plain 500
-        log.exception("conversion crashed")
-        return RuntimeError("the conversion crashed")

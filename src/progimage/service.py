@@ -4,28 +4,42 @@ import hashlib
 import io
 import logging
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
-from . import encoding
 from .config import Settings
 from .exceptions import (
     ConversionOverran, ImageNotFound, ImageTooLarge, InvalidOptions, ServiceError,
     StoredImageCorrupt,
 )
-from .formats import FormatRegistry, ImageFormat
-from .jobs import ConvertJob, InspectJob
+from .imaging import (
+    ConvertJob, FormatRegistry, ImageFormat, InspectJob, encoder_params,
+)
 from .metrics import Metrics
 from .options import NO_OPTIONS, ImageOptions
 from .pool import ConverterPool
+from .references import new_reference
 from .storage import ImageRecord, Storage
-from .variants import VariantCache, variant_key
+from .variants import VariantCache, variant_key, variant_tag
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Download:
+    """What a read of ``<ref>[.<ext>]?<options>`` answers, resolved once."""
+
+    ref: str
+    record: ImageRecord
+    #: The entity tag of the answer: the original's digest, or the variant's.
+    etag: str
+    #: The format converted to; None for the original as stored.
+    target: ImageFormat | None = None
+    options: ImageOptions = NO_OPTIONS
+    #: The variant's cache key; empty for the original.
+    key: str = ""
 
 
 @dataclass(frozen=True)
@@ -40,15 +54,23 @@ class ImageService:
     metrics: Metrics
     #: Converted variants kept on disk; None converts on every request.
     cache: VariantCache | None = None
+    #: Converter processes shared with other apps (a test session's); None: the
+    #: service makes its own pool and closes it with ``close``.
+    pool: ConverterPool | None = field(default=None, repr=False, compare=False)
     #: Converter processes, started on first use (see pool.py for why processes).
     converters: ConverterPool = field(init=False, repr=False, compare=False)
+    _encoders: dict[str, dict[str, object]] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         settings = self.settings
-        pool = ConverterPool(
+        pool = self.pool or ConverterPool(
             settings.convert_workers, settings.convert_timeout, settings.convert_waiting
         )
         object.__setattr__(self, "converters", pool)
+        # Settings are frozen: the encoders' defaults are worked out once per app.
+        object.__setattr__(self, "_encoders", encoder_params(settings))
 
     def store(self, upload: BinaryIO) -> str:
         """Check that ``upload`` is a readable image, store it and return its reference.
@@ -57,7 +79,7 @@ class ImageService:
         :raises ImageTooLarge: the image is above the pixel limit.
         """
         record = self._examine(upload)
-        ref = str(uuid.uuid4())
+        ref = new_reference()
         self.storage.save(ref, upload, record)
         return ref
 
@@ -78,7 +100,7 @@ class ImageService:
         refs: list[str] = []
         try:
             for upload, record in zip(uploads.values(), records, strict=True):
-                refs.append(str(uuid.uuid4()))
+                refs.append(new_reference())
                 self.storage.save(refs[-1], upload, record)
         except BaseException:
             # The failed save too: a connection lost after the upload completed
@@ -127,6 +149,30 @@ class ImageService:
                 "a stored image names a format this server does not know; "
                 "it is not served"
             ) from None
+
+    def resolve(
+        self, ref: str, extension: str | None, options: ImageOptions = NO_OPTIONS
+    ) -> Download:
+        """What a read of ``ref`` as ``extension`` (None: no extension) after
+        ``options`` answers: the original, or a variant with its key and ETag.
+        Without an extension a variant is in the original's format (PNG if that
+        is read-only).
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises UnknownFormat: the extension names no writable format (an empty
+            one names none).
+        :raises StoredImageCorrupt: the record names a format unknown here.
+        """
+        record = self.storage.record(ref)
+        if extension is None and not options.key():
+            return Download(ref, record, record.sha256)
+        if extension is None:
+            fmt = self.original_format(record)
+            extension = fmt.extension if fmt.writable else "png"
+        target = self.formats.for_extension(extension)
+        key = self.variant_key(target, options)
+        etag = variant_tag(record.sha256, key)
+        return Download(ref, record, etag, target, options, key)
 
     def _examine(self, upload: BinaryIO) -> ImageRecord:
         """The record for an upload, checking in a converter process that it is an
@@ -194,18 +240,12 @@ class ImageService:
         self, target: ImageFormat, options: ImageOptions = NO_OPTIONS
     ) -> str:
         """What identifies the conversion of any image to ``target`` after
-        ``options`` (cache, ETag)."""
+        ``options`` (cache, ETag); computed once per request, by ``resolve``."""
         return variant_key(target.variant_name, self._encoder(target), options.key())
 
-    def variant(
-        self,
-        record: ImageRecord,
-        ref: str,
-        target: ImageFormat,
-        options: ImageOptions = NO_OPTIONS,
-    ) -> BinaryIO:
-        """The stored image ``ref`` (described by ``record``) as ``target`` after
-        ``options``, from the cache or converted once.
+    def variant(self, download: Download) -> BinaryIO:
+        """The variant ``download`` resolved (see ``resolve``), from the cache or
+        converted once.
 
         Concurrent first requests for one variant wait for a single conversion; the
         wait is admitted and timed as a conversion is, since it holds a thread too.
@@ -219,9 +259,13 @@ class ImageService:
         :raises ConversionTimedOut: the conversion (waiting included) ran past the
             time limit.
         """
+        ref, record, options, key = (
+            download.ref, download.record, download.options, download.key
+        )
+        # resolve gave a target: this is a variant, not the original.
+        target = cast(ImageFormat, download.target)
         if self.cache is None:
             return io.BytesIO(self._counted_convert(record, ref, target, options))
-        key = self.variant_key(target, options)
         cached = self.cache.open(ref, key)
         if cached is None:
             with (
@@ -246,11 +290,7 @@ class ImageService:
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         """
-        root = getattr(self.storage, "root", None)
-        if root is None:
-            return None
-        with self.storage.open(ref) as file:
-            return Path(file.name).relative_to(root).as_posix()
+        return self.storage.local_path(ref)
 
     def delete(self, ref: str) -> None:
         """Remove the image ``ref``; every result derived from it goes with it (the
@@ -292,7 +332,7 @@ class ImageService:
         counter.labels(target.name).inc()
 
     def _encoder(self, target: ImageFormat) -> dict[str, object]:
-        return encoding.encoder_params(self.settings).get(target.name, {})
+        return self._encoders.get(target.name, {})
 
     def _mask(self, ref: str) -> bytes:
         """The stored bytes of the image used as a mask (the converter decodes them).
@@ -309,5 +349,6 @@ class ImageService:
             return stream.read()
 
     def close(self) -> None:
-        """Release the converter processes (idle ones go to the next app)."""
-        self.converters.close()
+        """Stop the converter processes, unless the pool was handed in."""
+        if self.pool is None:
+            self.converters.close()

@@ -10,7 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import decode, make_image, upload
+from helpers import decode, make_image, upload
 from progimage import create_app
 from progimage.config import Settings, SettingsError
 from progimage.exceptions import ImageNotFound, StorageUnavailable

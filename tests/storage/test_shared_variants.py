@@ -5,7 +5,7 @@ import dataclasses
 import boto3
 import pytest
 
-from conftest import decode, make_image, upload
+from helpers import decode, make_image, upload
 from progimage import create_app
 from progimage.config import Settings, SettingsError
 from progimage.storage.s3 import S3Variants

@@ -2,7 +2,6 @@
 
 import json
 import logging
-import uuid
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
@@ -68,6 +67,13 @@ class Storage(Protocol):
         :raises ImageNotFound: nothing is stored under ``ref``.
         """
 
+    def local_path(self, ref: str) -> str | None:
+        """Where the original lies under the storage folder (``<ab>/<cd>/<ref>/
+        original``), for ``X-Accel-Redirect``; None if the store has no local files.
+
+        :raises ImageNotFound: nothing is stored under ``ref`` (local files only).
+        """
+
     def delete(self, ref: str) -> None:
         """Remove the image; afterwards it is not found.
 
@@ -79,20 +85,6 @@ class Storage(Protocol):
 
         :raises StorageUnavailable: it is not, with the reason.
         """
-
-
-def check_reference(ref: str) -> str:
-    """``ref`` itself if it is a canonical UUID string, checked before any I/O.
-
-    :raises ImageNotFound: it is not.
-    """
-    try:
-        canonical = str(uuid.UUID(ref))
-    except ValueError:
-        canonical = None
-    if canonical != ref:
-        raise ImageNotFound(f"{ref!r} is not an image reference")
-    return ref
 
 
 def verified_record(ref: str, data: bytes, stored_size: int) -> ImageRecord:
@@ -147,6 +139,6 @@ def make_shared_variants(location: str, s3_endpoint: str = "") -> "S3Variants":
 
 __all__ = [
     "ImageNotFound", "ImageRecord", "Storage", "StorageUnavailable",
-    "StoredImageCorrupt", "check_reference", "make_shared_variants", "make_storage",
+    "StoredImageCorrupt", "make_shared_variants", "make_storage",
     "verified_record",
 ]

@@ -18,7 +18,8 @@ from typing import BinaryIO, cast
 
 from ..config import SettingsError
 from ..exceptions import ImageNotFound, StorageFull, StorageUnavailable
-from . import ImageRecord, check_reference, verified_record
+from ..references import check_reference
+from . import ImageRecord, verified_record
 
 CHUNK_SIZE = 1024 * 1024
 INCOMING = ".incoming"
@@ -91,6 +92,14 @@ class FilesystemStorage:
         if span is None:
             return file
         return cast(BinaryIO, io.BufferedReader(_Span(file, *span)))
+
+    def local_path(self, ref: str) -> str | None:
+        """The original's path under ``root``, ``/``-separated.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+        with self.open(ref) as file:
+            return Path(file.name).relative_to(self.root).as_posix()
 
     def delete(self, ref: str) -> None:
         """Unpublish the folder with one rename, then remove it at leisure.

@@ -26,7 +26,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..config import MIB, SettingsError
 from ..exceptions import ImageNotFound, StorageUnavailable
-from . import ImageRecord, check_reference, verified_record
+from ..references import check_reference
+from . import ImageRecord, verified_record
 
 # Bodies above one part are sent in parts, at most two in flight per upload: memory
 # stays bounded whatever the size of the image.
@@ -153,6 +154,10 @@ class S3Storage(_Bucket):
         with self._translated(ref):
             body = self.client.get_object(Bucket=self.bucket, Key=key, **ranged)
         return cast(BinaryIO, body["Body"])
+
+    def local_path(self, ref: str) -> None:
+        """None: a bucket has no files nginx could send."""
+        return None
 
     def delete(self, ref: str) -> None:
         """Delete the object; S3 deletes silently, so its presence is checked first

@@ -1,0 +1,12 @@
+"""The Pillow side: inspect, decode, process and encode images, in converter
+processes (worker.py). This surface is what the server side uses, and it does not
+import Pillow: only building a registry (FormatRegistry.from_pillow) and the
+modules a converter runs do."""
+
+from .formats import FormatRegistry, ImageFormat
+from .jobs import ConvertJob, ImageInfo, InspectJob, Job, encoder_params
+
+__all__ = [
+    "ConvertJob", "FormatRegistry", "ImageFormat", "ImageInfo", "InspectJob", "Job",
+    "encoder_params",
+]

@@ -1,0 +1,63 @@
+"""The jobs a converter process runs, one explicit, picklable payload per kind, and
+what they answer; free of Pillow, so that the server side can build them."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..config import Settings
+from ..options import NO_OPTIONS, ImageOptions
+from .formats import FormatRegistry, ImageFormat
+
+
+@dataclass(frozen=True)
+class InspectJob:
+    """Check an upload: identify it and decode it in bounded memory."""
+
+    formats: FormatRegistry
+    max_pixels: int
+
+
+@dataclass(frozen=True)
+class ConvertJob:
+    """Convert a stored image to ``target`` after ``options``."""
+
+    target: ImageFormat
+    formats: FormatRegistry
+    max_pixels: int
+    options: ImageOptions = NO_OPTIONS
+    #: The format's default save settings (the options override them).
+    encoder: Mapping[str, object] = field(default_factory=dict)
+    #: The stored bytes of the image a ``mask=<ref>`` option names: the converter
+    #: decodes them, never the server.
+    mask: bytes | None = None
+
+
+Job = InspectJob | ConvertJob
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What an upload is, as Pillow decoded it."""
+
+    format: ImageFormat
+    width: int
+    height: int
+    frames: int
+    mode: str
+    #: EXIF orientation, 1 (upright) when the image has none or an invalid one.
+    orientation: int = 1
+    #: The image has an alpha channel or a transparent palette entry or colour.
+    has_alpha: bool = False
+
+
+def encoder_params(settings: Settings) -> dict[str, dict[str, object]]:
+    """Keyword arguments for ``Image.save``, by Pillow format name."""
+    return {
+        "JPEG": {
+            "quality": settings.jpeg_quality,
+            "optimize": settings.jpeg_optimize,
+            "progressive": settings.jpeg_progressive,
+        },
+        "PNG": {"compress_level": settings.png_compress_level},
+        "WEBP": {"quality": settings.webp_quality, "method": settings.webp_method},
+    }

@@ -1,0 +1,109 @@
+"""A converter process: receive jobs from the server's pipe, run each in its own
+temporary folder, send back bytes, an ImageInfo or a domain error."""
+
+import contextlib
+import io
+import logging
+import os
+import shutil
+import signal
+import tempfile
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+
+from PIL import Image
+
+from ..exceptions import ServiceError
+
+from . import converter, plugins
+from .inspect import ImageInfo, inspect
+from .jobs import InspectJob, Job
+
+log = logging.getLogger(__name__)
+
+
+def serve(job_fd: int, outcome_fd: int) -> None:
+    """A converter process: run the jobs from the pipe until it closes."""
+    # The server decides when we stop, not a Ctrl-C meant for it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    jobs = Connection(job_fd, writable=False)
+    outcomes = Connection(outcome_fd, readable=False)
+    try:
+        # The first job only asks whether we are up: load every Pillow plugin first,
+        # so that this start-up cost never counts against a conversion's time (and
+        # the ones the server has beyond Pillow's own: HEIF).
+        plugins.register()
+        Image.init()
+        jobs.recv()
+        _receive_chunks(jobs)
+        _send(outcomes, b"ready")
+        while True:
+            job = jobs.recv()
+            _send(outcomes, _run(job, _receive_chunks(jobs)))
+    except (EOFError, BrokenPipeError):
+        return  # the server closed the pipe or is gone
+
+
+def _receive_chunks(connection: Connection) -> bytes:
+    """The image ``_send_chunks`` sent, whole."""
+    received = bytearray()
+    while piece := connection.recv_bytes():
+        received += piece
+    return bytes(received)
+
+
+def _send(connection: Connection, outcome: bytes | ImageInfo | Exception) -> None:
+    """Bytes go raw (flagged by None), errors pickled."""
+    if isinstance(outcome, bytes):
+        connection.send(None)
+        connection.send_bytes(outcome)
+    else:
+        connection.send(outcome)
+
+
+def _run(job: Job, data: bytes) -> bytes | ImageInfo | Exception:
+    try:
+        return run(job, data)
+    except ServiceError as error:
+        return error
+    except Exception:  # a bug: keep the traceback here, answer a plain 500
+        log.exception("conversion crashed")
+        return RuntimeError("the conversion crashed")
+
+
+def run(job: Job, data: bytes) -> bytes | ImageInfo:
+    """Run ``job`` on the image ``data`` in a fresh, private temporary folder.
+
+    :raises ServiceError: what ``inspect`` or ``converter.convert`` raise.
+    """
+    stream = io.BytesIO(data)
+    with _private_temp_folder():
+        if isinstance(job, InspectJob):
+            return inspect(stream, job.formats, job.max_pixels)
+        return converter.convert(
+            stream, job.target, job.formats, job.max_pixels,
+            job.options, job.mask, job.encoder,
+        )
+
+
+@contextlib.contextmanager
+def _private_temp_folder() -> Iterator[None]:
+    """An empty folder (mode 0700) as TMPDIR and Python's temporary folder for one
+    job, removed after it.
+
+    Ghostscript's -dSAFER still lets PostScript read, list and write files in TMPDIR
+    (Pillow's EPS reader puts its copies there): an EPS must find nothing there but
+    its own files, and leave nothing for the next job.
+    """
+    before = os.environ.get("TMPDIR")
+    folder = tempfile.mkdtemp(prefix="job-")
+    os.environ["TMPDIR"] = tempfile.tempdir = folder
+    try:
+        yield
+    finally:
+        tempfile.tempdir = None
+        if before is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = before
+        shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,261 @@
+"""HTTP routes: parse the request, call the service, shape the response."""
+
+import contextlib
+import functools
+import io
+from collections.abc import Callable
+from datetime import datetime
+from typing import BinaryIO
+
+from flask import (
+    Blueprint, Response, current_app, jsonify, redirect, request, send_file, url_for,
+)
+from werkzeug.datastructures import FileStorage
+from werkzeug.exceptions import RequestedRangeNotSatisfiable
+
+from ..exceptions import InvalidUpload
+from ..options import parse as parse_options
+from ..references import check_reference
+from ..service import Download
+from ..storage import ImageRecord
+from . import get_service, prefers_html
+from .auth import readers_only, writers_only
+from .conditional import apply_range, check_preconditions, is_current
+
+bp = Blueprint("api", __name__)
+
+ONE_YEAR = 365 * 24 * 3600
+# As user-content hosts do: opened as a page, a stored file can run nothing, load
+# nothing and reach no cookie or storage of this origin.
+SANDBOX = "default-src 'none'; sandbox"
+IMMUTABLE = f"public, max-age={ONE_YEAR}, immutable"
+# With private reads an answer is for its key holder alone: shared caches must not
+# keep it, and the browser asks again each time (a 304 without the body), so that a
+# DELETE or a revoked key takes effect at once.
+PRIVATE = "private, no-cache"
+
+
+# /storage too, without a redirect: uuid=$(curl -X PUT $host/storage ...) would
+# capture the redirect's HTML. One rule, so metrics count both as /storage/.
+@bp.route("/storage/", methods=["PUT", "POST"], strict_slashes=False)
+@writers_only
+def upload() -> Response:
+    """Store the multipart file ``data``; answer its reference as plain text.
+
+    Several ``data`` fields are a batch: all are stored, or none is, and the answer
+    is the JSON list of their references in the order of the fields.
+
+    A browser posting the upload form (it prefers HTML) is sent on to the page
+    showing the stored images instead.
+
+    :raises InvalidUpload: the field is missing or a file is empty.
+    :raises ServiceError: what ``ImageService.store`` (``store_many``) raises.
+    """
+    files = request.files.getlist("data")
+    if not files:
+        raise InvalidUpload(
+            "missing the multipart file field 'data' (curl -F data=@image.jpg)"
+        )
+    with contextlib.ExitStack() as uploads:
+        for file in files:
+            uploads.callback(file.close)
+        if len(files) > 1:
+            named = {_label(number, file): file.stream for number, file in
+                     enumerate(files, start=1)}
+            for label, stream in named.items():
+                _check_not_empty(label, stream)
+            refs = get_service().store_many(named)
+            return _show(refs) if prefers_html() else jsonify(refs)
+        _check_not_empty("the file in field 'data'", files[0].stream)
+        ref = get_service().store(files[0].stream)
+    if prefers_html():
+        return _show([ref])
+    response = Response(ref, mimetype="text/plain")
+    response.headers["Location"] = f"/storage/{ref}"
+    return response
+
+
+def _show(refs: list[str]) -> Response:
+    """See Other: the page showing the stored images; a reload re-posts nothing."""
+    return redirect(url_for("pages.home", ref=refs), code=303)
+
+
+def _label(number: int, file: FileStorage) -> str:
+    """How an error names one file of a batch: its position and its file name."""
+    return f"file {number} ({file.filename!r})" if file.filename else f"file {number}"
+
+
+def _check_not_empty(label: str, stream: BinaryIO) -> None:
+    """:raises InvalidUpload: the stream holds no bytes."""
+    if stream.seek(0, io.SEEK_END) == 0:
+        raise InvalidUpload(f"{label} is empty")
+    stream.seek(0)
+
+
+@bp.route("/storage/<name>", methods=["GET"])
+@readers_only
+def download(name: str) -> Response:
+    """The original (``<ref>``) or the image converted to ``<ref>.<ext>``, after the
+    operations in the query string (without an extension: in the original's format).
+
+    :raises ImageNotFound: ``ref`` is not a reference, or nothing is stored there.
+    :raises InvalidOptions: a query parameter is unknown or has a bad value.
+    :raises UnknownFormat: the extension names no format we write.
+    :raises ServiceError: what ``ImageService.variant`` raises converting it.
+    """
+    ref, dot, extension = name.partition(".")
+    check_reference(ref)
+    options = parse_options(request.args.to_dict(flat=False))
+    found = get_service().resolve(ref, extension if dot else None, options)
+    if found.target is None:
+        original = functools.partial(_original, ref, found.record)
+        return _sandboxed(_send(original, found.etag, found.record))
+    response = _send(functools.partial(_variant, found), found.etag, found.record)
+    filename = f"{ref}.{extension or found.target.extension}"
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return _sandboxed(response)
+
+
+def _sandboxed(response: Response) -> Response:
+    """An image answer: whatever its bytes, a browser must not run them."""
+    response.headers["Content-Security-Policy"] = SANDBOX
+    return response
+
+
+@bp.route("/openapi.json", methods=["GET"])
+def openapi() -> Response:
+    """The OpenAPI 3.1 document of this API."""
+    with current_app.open_resource("openapi.json") as document:
+        return Response(document.read(), mimetype="application/json")
+
+
+@bp.route("/storage/<ref>", methods=["DELETE"])
+@writers_only
+def delete(ref: str) -> Response:
+    """Remove an image: afterwards it and everything derived from it answer 404.
+
+    :raises ImageNotFound: nothing is stored under ``ref``.
+    """
+    check_reference(ref)
+    get_service().delete(ref)
+    return Response(status=204)
+
+
+@bp.route("/storage/<ref>/info", methods=["GET"])
+@readers_only
+def info(ref: str) -> Response:
+    """What is known about a stored image, as JSON.
+
+    :raises ImageNotFound: nothing is stored under ``ref``.
+    """
+    check_reference(ref)
+    service = get_service()
+    record = service.info(ref)
+    response = jsonify(
+        format=record.format,
+        mime=service.original_format(record).mime,
+        width=record.width,
+        height=record.height,
+        mode=record.mode,
+        frames=record.frames,
+        animated=record.frames > 1,
+        bytes=record.size,
+        sha256=record.sha256,
+        orientation=record.orientation,
+        has_alpha=record.has_alpha,
+        created=record.created,
+    )
+    if service.settings.private_reads:
+        response.headers["Cache-Control"] = PRIVATE
+    return response
+
+
+def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Response:
+    """Answer 412 or 304 without touching the file when a precondition says so; else
+    the file's response, with validators, caching headers and a byte range.
+
+    :raises PreconditionFailed: If-Match or If-Unmodified-Since does not hold.
+    :raises RequestedRangeNotSatisfiable: the range starts past the end.
+    """
+    created = datetime.fromisoformat(record.created)
+    check_preconditions(request, etag, created)
+    response = Response(status=304) if is_current(request, etag, created) else respond()
+    response.set_etag(etag)
+    response.last_modified = created
+    # Set as a string: the cache_control accessors re-parse the header on every write.
+    response.headers["Cache-Control"] = (
+        PRIVATE if get_service().settings.private_reads else IMMUTABLE
+    )
+    if response.status_code != 200 or "X-Accel-Redirect" in response.headers:
+        return response
+    response.headers["Accept-Ranges"] = "bytes"
+    try:
+        return apply_range(response, request, etag, created)
+    except RequestedRangeNotSatisfiable:
+        response.close()
+        raise
+
+
+def _original(ref: str, record: ImageRecord) -> Response:
+    """The original, or behind nginx (PROGIMAGE_ACCEL_REDIRECT) a pointer to it.
+
+    The size comes from the record: a stream from S3 cannot be measured, and
+    without it there would be no Content-Length and no ranges.
+    """
+    service = get_service()
+    mime = service.original_format(record).mime
+    prefix = service.settings.accel_redirect
+    internal = service.internal_path(ref) if prefix else None
+    span = _wanted_span(record)
+    if internal is None and span is not None:
+        # Read just the range: S3 would otherwise send the whole object.
+        start, stop = span
+        response = _file(service.storage.open(ref, span), mime, stop - start)
+        response.status_code = 206
+        response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{record.size}"
+        response.headers["Accept-Ranges"] = "bytes"
+        return response
+    if internal is None:
+        return _file(service.storage.open(ref), mime, record.size)
+    response = Response(mimetype=mime)
+    response.headers["X-Accel-Redirect"] = f"{prefix.rstrip('/')}/{internal}"
+    return response
+
+
+def _wanted_span(record: ImageRecord) -> tuple[int, int] | None:
+    """The one satisfiable byte range the request asks of the original, if it is
+    to be answered (no If-Range, or one naming this image); None otherwise, and
+    the answer is left to ``_send``."""
+    wanted = request.range
+    if wanted is None:
+        return None
+    if "If-Range" in request.headers:
+        if_range = request.if_range
+        created = datetime.fromisoformat(record.created)
+        if if_range.etag != record.sha256 and if_range.date != created:
+            return None
+    return wanted.range_for_length(record.size)
+
+
+def _variant(found: Download) -> Response:
+    """The converted image: from the variant cache, or converted now. Never handed to
+    nginx: nginx caches variants itself (deploy/nginx.conf)."""
+    file = get_service().variant(found)
+    size = file.seek(0, io.SEEK_END)
+    file.seek(0)
+    return _file(file, found.target.mime, size)
+
+
+def _file(file: BinaryIO, mime: str, size: int) -> Response:
+    """A file of ``size`` bytes, sent by the server's file wrapper (sendfile under
+    gunicorn for a local file)."""
+    response = send_file(file, mimetype=mime, conditional=False)
+    response.content_length = size
+    return response
+
+
+@bp.after_app_request
+def _no_sniffing(response: Response) -> Response:
+    # Browsers must trust our Content-Type, so an upload can never run as a page.
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -1,0 +1,124 @@
+"""What tests share besides fixtures: images made in memory, uploads, decoding."""
+
+import contextlib
+import io
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from progimage import create_app
+from progimage.config import Settings
+from system_programs import on_ci
+
+CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+@contextlib.contextmanager
+def app_client(settings: Settings) -> Iterator:
+    """A test client of an app built with ``settings``, for tests that change
+    settings over one storage folder; the app's converters stop afterwards."""
+    app = create_app(settings)
+    try:
+        yield app.test_client()
+    finally:
+        app.extensions["progimage"].close()
+
+
+def make_image(
+    fmt: str = "PNG", size: tuple[int, int] = (64, 48), mode: str = "RGB", **params
+) -> bytes:
+    """An encoded image with a gradient, so that pixels differ from one another."""
+    width, height = size
+    image = Image.new("RGB", size)
+    image.putdata(
+        [
+            (x * 255 // width, y * 255 // height, 128)
+            for y in range(height)
+            for x in range(width)
+        ]
+    )
+    if mode != "RGB":
+        image = image.convert(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def upload(client, data: bytes, name: str = "image", method: str = "PUT",
+           path: str = "/storage/", headers: dict[str, str] | None = None):
+    """Upload ``data`` as the multipart field ``data``; return the response."""
+    # Encoded in memory: the test client would spool large bodies to a file
+    # that nothing closes.
+    boundary, body = encode_multipart(
+        {"data": FileStorage(io.BytesIO(data), filename=name)}
+    )
+    return client.open(
+        path, method=method, data=body,
+        content_type=f"multipart/form-data; boundary={boundary}", headers=headers,
+    )
+
+
+def decode(data: bytes) -> Image.Image:
+    """Decode a response body with Pillow."""
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+@contextlib.contextmanager
+def largest_image() -> Iterator[list[int]]:
+    """Watch every image Pillow makes in this process (results of operations
+    included); the list yielded holds the largest pixel count seen so far."""
+    largest = [0]
+    original = Image.Image._new
+
+    def spy(self: Image.Image, core) -> Image.Image:
+        largest[0] = max(largest[0], core.size[0] * core.size[1])
+        return original(self, core)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Image.Image, "_new", spy)
+        yield largest
+
+
+def corpus_required() -> bool:
+    """On CI the corpus must be there; elsewhere its tests are skipped."""
+    return on_ci()
+
+
+def with_orientation(orientation: int) -> Image.Exif:
+    """EXIF data holding only the orientation tag, for ``make_image(exif=...)``."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return exif
+
+
+def corpus_image(name: str) -> bytes:
+    """A real sample image from the corpus; the test is skipped where it is absent."""
+    path = CORPUS / "images" / name
+    if not path.is_file() and not corpus_required():
+        pytest.skip(f"corpus image {name} is not available here")
+    return path.read_bytes()
+
+
+BUCKET = "progimage-test"
+
+
+API_KEY = "test-key-1f6c2a"
+
+
+#: The upload limit of ``keyed_server``: small, so that refusing early shows.
+KEYED_SERVER_MAX_UPLOAD = 16 * 1024 * 1024
+
+
+def slow_png(side: int = 3000) -> bytes:
+    """A small PNG of 9 megapixels: seconds to encode as AVIF, even on fast CPUs."""
+    ramp = Image.linear_gradient("L").resize((side, side))
+    bands = (ramp, ramp.transpose(Image.Transpose.ROTATE_90), ramp.rotate(45))
+    buffer = io.BytesIO()
+    Image.merge("RGB", bands).save(buffer, "PNG")
+    return buffer.getvalue()

@@ -1,0 +1,262 @@
+"""The ``progimage`` command, run as a subprocess against a real gunicorn."""
+
+import fcntl
+import io
+import json
+import os
+import pty
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from helpers import decode, make_image, with_orientation
+from progimage.client import Client
+from live_servers import free_port
+
+PROGIMAGE = str(Path(sys.executable).with_name("progimage"))
+MISSING = "0d4f06b6-5c41-4a5e-9d39-2f4bb0b0e0a1"
+
+
+def run(*args: str, url: str | None = None, cwd: Path | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run ``progimage`` with ``--url`` (when given); capture bytes out, text err."""
+    command = [PROGIMAGE, *(["--url", url] if url else []), *args]
+    result = subprocess.run(command, capture_output=True, cwd=cwd, timeout=60,
+                            env={**os.environ, **(env or {})})
+    result.stderr = result.stderr.decode()
+    return result
+
+
+@pytest.fixture(name="image_file")
+def _image_file(tmp_path) -> Path:
+    """A 40x30 PNG on disk."""
+    path = tmp_path / "gradient.png"
+    path.write_bytes(make_image("PNG", size=(40, 30)))
+    return path
+
+
+@pytest.fixture(name="ref")
+def _ref(live_server, image_file) -> str:
+    """The reference of the 40x30 PNG, uploaded with the client."""
+    with Client(live_server) as images:
+        return images.put(image_file)
+
+
+def test_upload_prints_one_reference_per_file(live_server, image_file, tmp_path):
+    """Each file's reference is printed on its own line, in order; nothing else."""
+    second = tmp_path / "second.jpg"
+    second.write_bytes(make_image("JPEG", size=(8, 6)))
+    result = run("upload", str(image_file), str(second), url=live_server)
+    assert (result.returncode, result.stderr) == (0, "")
+    refs = result.stdout.decode().split()
+    with Client(live_server) as images:
+        assert [images.info(ref)["format"] for ref in refs] == ["PNG", "JPEG"]
+
+
+def test_upload_json_gives_details(live_server, image_file):
+    """``--json`` prints a list with each file's reference, URL and info."""
+    result = run("upload", "--json", str(image_file), url=live_server)
+    assert result.returncode == 0
+    [details] = json.loads(result.stdout)
+    assert details["file"] == str(image_file)
+    assert details["url"] == f"{live_server}/storage/{details['ref']}"
+    assert (details["format"], details["width"], details["height"]) == ("PNG", 40, 30)
+
+
+def test_upload_of_a_bad_file_says_why_and_fails(live_server, image_file, tmp_path):
+    """A text file is refused with the server's message; the good file is stored."""
+    text = tmp_path / "notes.txt"
+    text.write_text("not an image at all")
+    result = run("upload", str(text), str(image_file), url=live_server)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"progimage: {text}: ")
+    assert "not an image" in result.stderr
+    assert len(result.stdout.decode().split()) == 1
+
+
+def test_upload_of_a_missing_file_fails(live_server, tmp_path):
+    """A file that does not exist is named with the system's reason."""
+    result = run("upload", str(tmp_path / "nope.png"), url=live_server)
+    assert result.returncode == 1
+    assert "nope.png: No such file or directory" in result.stderr
+
+
+@pytest.mark.parametrize("extension, fmt", [("webp", "WEBP"), ("JPG", "JPEG"),
+                                            ("tif", "TIFF")])
+def test_get_with_output_converts(live_server, ref, tmp_path, extension, fmt):
+    """``get REF.EXT -o FILE`` writes the image converted to that format."""
+    target = tmp_path / "out.image"
+    result = run("get", f"{ref}.{extension}", "-o", str(target), url=live_server)
+    assert (result.returncode, result.stderr, result.stdout) == (0, "", b"")
+    image = decode(target.read_bytes())
+    assert (image.format, image.size) == (fmt, (40, 30))
+
+
+@pytest.mark.parametrize("name, expected", [("", ""), (".gif", ".gif")])
+def test_get_names_the_file_after_the_image(live_server, ref, tmp_path, name,
+                                            expected):
+    """Without ``-o`` the file is REF[.EXT] here, as asked (the original: REF)."""
+    result = run("get", ref + name, url=live_server, cwd=tmp_path)
+    assert result.returncode == 0
+    assert result.stdout.decode().strip() == ref + expected
+    assert decode((tmp_path / (ref + expected)).read_bytes()).size == (40, 30)
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []
+
+
+def test_get_to_standard_output(live_server, ref, image_file):
+    """``-o -`` writes the bytes to standard output: the original, unchanged."""
+    result = run("get", ref, "-o", "-", url=live_server)
+    assert result.returncode == 0
+    assert result.stdout == image_file.read_bytes()
+
+
+def test_get_passes_operations_as_query_parameters(live_server, ref, tmp_path):
+    """Operation options reach the server: ``--w 20 --grayscale`` resizes and greys."""
+    target = tmp_path / "small.png"
+    result = run("get", f"{ref}.png", "--w", "20", "--grayscale", "-o", str(target),
+                 url=live_server)
+    assert result.returncode == 0, result.stderr
+    image = decode(target.read_bytes())
+    assert image.size == (20, 15)
+    red, green, blue = image.convert("RGB").getpixel((10, 7))
+    assert red == green == blue
+
+
+@pytest.mark.parametrize("options, size", [([], (30, 40)), (["--no-orient"], (40, 30))])
+def test_get_no_orient_keeps_the_stored_pixels(live_server, tmp_path, options, size):
+    """EXIF orientation 6 turns the image upright, unless ``--no-orient``."""
+    with Client(live_server) as images:
+        ref = images.put(io.BytesIO(
+            make_image("JPEG", size=(40, 30), exif=with_orientation(6))
+        ))
+    target = tmp_path / "out.png"
+    result = run("get", f"{ref}.png", *options, "-o", str(target), url=live_server)
+    assert result.returncode == 0, result.stderr
+    assert decode(target.read_bytes()).size == size
+
+
+def test_get_into_a_missing_folder_fails(live_server, ref, tmp_path):
+    """An output file that cannot be created is named with the system's reason."""
+    target = tmp_path / "missing" / "out.png"
+    result = run("get", ref, "-o", str(target), url=live_server)
+    assert result.returncode == 1
+    assert result.stderr == f"progimage: {target}: No such file or directory\n"
+
+
+def test_get_unknown_format_fails_and_leaves_no_file(live_server, ref, tmp_path):
+    """An unknown extension prints the server's message; no partial file remains."""
+    folder = tmp_path / "downloads"
+    folder.mkdir()
+    result = run("get", f"{ref}.nope", url=live_server, cwd=folder)
+    assert result.returncode == 1
+    assert "'.nope' is not an image format extension" in result.stderr
+    assert list(folder.iterdir()) == []
+
+
+def test_info_prints_json(live_server, ref):
+    """``info`` prints the server's details as JSON."""
+    result = run("info", ref, url=live_server)
+    assert result.returncode == 0
+    details = json.loads(result.stdout)
+    assert (details["format"], details["width"], details["height"]) == ("PNG", 40, 30)
+
+
+def test_delete_then_info_fails(live_server, ref):
+    """After ``delete`` the image is gone: ``info`` fails with the server's message."""
+    assert run("delete", ref, url=live_server).returncode == 0
+    result = run("info", ref, url=live_server)
+    assert result.returncode == 1
+    assert result.stderr == f"progimage: no image is stored under {ref}\n"
+
+
+def test_url_comes_from_the_environment(live_server, ref):
+    """Without ``--url`` the server is ``PROGIMAGE_URL``."""
+    result = run("info", ref, env={"PROGIMAGE_URL": live_server})
+    assert json.loads(result.stdout)["width"] == 40
+
+
+def test_unreachable_server_is_explained(tmp_path):
+    """With no server at the URL the command says so and fails."""
+    port = free_port()
+    result = run("info", MISSING, url=f"http://127.0.0.1:{port}")
+    assert result.returncode == 1
+    assert f"cannot reach http://127.0.0.1:{port}" in result.stderr
+
+
+def test_usage_errors_exit_2():
+    """A missing argument is a usage error, as with every argparse command."""
+    result = run("get")
+    assert result.returncode == 2
+    assert "usage: progimage get" in result.stderr
+
+
+@pytest.mark.parametrize("command", ["upload", "get"])
+def test_progress_bar_on_a_terminal(live_server, tmp_path, command):
+    """On a terminal uploads and downloads draw a progress bar (quiet elsewhere)."""
+    large = tmp_path / "large.bmp"
+    large.write_bytes(make_image("BMP", size=(1000, 700)))
+    if command == "upload":
+        args, label = ["upload", str(large)], "large.bmp"
+    else:
+        with Client(live_server) as images:
+            label = images.put(large) + ".bmp"
+        args = ["get", label, "-o", str(tmp_path / "copy.bmp")]
+    controller, terminal = pty.openpty()
+    # A real terminal has a size; a fresh pseudo-terminal has 0 columns.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 150, 0, 0))
+    with subprocess.Popen([PROGIMAGE, "--url", live_server, *args],
+                          stdout=subprocess.PIPE, stderr=terminal) as process:
+        os.close(terminal)
+        drawn = read_all(controller)
+        assert process.wait(timeout=60) == 0
+    os.close(controller)
+    assert label in drawn
+    assert "100%" in drawn
+
+
+def read_all(descriptor: int) -> str:
+    """Everything written to a pseudo-terminal until its last writer closes it."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(descriptor, 65536)
+        except OSError:  # Linux reports the closed terminal as EIO
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_serve_starts_a_server(tmp_path):
+    """``progimage serve`` runs gunicorn on the given port and storage."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [PROGIMAGE, "serve", "--port", str(port), "--workers", "1",
+         "--storage", str(tmp_path / "data")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        with Client(url) as images:
+            ref = put_when_up(images, make_image("PNG"))
+        assert list((tmp_path / "data").glob(f"*/*/{ref}/original"))
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0
+
+
+def put_when_up(images: Client, data: bytes) -> str:
+    """Upload as soon as the server answers (it takes a moment to start)."""
+    for _ in range(300):
+        try:
+            return images.put(io.BytesIO(data))
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    pytest.fail("the server did not answer within 30 s")

@@ -1,0 +1,205 @@
+"""The Python client against a real gunicorn: put, get, info, delete and errors."""
+
+import functools
+import io
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from helpers import API_KEY, KEYED_SERVER_MAX_UPLOAD, decode, make_image
+from loopback import answer, read_body, serve
+from progimage.client import Client, ProgImageError
+
+REF = "0d4f06b6-5c41-4a5e-9d39-2f4bb0b0e0a1"
+
+
+@pytest.fixture(name="images")
+def _images(live_server) -> Client:
+    """A client of the live server."""
+    with Client(live_server + "/") as client:
+        yield client
+
+
+def test_put_path_and_get_original(images, tmp_path):
+    """An image uploaded from a path comes back byte for byte."""
+    original = make_image("PNG", size=(30, 20))
+    path = tmp_path / "gradient.png"
+    path.write_bytes(original)
+    ref = images.put(path)
+    assert images.get(ref) == original
+
+
+def test_put_reports_progress_up_to_the_whole_body(images):
+    """The progress callback climbs to the full body length, which the server got."""
+    seen = []
+    data = make_image("BMP", size=(400, 300))
+    ref = images.put(io.BytesIO(data), lambda done, total: seen.append((done, total)))
+    done, total = seen[-1]
+    assert done == total > len(data)
+    assert [step[0] for step in seen] == sorted(step[0] for step in seen)
+    assert images.info(ref)["bytes"] == len(data)
+
+
+@pytest.mark.parametrize("extension, fmt", [("webp", "WEBP"), ("jpg", "JPEG"),
+                                            ("png", "PNG")])
+def test_get_converts(images, extension, fmt):
+    """``get(ref, ext)`` answers the image encoded in that format."""
+    ref = images.put(io.BytesIO(make_image("PNG", size=(24, 16))))
+    image = decode(images.get(ref, extension))
+    assert (image.format, image.size) == (fmt, (24, 16))
+
+
+def test_download_streams_with_progress_and_type(images):
+    """``download`` writes the body to a file, reports progress and the MIME type."""
+    ref = images.put(io.BytesIO(make_image("PNG", size=(64, 64))))
+    target, seen = io.BytesIO(), []
+    mime = images.download(target, ref, "bmp",
+                           lambda done, total: seen.append((done, total)))
+    assert mime == "image/bmp"
+    assert seen[-1] == (len(target.getvalue()), len(target.getvalue()))
+    assert decode(target.getvalue()).size == (64, 64)
+
+
+def test_info_describes_the_image(images):
+    """``info`` answers the server's JSON about the image."""
+    ref = images.put(io.BytesIO(make_image("GIF", size=(12, 10))))
+    details = images.info(ref)
+    assert (details["format"], details["width"], details["height"]) == ("GIF", 12, 10)
+
+
+def test_delete_then_not_found(images):
+    """After ``delete`` the image is gone, and the server says so."""
+    ref = images.put(io.BytesIO(make_image("PNG")))
+    images.delete(ref)
+    with pytest.raises(ProgImageError) as raised:
+        images.get(ref)
+    assert raised.value.status == 404
+    assert ref in raised.value.detail
+
+
+@pytest.mark.parametrize("call, status, message", [
+    (lambda c: c.put(io.BytesIO(b"plain text, no pixels")), 400, "not an image"),
+    (lambda c: c.get("0d4f06b6-5c41-4a5e-9d39-2f4bb0b0e0a1"), 404, "no image"),
+    (lambda c: c.info("not-a-reference"), 404, "not an image reference"),
+    (lambda c: c.delete("0d4f06b6-5c41-4a5e-9d39-2f4bb0b0e0a1"), 404, "no image"),
+], ids=["put-text", "get-missing", "info-bad-ref", "delete-missing"])
+def test_errors_carry_the_servers_detail(images, call, status, message):
+    """A refused request raises ProgImageError with the status and the detail."""
+    with pytest.raises(ProgImageError) as raised:
+        call(images)
+    assert raised.value.status == status
+    assert message in raised.value.detail
+    assert str(raised.value).startswith(f"{status}: ")
+
+
+def test_error_from_another_server_uses_the_reason(tmp_path):
+    """Pointed at a server that is not ProgImage, the error carries the HTTP reason."""
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=tmp_path)
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as other:
+        thread = threading.Thread(target=other.serve_forever)
+        thread.start()
+        try:
+            with (Client(f"http://127.0.0.1:{other.server_port}") as client,
+                  pytest.raises(ProgImageError) as raised):
+                client.info("0d4f06b6-5c41-4a5e-9d39-2f4bb0b0e0a1")
+        finally:
+            other.shutdown()
+            thread.join()
+    assert (raised.value.status, raised.value.detail) == (404, "File not found")
+
+
+def test_put_accepts_bytes(images):
+    """``put(b"...")`` uploads the bytes, as requests users expect."""
+    original = make_image("PNG", size=(6, 4))
+    assert images.get(images.put(original)) == original
+
+
+def test_put_sends_a_content_length_not_chunks():
+    """The upload announces its length, so a server can refuse it before it is sent;
+    the body received is as long as announced."""
+    seen = {}
+
+    def record(request):
+        seen.update(request.headers, received=len(read_body(request)))
+        answer(request, 201, REF.encode(), "text/plain")
+
+    data = make_image("BMP", size=(300, 200))
+    with serve(record) as url, Client(url) as client:
+        assert client.put(io.BytesIO(data)) == REF
+    assert "Transfer-Encoding" not in seen
+    assert int(seen["Content-Length"]) == seen["received"] > len(data)
+
+
+def test_put_of_a_file_name_with_cr_lf_is_stored(images, tmp_path):
+    """A file name with CR and LF (legal on Linux) cannot break the multipart head:
+    the upload is stored, not refused for a missing field."""
+    path = tmp_path / 'a\r\nX-Part: 1\r\n\r\n"b\\.png'
+    path.write_bytes(make_image("PNG", size=(5, 5)))
+    assert images.info(images.put(path))["format"] == "PNG"
+
+
+def test_oversized_upload_is_refused_before_it_is_sent(keyed_server):
+    """Over the server's limit, the client learns of the 413 (cleanly, as the
+    server's detail) before it has sent as much as the limit."""
+    sent = []
+    data = bytes(KEYED_SERVER_MAX_UPLOAD + KEYED_SERVER_MAX_UPLOAD // 2)
+    with (Client(keyed_server, api_key=API_KEY) as client,
+          pytest.raises(ProgImageError) as raised):
+        client.put(io.BytesIO(data), lambda done, total: sent.append(done))
+    assert raised.value.status == 413
+    assert "larger than the limit" in raised.value.detail
+    assert sent[-1] < KEYED_SERVER_MAX_UPLOAD
+
+
+def test_the_key_opens_a_keyed_server(keyed_server):
+    """With its key, a client of a keyed server uploads, reads, inspects, deletes."""
+    original = make_image("PNG", size=(7, 5))
+    with Client(keyed_server, api_key=API_KEY) as client:
+        ref = client.put(original)
+        assert client.get(ref) == original
+        assert client.info(ref)["width"] == 7
+        client.delete(ref)
+        with pytest.raises(ProgImageError) as raised:
+            client.info(ref)
+    assert raised.value.status == 404
+
+
+@pytest.mark.parametrize("key, status", [(None, 401), ("wrong", 403)])
+def test_a_keyed_server_refuses_a_client_without_its_key(keyed_server, key, status):
+    """Without the key, or with another, the upload is refused."""
+    with Client(keyed_server, api_key=key) as client, \
+            pytest.raises(ProgImageError) as raised:
+        client.put(make_image("PNG"))
+    assert raised.value.status == status
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"],
+                         ids=["other-port", "other-host"])
+@pytest.mark.parametrize("call, status", [
+    (lambda client: client.info(REF), 302),
+    (lambda client: client.put(make_image("PNG")), 307),
+], ids=["info-302", "put-307"])
+def test_the_key_never_follows_a_redirect_elsewhere(host, call, status):
+    """A server that redirects to another port or host gets the key; the other
+    one gets the request (and the whole body, on a 307), never the key."""
+    given, elsewhere = [], []
+
+    def other(request):
+        elsewhere.append((request.headers.get("Authorization"), read_body(request)))
+        if request.command == "POST":
+            answer(request, 201, REF.encode(), "text/plain")
+        else:
+            answer(request, 200, b'{"format": "PNG"}', "application/json")
+
+    with serve(other, host) as other_url:
+        def redirect(request):
+            given.append(request.headers.get("Authorization"))
+            answer(request, status, Location=other_url + request.path)
+
+        with serve(redirect) as url, Client(url, api_key=API_KEY) as client:
+            call(client)
+    assert given == [f"Bearer {API_KEY}"]
+    [(authorization, body)] = elsewhere
+    assert authorization is None
+    assert status == 302 or b"\x89PNG" in body

@@ -1,0 +1,174 @@
+"""Faults: kill -9 of the whole server under load loses no acknowledged upload, and
+a graceful stop finishes the requests in flight."""
+
+import hashlib
+import io
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from PIL import Image
+
+from live_servers import Gunicorn
+from progimage.storage.filesystem import FilesystemStorage
+
+CLIENTS = 8
+
+
+def noise_png(seed: int) -> bytes:
+    """A small PNG that differs for every seed."""
+    image = Image.effect_noise((48, 48), 40 + seed % 50).convert("RGB")
+    image.putpixel((0, 0), (seed % 256, seed // 256 % 256, 7))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def keep_uploading(url: str, client: int, stop: threading.Event, stored: dict) -> None:
+    """Upload distinct images until told to stop or the server is gone."""
+    with requests.Session() as session:
+        for count in range(10_000):
+            if stop.is_set():
+                return
+            data = noise_png(client * 10_000 + count)
+            try:
+                response = session.put(
+                    f"{url}/storage/", files={"data": data}, timeout=10
+                )
+            except requests.RequestException:
+                return  # killed mid-request: this upload was never acknowledged
+            if response.status_code == 200:
+                stored[response.text] = data
+
+
+@pytest.mark.system
+def test_kill_9_under_load_loses_no_acknowledged_upload(tmp_path):
+    """Every upload answered 200 before kill -9 is served byte-exact after restart."""
+    storage = tmp_path / "data"
+    stored: dict[str, bytes] = {}
+    stop = threading.Event()
+    server = Gunicorn(tmp_path, {"PROGIMAGE_STORAGE": str(storage)}).start()
+    clients = [
+        threading.Thread(target=keep_uploading, args=(server.url, n, stop, stored))
+        for n in range(CLIENTS)
+    ]
+    for thread in clients:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(stored) < 60 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.kill()
+    stop.set()
+    for thread in clients:
+        thread.join()
+    # What a writer killed mid-way leaves behind: a staging folder of a dead process.
+    abandoned = storage / ".incoming" / f"{server.process.pid}.deadbeef"
+    abandoned.mkdir(exist_ok=True)
+    (abandoned / "original").write_bytes(b"\x89PNG partial")
+
+    with Gunicorn(tmp_path, {"PROGIMAGE_STORAGE": str(storage)}) as restarted:
+        assert len(stored) >= 60
+        for ref, data in stored.items():
+            with requests.get(f"{restarted.url}/storage/{ref}", timeout=10) as got:
+                assert (got.status_code, got.content) == (200, data), ref
+        assert list((storage / ".incoming").iterdir()) == []
+
+
+def test_no_published_image_is_partial(tmp_path):
+    """After the crash test's kind of run, every published folder is whole.
+
+    Checked directly on disk: each image folder has its record, and the original's
+    size and SHA-256 match the record, so no partial file can ever be served.
+    """
+    storage = tmp_path / "data"
+    stop = threading.Event()
+    stored: dict[str, bytes] = {}
+    with Gunicorn(tmp_path, {"PROGIMAGE_STORAGE": str(storage)}) as server:
+        thread = threading.Thread(
+            target=keep_uploading, args=(server.url, 0, stop, stored)
+        )
+        thread.start()
+        while len(stored) < 5:
+            time.sleep(0.05)
+        server.kill()
+        stop.set()
+        thread.join()
+    folders = [path for path in storage.glob("??/??/*") if path.is_dir()]
+    assert len(folders) >= len(stored) >= 5
+    for folder in folders:
+        record = json.loads((folder / "record.json").read_bytes())
+        original = (folder / "original").read_bytes()
+        assert len(original) == record["size"]
+        assert hashlib.sha256(original).hexdigest() == record["sha256"]
+
+
+def test_staging_of_a_zombie_writer_is_removed_at_start(tmp_path):
+    """A writer killed but not yet reaped (a zombie) counts as gone at start-up."""
+    writer = subprocess.Popen([sys.executable, "-c", "pass"])
+    stat = Path(f"/proc/{writer.pid}/stat")
+    while stat.read_text().rpartition(")")[2].split()[0] != "Z":
+        time.sleep(0.01)
+    staging = tmp_path / "data" / ".incoming" / f"{writer.pid}.abc"
+    staging.mkdir(parents=True)
+    FilesystemStorage(tmp_path / "data")
+    writer.wait()
+    assert not staging.exists()
+
+
+@pytest.mark.system
+def test_sigterm_finishes_the_upload_in_flight(tmp_path):
+    """A deployment's SIGTERM lets a request that is halfway through its body
+    finish: the client gets its reference, the image is stored whole, and gunicorn
+    exits cleanly once it is answered."""
+    original = noise_png(7)
+    head, body = multipart_upload(original)
+    env = {"PROGIMAGE_STORAGE": str(tmp_path / "data")}
+    server = Gunicorn(tmp_path, env, workers=1).start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=30) as client:
+            client.sendall(head + body[: len(body) // 2])
+            time.sleep(1)  # the worker has taken the request and reads its body
+            server.process.send_signal(signal.SIGTERM)
+            while "Handling signal: term" not in server.output():
+                time.sleep(0.05)
+            time.sleep(1)  # the master has passed SIGTERM on to the worker
+            client.sendall(body[len(body) // 2:])
+            status, answer = read_response(client)
+        assert server.process.wait(30) == 0
+    finally:
+        server.stop()
+    assert status == 200
+    with FilesystemStorage(tmp_path / "data").open(answer.decode()) as stored:
+        assert stored.read() == original
+
+
+def multipart_upload(data: bytes) -> tuple[bytes, bytes]:
+    """The head and the body of ``PUT /storage/`` with ``data`` as field ``data``."""
+    boundary = "progimage-boundary"
+    body = (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; "
+        f"filename=\"image.png\"\r\nContent-Type: image/png\r\n\r\n".encode()
+        + data + f"\r\n--{boundary}--\r\n".encode()
+    )
+    head = (
+        f"PUT /storage/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head, body
+
+
+def read_response(client: socket.socket) -> tuple[int, bytes]:
+    """The status and body of the HTTP/1.1 response on ``client`` (read to EOF)."""
+    chunks = []
+    while chunk := client.recv(65536):
+        chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
