@@ -3,7 +3,6 @@
 import http.client
 import io
 import os
-import uuid
 
 import pytest
 import requests
@@ -12,7 +11,7 @@ from helpers import make_image, upload
 from progimage.exceptions import ImageNotFound
 from storage.storage_samples import RECORD
 
-REF = str(uuid.uuid4())
+REF = "b7e4c2d1-5a6f-4e3b-9c8d-0f1e2d3c4b5a"
 
 
 @pytest.mark.parametrize("path", [

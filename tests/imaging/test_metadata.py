@@ -2,7 +2,6 @@
 
 import io
 import struct
-import uuid
 from datetime import datetime
 
 import pytest
@@ -11,6 +10,10 @@ from PIL import Image
 
 from helpers import corpus_image, decode, make_image, upload, with_orientation
 from progimage.storage import ImageRecord
+
+# A reference nothing is stored under, the same in every test process (pytest-xdist
+# requires the same test ids in every worker).
+UNKNOWN = "3f1c2b7e-9d4a-4c1e-8b2f-6a5d7e8f9012"
 
 INFO_KEYS = {
     "format", "mime", "width", "height", "mode", "frames", "animated", "bytes",
@@ -114,7 +117,7 @@ def test_delete_twice_is_404(client):
 
 
 @pytest.mark.parametrize("path", [
-    str(uuid.uuid4()), "not-a-uuid", f"{uuid.uuid4()}.png",
+    UNKNOWN, "not-a-uuid", f"{UNKNOWN}.png",
 ])
 def test_delete_or_info_of_unknown_is_404(client, path):
     """Unknown or malformed references answer 404 to DELETE and to info."""

@@ -8,6 +8,10 @@ from PIL import Image
 
 from helpers import decode, make_image, upload
 
+# A reference nothing is stored under, the same in every test process (pytest-xdist
+# requires the same test ids in every worker).
+UNKNOWN = "3f1c2b7e-9d4a-4c1e-8b2f-6a5d7e8f9012"
+
 
 def test_put_answers_reference_as_plain_text(client):
     """PUT stores the image and answers a UUID4 with a Location header."""
@@ -117,8 +121,8 @@ def test_unwritable_extension_is_400_listing_formats(client, ext, message):
 
 
 @pytest.mark.parametrize("path", [
-    str(uuid.uuid4()), f"{uuid.uuid4()}.png", "not-a-uuid", "..", "%2e%2e%2fetc",
-    str(uuid.uuid4()).upper(), str(uuid.uuid1()),
+    UNKNOWN, f"{UNKNOWN}.png", "not-a-uuid", "..", "%2e%2e%2fetc",
+    UNKNOWN.upper(), "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
     "00000000-0000-0000-0000-000000000000",
 ])
 def test_unknown_or_malformed_reference_is_404(client, path):
