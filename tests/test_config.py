@@ -31,6 +31,8 @@ def test_environment_overrides():
     ({"PROGIMAGE_MAX_PIXELS": "0"}, "must be positive"),
     ({"PROGIMAGE_MAX_UPLOAD_BYTES": "-1"}, "must be positive"),
     ({"PROGIMAGE_STORAGE": ""}, "must not be empty"),
+    ({"PROGIMAGE_AUTO_FORMATS": "avif,bmp"}, "PROGIMAGE_AUTO_FORMATS must list some"),
+    ({"PROGIMAGE_AUTO_FORMATS": " , "}, "PROGIMAGE_AUTO_FORMATS must list some"),
 ])
 def test_bad_values_fail_at_startup(environ, message):
     """A bad value stops the app from starting, naming the variable."""

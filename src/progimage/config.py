@@ -6,6 +6,8 @@ from dataclasses import dataclass, fields
 
 MIB = 1024 * 1024
 LOG_FORMATS = ("text", "json")
+# Formats PROGIMAGE_AUTO_FORMATS may list (by extension).
+AUTO_FORMAT_CHOICES = ("avif", "webp", "jpeg", "png", "gif")
 
 
 # Settings with a bounded range: (name, lowest, highest).
@@ -74,6 +76,11 @@ class Settings:
     # Read EPS/PostScript uploads (1) with Ghostscript, in the converter processes,
     # or refuse them (0): PostScript is a program, not an image (see docs/security.md).
     postscript: bool = False
+    # Formats <ref>.auto may answer, best first, by extension (see docs/processing.md).
+    auto_formats: str = "avif,webp,jpeg"
+    # <ref>.auto answers a short-lived 302 to the chosen format's URL (1), for CDNs
+    # that ignore Vary: Accept, instead of the image itself (0).
+    auto_redirect: bool = False
 
     def __post_init__(self) -> None:
         if not self.storage:
@@ -100,8 +107,19 @@ class Settings:
             )
         if self.accel_redirect and not self.accel_redirect.startswith("/"):
             raise SettingsError("PROGIMAGE_ACCEL_REDIRECT must start with '/'")
+        self._check_auto_formats()
         if self.private_reads and not self.keys:
             raise SettingsError("PROGIMAGE_PRIVATE_READS needs PROGIMAGE_API_KEYS")
+
+    def _check_auto_formats(self) -> None:
+        """:raises SettingsError: PROGIMAGE_AUTO_FORMATS is empty or names a format
+        that negotiation does not offer."""
+        unknown = set(self.auto_format_order) - set(AUTO_FORMAT_CHOICES)
+        if unknown or not self.auto_format_order:
+            raise SettingsError(
+                f"PROGIMAGE_AUTO_FORMATS must list some of "
+                f"{', '.join(AUTO_FORMAT_CHOICES)}, not {self.auto_formats!r}"
+            )
 
     @property
     def convert_waiting(self) -> int:
@@ -112,6 +130,11 @@ class Settings:
     def keys(self) -> tuple[str, ...]:
         """The API keys, without blanks; empty when the API is open."""
         return _split(self.api_keys)
+
+    @property
+    def auto_format_order(self) -> tuple[str, ...]:
+        """The extensions ``<ref>.auto`` tries, best first."""
+        return tuple(item.lower() for item in _split(self.auto_formats))
 
     @property
     def origins(self) -> tuple[str, ...]:

@@ -33,6 +33,9 @@ IMMUTABLE = f"public, max-age={ONE_YEAR}, immutable"
 # keep it, and the browser asks again each time (a 304 without the body), so that a
 # DELETE or a revoked key takes effect at once.
 PRIVATE = "private, no-cache"
+# The redirect of <ref>.auto depends on the Accept header: a browser may keep it a
+# minute, a shared cache (which may ignore Vary) never; the concrete URL caches.
+AUTO_REDIRECT_CACHE = "private, max-age=60"
 
 
 # /storage too, without a redirect: uuid=$(curl -X PUT $host/storage ...) would
@@ -101,18 +104,40 @@ def download(name: str) -> Response:
     :raises ImageNotFound: ``ref`` is not a reference, or nothing is stored there.
     :raises InvalidOptions: a query parameter is unknown or has a bad value.
     :raises UnknownFormat: the extension names no format we write.
+    :raises NotAcceptable: ``<ref>.auto``, and the Accept header takes no candidate.
     :raises ServiceError: what ``ImageService.variant`` raises converting it.
     """
     ref, dot, extension = name.partition(".")
     check_reference(ref)
     options = parse_options(request.args.to_dict(flat=False))
-    found = get_service().resolve(ref, extension if dot else None, options)
+    found = get_service().resolve(
+        ref, extension if dot else None, options, request.accept_mimetypes
+    )
+    if found.negotiated:
+        return _negotiated(found)
     if found.target is None:
         original = functools.partial(_original, ref, found.record)
         return _sandboxed(_send(original, found.etag, found.record))
     response = _send(functools.partial(_variant, found), found.etag, found.record)
     filename = f"{ref}.{extension or found.target.extension}"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return _sandboxed(response)
+
+
+def _negotiated(found: Download) -> Response:
+    """``<ref>.auto``: the variant in the chosen format, or (PROGIMAGE_AUTO_REDIRECT)
+    a redirect to its concrete URL; either way varying on Accept."""
+    extension = found.target.extension
+    if get_service().settings.auto_redirect:
+        query = request.query_string.decode("ascii", "replace")
+        location = f"/storage/{found.ref}.{extension}" + (f"?{query}" if query else "")
+        response = redirect(location, code=302)
+        response.headers["Cache-Control"] = AUTO_REDIRECT_CACHE
+    else:
+        response = _send(functools.partial(_variant, found), found.etag, found.record)
+        filename = f"{found.ref}.{extension}"
+        response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.vary.add("Accept")
     return _sandboxed(response)
 
 
