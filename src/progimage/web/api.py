@@ -15,6 +15,7 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from ..exceptions import InvalidUpload
 from ..options import parse as parse_options
+from ..presets import expand as expand_presets
 from ..references import check_reference
 from ..service import Download
 from ..storage import ImageRecord
@@ -102,14 +103,19 @@ def download(name: str) -> Response:
     operations in the query string (without an extension: in the original's format).
 
     :raises ImageNotFound: ``ref`` is not a reference, or nothing is stored there.
-    :raises InvalidOptions: a query parameter is unknown or has a bad value.
+    :raises InvalidOptions: a query parameter is unknown or has a bad value, the
+        preset is unknown, or PROGIMAGE_ONLY_PRESETS refuses the parameters.
     :raises UnknownFormat: the extension names no format we write.
     :raises NotAcceptable: ``<ref>.auto``, and the Accept header takes no candidate.
     :raises ServiceError: what ``ImageService.variant`` raises converting it.
     """
     ref, dot, extension = name.partition(".")
     check_reference(ref)
-    options = parse_options(request.args.to_dict(flat=False))
+    settings = get_service().settings
+    query = expand_presets(
+        request.args.to_dict(flat=False), settings.preset_table, settings.only_presets
+    )
+    options = parse_options(query)
     found = get_service().resolve(
         ref, extension if dot else None, options, request.accept_mimetypes
     )
