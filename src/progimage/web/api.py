@@ -22,6 +22,7 @@ from ..storage import ImageRecord
 from . import get_service, prefers_html
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
+from .hints import apply_hints
 
 bp = Blueprint("api", __name__)
 
@@ -115,7 +116,7 @@ def download(name: str) -> Response:
     query = expand_presets(
         request.args.to_dict(flat=False), settings.preset_table, settings.only_presets
     )
-    options = parse_options(query)
+    options = parse_options(apply_hints(query))
     found = get_service().resolve(
         ref, extension if dot else None, options, request.accept_mimetypes
     )
