@@ -38,6 +38,7 @@ OPERATIONS = (
     ("mask", str, "circle, rounded:<radius> or another image's reference"),
     ("q", int, "quality 1-100 for lossy formats"),
     ("bg", str, "background colour as hex, e.g. ff8800"),
+    ("preset", str, "a named option set of the server (PROGIMAGE_PRESETS)"),
 )
 FLAGS = (
     ("grayscale", "make it grey"),
@@ -107,7 +108,7 @@ def get(args: argparse.Namespace) -> int:
     named = ref + (f".{extension}" if extension else "")
     with (_client(args) as client, _output(args.output or named, args.force) as target,
           _bar(named) as progress):
-        client.download(target, ref, extension, progress, **query)
+        client.download(target, ref, extension, progress, accept=args.accept, **query)
     if args.output is None:
         _print(named)
     return 0
@@ -217,6 +218,9 @@ def _get_parser(commands: argparse._SubParsersAction) -> None:
                          help=text)
     sub.add_argument("--no-orient", action="store_true",
                      help="do not apply the EXIF orientation")
+    sub.add_argument("--accept", default="", metavar="TYPES",
+                     help="the Accept header, for REF.auto (default */*: JPEG or PNG), "
+                     "e.g. image/avif,image/webp")
     sub.set_defaults(command=get)
 
 

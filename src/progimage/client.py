@@ -100,13 +100,18 @@ class Client:
         return buffer.getvalue()
 
     def download(self, target: BinaryIO, ref: str, extension: str = "",
-                 progress: Progress | None = None, **operations: object) -> str:
-        """Stream the image into ``target``; return its MIME type.
+                 progress: Progress | None = None, accept: str = "",
+                 **operations: object) -> str:
+        """Stream the image into ``target``; return its MIME type. With the
+        extension ``auto``, ``accept`` (an Accept header) chooses the format.
 
-        :raises ProgImageError: unknown reference, format or operation.
+        :raises ProgImageError: unknown reference, format or operation, or (``auto``)
+            no format the server offers is acceptable.
         """
         name = f"{ref}.{extension}" if extension else ref
-        with self._send("GET", name, params=operations, stream=True) as response:
+        headers = {"Accept": accept} if accept else {}
+        with self._send("GET", name, params=operations, headers=headers,
+                        stream=True) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length else None
             done = 0

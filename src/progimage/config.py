@@ -3,9 +3,14 @@
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from functools import cached_property
+
+from .presets import Presets, PresetError, combine, load_file, parse_presets
 
 MIB = 1024 * 1024
 LOG_FORMATS = ("text", "json")
+# Formats PROGIMAGE_AUTO_FORMATS may list (by extension).
+AUTO_FORMAT_CHOICES = ("avif", "webp", "jpeg", "png", "gif")
 
 
 # Settings with a bounded range: (name, lowest, highest).
@@ -74,6 +79,17 @@ class Settings:
     # Read EPS/PostScript uploads (1) with Ghostscript, in the converter processes,
     # or refuse them (0): PostScript is a program, not an image (see docs/security.md).
     postscript: bool = False
+    # Formats <ref>.auto may answer, best first, by extension (see docs/processing.md).
+    auto_formats: str = "avif,webp,jpeg"
+    # <ref>.auto answers a short-lived 302 to the chosen format's URL (1), for CDNs
+    # that ignore Vary: Accept, instead of the image itself (0).
+    auto_redirect: bool = False
+    # Named option sets for ?preset=<name>: "thumb=w:256,h:256,fit:cover;hero=w:1600".
+    presets: str = ""
+    # A TOML file of more presets, one table each ([thumb] w = 256 ...); empty: none.
+    presets_file: str = ""
+    # Refuse every query parameter but ?preset= (1): no client mints new variants.
+    only_presets: bool = False
 
     def __post_init__(self) -> None:
         if not self.storage:
@@ -100,8 +116,46 @@ class Settings:
             )
         if self.accel_redirect and not self.accel_redirect.startswith("/"):
             raise SettingsError("PROGIMAGE_ACCEL_REDIRECT must start with '/'")
+        self._check_auto_formats()
+        self._check_presets()
         if self.private_reads and not self.keys:
             raise SettingsError("PROGIMAGE_PRIVATE_READS needs PROGIMAGE_API_KEYS")
+
+    def _check_auto_formats(self) -> None:
+        """:raises SettingsError: PROGIMAGE_AUTO_FORMATS is empty or names a format
+        that negotiation does not offer."""
+        unknown = set(self.auto_format_order) - set(AUTO_FORMAT_CHOICES)
+        if unknown or not self.auto_format_order:
+            raise SettingsError(
+                f"PROGIMAGE_AUTO_FORMATS must list some of "
+                f"{', '.join(AUTO_FORMAT_CHOICES)}, not {self.auto_formats!r}"
+            )
+
+    def _check_presets(self) -> None:
+        """:raises SettingsError: a preset is malformed or invalid, or presets are
+        required and none is defined."""
+        defined = self.preset_table  # parsed here, so that a bad one stops the start
+        if self.only_presets and not defined:
+            raise SettingsError(
+                "PROGIMAGE_ONLY_PRESETS needs PROGIMAGE_PRESETS or "
+                "PROGIMAGE_PRESETS_FILE"
+            )
+
+    @cached_property
+    def preset_table(self) -> Presets:
+        """The presets of PROGIMAGE_PRESETS and PROGIMAGE_PRESETS_FILE, by name;
+        parsed once, when the settings are made.
+
+        :raises SettingsError: a definition is bad, or both define one name.
+        """
+        setting = "PROGIMAGE_PRESETS"
+        try:
+            presets = parse_presets(self.presets)
+            setting = "PROGIMAGE_PRESETS_FILE"
+            from_file = load_file(self.presets_file) if self.presets_file else {}
+            return combine(presets, from_file)
+        except PresetError as error:
+            raise SettingsError(f"{setting}: {error}") from None
 
     @property
     def convert_waiting(self) -> int:
@@ -112,6 +166,11 @@ class Settings:
     def keys(self) -> tuple[str, ...]:
         """The API keys, without blanks; empty when the API is open."""
         return _split(self.api_keys)
+
+    @property
+    def auto_format_order(self) -> tuple[str, ...]:
+        """The extensions ``<ref>.auto`` tries, best first."""
+        return tuple(item.lower() for item in _split(self.auto_formats))
 
     @property
     def origins(self) -> tuple[str, ...]:

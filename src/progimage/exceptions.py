@@ -72,3 +72,7 @@ class StorageUnavailable(ServiceError):
 class StoredImageCorrupt(ServiceError):
     """A stored image fails its integrity check (its record disagrees with its
     bytes): the store was damaged or tampered with, not the client's doing."""
+
+
+class NotAcceptable(ServiceError):
+    """The client's Accept header takes none of the formats an image is offered as."""

@@ -4,7 +4,7 @@ import hashlib
 import io
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import BinaryIO, cast
@@ -18,6 +18,7 @@ from .imaging import (
     ConvertJob, FormatRegistry, ImageFormat, InspectJob, encoder_params,
 )
 from .metrics import Metrics
+from .negotiation import AUTO, choose
 from .options import NO_OPTIONS, ImageOptions
 from .pool import ConverterPool
 from .references import new_reference
@@ -40,6 +41,8 @@ class Download:
     options: ImageOptions = NO_OPTIONS
     #: The variant's cache key; empty for the original.
     key: str = ""
+    #: The target was chosen from the Accept header (``<ref>.auto``).
+    negotiated: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,19 +154,27 @@ class ImageService:
             ) from None
 
     def resolve(
-        self, ref: str, extension: str | None, options: ImageOptions = NO_OPTIONS
+        self, ref: str, extension: str | None, options: ImageOptions = NO_OPTIONS,
+        accept: Iterable[tuple[str, float]] = (),
     ) -> Download:
         """What a read of ``ref`` as ``extension`` (None: no extension) after
         ``options`` answers: the original, or a variant with its key and ETag.
         Without an extension a variant is in the original's format (PNG if that
-        is read-only).
+        is read-only); as ``auto``, in the best format that the client's Accept
+        header (``accept``: media range, q-value) takes.
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         :raises UnknownFormat: the extension names no writable format (an empty
             one names none).
         :raises StoredImageCorrupt: the record names a format unknown here.
+        :raises NotAcceptable: ``auto``, and the client takes none of the formats.
         """
         record = self.storage.record(ref)
+        negotiated = extension == AUTO
+        if negotiated:
+            extension = choose(
+                record, self.settings.auto_format_order, accept, self.formats
+            )
         if extension is None and not options.key():
             return Download(ref, record, record.sha256)
         if extension is None:
@@ -172,7 +183,7 @@ class ImageService:
         target = self.formats.for_extension(extension)
         key = self.variant_key(target, options)
         etag = variant_tag(record.sha256, key)
-        return Download(ref, record, etag, target, options, key)
+        return Download(ref, record, etag, target, options, key, negotiated)
 
     def _examine(self, upload: BinaryIO) -> ImageRecord:
         """The record for an upload, checking in a converter process that it is an

@@ -128,6 +128,25 @@ def test_get_passes_operations_as_query_parameters(live_server, ref, tmp_path):
     assert red == green == blue
 
 
+@pytest.mark.parametrize("options, fmt", [
+    ([], "JPEG"), (["--accept", "image/avif,image/webp"], "AVIF"),
+], ids=["any", "avif"])
+def test_get_auto_negotiates_the_format(live_server, ref, tmp_path, options, fmt):
+    """``get REF.auto``: JPEG for */*, AVIF when --accept names it."""
+    target = tmp_path / "out.image"
+    result = run("get", f"{ref}.auto", *options, "-o", str(target), url=live_server)
+    assert result.returncode == 0, result.stderr
+    assert decode(target.read_bytes()).format == fmt
+
+
+def test_get_passes_the_preset(live_server, ref, tmp_path):
+    """``--preset`` reaches the server, which has none configured and says so."""
+    result = run("get", f"{ref}.png", "--preset", "thumb", "-o",
+                 str(tmp_path / "x.png"), url=live_server)
+    assert result.returncode == 1
+    assert "unknown preset; presets: none are configured" in result.stderr
+
+
 @pytest.mark.parametrize("options, size", [([], (30, 40)), (["--no-orient"], (40, 30))])
 def test_get_no_orient_keeps_the_stored_pixels(live_server, tmp_path, options, size):
     """EXIF orientation 6 turns the image upright, unless ``--no-orient``."""

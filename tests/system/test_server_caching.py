@@ -166,6 +166,38 @@ def test_nginx_caches_variants_and_converts_once(behind_nginx):
     assert len(server.logged(f"converted {ref} to WEBP")) == 1
 
 
+def test_nginx_keeps_one_auto_entry_per_negotiated_format(behind_nginx):
+    """<ref>.auto for three browsers: each gets its format. Then three others whose
+    Accept headers differ but name the same formats get the same answers from
+    nginx's cache; the app converted each format once."""
+    url, server = behind_nginx
+    ref = _store(url, _noise("PNG", (300, 200)))
+    first = {
+        "image/avif,image/webp,image/apng,*/*;q=0.8": "image/avif",
+        "image/webp,*/*;q=0.8": "image/webp",
+        "*/*": "image/jpeg",
+    }
+    alike = {
+        "image/avif,image/webp,*/*": "image/avif",
+        "image/avif;q=0, image/webp, image/png, */*;q=0.5": "image/webp",
+        "image/png,image/*;q=0.8": "image/jpeg",
+    }
+    for browsers, status in ((first, "MISS"), (alike, "HIT")):
+        for accept, mime in browsers.items():
+            response = requests.get(
+                f"{url}/storage/{ref}.auto?w=100", headers={"Accept": accept},
+                timeout=30,
+            )
+            assert response.status_code == 200
+            assert response.headers["Content-Type"] == mime, accept
+            assert response.headers["Vary"] == "Accept"
+            image = Image.open(io.BytesIO(response.content))
+            assert image.get_format_mimetype() == mime
+            assert response.headers["X-Cache-Status"] == status, accept
+    for fmt in ("AVIF", "WEBP", "JPEG"):
+        assert len(server.logged(f"converted {ref} to {fmt}")) == 1
+
+
 KEY = {"Authorization": "Bearer k3y"}
 
 

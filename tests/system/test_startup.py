@@ -53,6 +53,17 @@ def test_progimage_serve_says_the_same(tmp_path):
     assert stderr.strip() == BAD_PIXELS
 
 
+def test_bad_preset_is_one_line_and_a_failure(tmp_path):
+    """A preset with a bad option stops gunicorn with the line naming it."""
+    status, stderr, _ = _start(_gunicorn(), tmp_path,
+                               PROGIMAGE_PRESETS="thumb=w:256,fit:squash")
+    assert status != 0
+    assert stderr.strip() == (
+        "progimage: PROGIMAGE_PRESETS: preset 'thumb': parameter 'fit': "
+        "must be one of contain, cover, fill, inside"
+    )
+
+
 @pytest.mark.system
 def test_missing_bucket_is_one_line_and_a_failure(tmp_path):
     """A bucket that does not exist: one line naming it, and a non-zero status."""

@@ -15,12 +15,14 @@ from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from ..exceptions import InvalidUpload
 from ..options import parse as parse_options
+from ..presets import expand as expand_presets
 from ..references import check_reference
 from ..service import Download
 from ..storage import ImageRecord
 from . import get_service, prefers_html
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
+from .hints import apply_hints
 
 bp = Blueprint("api", __name__)
 
@@ -33,6 +35,9 @@ IMMUTABLE = f"public, max-age={ONE_YEAR}, immutable"
 # keep it, and the browser asks again each time (a 304 without the body), so that a
 # DELETE or a revoked key takes effect at once.
 PRIVATE = "private, no-cache"
+# The redirect of <ref>.auto depends on the Accept header: a browser may keep it a
+# minute, a shared cache (which may ignore Vary) never; the concrete URL caches.
+AUTO_REDIRECT_CACHE = "private, max-age=60"
 
 
 # /storage too, without a redirect: uuid=$(curl -X PUT $host/storage ...) would
@@ -99,20 +104,47 @@ def download(name: str) -> Response:
     operations in the query string (without an extension: in the original's format).
 
     :raises ImageNotFound: ``ref`` is not a reference, or nothing is stored there.
-    :raises InvalidOptions: a query parameter is unknown or has a bad value.
+    :raises InvalidOptions: a query parameter is unknown or has a bad value, the
+        preset is unknown, or PROGIMAGE_ONLY_PRESETS refuses the parameters.
     :raises UnknownFormat: the extension names no format we write.
+    :raises NotAcceptable: ``<ref>.auto``, and the Accept header takes no candidate.
     :raises ServiceError: what ``ImageService.variant`` raises converting it.
     """
     ref, dot, extension = name.partition(".")
     check_reference(ref)
-    options = parse_options(request.args.to_dict(flat=False))
-    found = get_service().resolve(ref, extension if dot else None, options)
+    settings = get_service().settings
+    query = expand_presets(
+        request.args.to_dict(flat=False), settings.preset_table, settings.only_presets
+    )
+    options = parse_options(apply_hints(query))
+    found = get_service().resolve(
+        ref, extension if dot else None, options, request.accept_mimetypes
+    )
+    if found.negotiated:
+        return _negotiated(found)
     if found.target is None:
         original = functools.partial(_original, ref, found.record)
         return _sandboxed(_send(original, found.etag, found.record))
     response = _send(functools.partial(_variant, found), found.etag, found.record)
     filename = f"{ref}.{extension or found.target.extension}"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    return _sandboxed(response)
+
+
+def _negotiated(found: Download) -> Response:
+    """``<ref>.auto``: the variant in the chosen format, or (PROGIMAGE_AUTO_REDIRECT)
+    a redirect to its concrete URL; either way varying on Accept."""
+    extension = found.target.extension
+    if get_service().settings.auto_redirect:
+        query = request.query_string.decode("ascii", "replace")
+        location = f"/storage/{found.ref}.{extension}" + (f"?{query}" if query else "")
+        response = redirect(location, code=302)
+        response.headers["Cache-Control"] = AUTO_REDIRECT_CACHE
+    else:
+        response = _send(functools.partial(_variant, found), found.etag, found.record)
+        filename = f"{found.ref}.{extension}"
+        response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.vary.add("Accept")
     return _sandboxed(response)
 
 

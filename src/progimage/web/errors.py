@@ -18,6 +18,7 @@ from ..exceptions import (
     InvalidOptions,
     InvalidUpload,
     MissingCredentials,
+    NotAcceptable,
     ServiceError,
     StorageFull,
     StorageUnavailable,
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     UnsupportedImage: 400,
     UnknownFormat: 400,
     ImageNotFound: 404,
+    NotAcceptable: 406,
     ImageTooLarge: 422,
     ConversionFailed: 422,
     MissingCredentials: 401,
@@ -57,6 +59,8 @@ HEADERS_BY_ERROR: dict[type[ServiceError], dict[str, str]] = {
     # Refused before any wait: the queue moves within the time limit.
     ConvertersBusy: {"Retry-After": "5"},
     StorageFull: {"Retry-After": "300"},
+    # The answer depends on the Accept header: caches must key on it.
+    NotAcceptable: {"Vary": "Accept"},
 }
 
 # Where werkzeug raises its 413s for multipart bodies (pinned by tests/test_limits.py):
