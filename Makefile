@@ -23,7 +23,7 @@ FUZZ_SEEDS ?= ../shared/corpus/images
 ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
-.PHONY: install install-runtime run dev test test-fast lock clean bench fuzz attack
+.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders fuzz attack
 
 # `make run` needs the runtime packages only; `make test` adds the development ones
 # (pytest, Playwright, moto, Schemathesis...). A stamp for each, so switching works.
@@ -66,6 +66,9 @@ test-fast: install
 # thumbor, the comparison, goes into a virtualenv of its own: it pins its own Pillow.
 bench: install $(TOOLS)/thumbor/bin/thumbor
 	PYTHONPATH=src:tests .venv/bin/python bench/run.py
+
+bench-encoders: install
+	PYTHONPATH=src:tests:bench .venv/bin/python bench/encoders.py
 
 $(TOOLS)/thumbor/bin/thumbor:
 	$(PYTHON) -m venv $(TOOLS)/thumbor

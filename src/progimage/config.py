@@ -21,6 +21,8 @@ RANGES = (
     ("png_compress_level", 0, 9),
     ("webp_quality", 0, 100),
     ("webp_method", 0, 6),
+    ("avif_quality", 0, 100),
+    ("avif_speed", 0, 10),
 )
 BOOLEANS = {
     "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False,
@@ -61,6 +63,9 @@ class Settings:
     png_compress_level: int = 3
     webp_quality: int = 80
     webp_method: int = 2
+    # AVIF quality and speed (0-10, higher is faster): see docs/benchmarks.md.
+    avif_quality: int = 60
+    avif_speed: int = 8
     # Seconds a conversion may run before it is stopped and answers 503.
     convert_timeout: float = 30.0
     # Converter processes per server process (conversions run outside the server).

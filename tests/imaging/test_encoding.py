@@ -10,6 +10,8 @@ from PIL import Image
 from progimage import create_app
 from progimage.config import Settings, SettingsError
 from progimage.imaging import encoder_params
+from progimage.imaging.converter import convert
+from progimage.imaging.formats import FormatRegistry
 
 
 def _variant(settings: Settings, ext: str) -> bytes:
@@ -68,6 +70,7 @@ def test_animated_gif_keeps_frames_with_encoder_settings(client):
     ({"PROGIMAGE_JPEG_OPTIMIZE": "maybe"}, "must be true or false"),
     ({"PROGIMAGE_PNG_COMPRESS_LEVEL": "10"}, "between 0 and 9"),
     ({"PROGIMAGE_WEBP_METHOD": "-1"}, "between 0 and 6"),
+    ({"PROGIMAGE_AVIF_SPEED": "11"}, "between 0 and 10"),
     ({"PROGIMAGE_JPEG_QUALITY": "0"}, "between 1 and 95"),
     ({"PROGIMAGE_CACHE_MAX_BYTES": "-1"}, "PROGIMAGE_CACHE_MAX_BYTES"),
     ({"PROGIMAGE_ACCEL_REDIRECT": "internal"}, "must start with '/'"),
@@ -84,3 +87,39 @@ def test_bad_settings_fail_at_start(variables, message):
 def test_boolean_settings_parse(raw, value):
     """Booleans accept true/false, yes/no and 1/0."""
     assert Settings.from_env({"PROGIMAGE_JPEG_OPTIMIZE": raw}).jpeg_optimize is value
+
+
+def _avif_save_params(monkeypatch, settings: Settings) -> dict:
+    """Convert a PNG to AVIF in this process with the encoder table of ``settings``,
+    and return the keyword arguments Pillow's AVIF save handler received."""
+    seen: dict = {}
+    save = Image.SAVE["AVIF"]
+
+    def spy(image, fp, filename):
+        seen.update(image.encoderinfo)
+        save(image, fp, filename)
+
+    monkeypatch.setitem(Image.SAVE, "AVIF", spy)
+    registry = FormatRegistry.from_pillow()
+    data = convert(
+        io.BytesIO(make_image("PNG", size=(32, 24))), registry.for_name("AVIF"),
+        registry, 10_000, encoder=encoder_params(settings)["AVIF"],
+    )
+    assert decode(data).size == (32, 24)
+    return seen
+
+
+def test_avif_is_encoded_at_the_chosen_speed(monkeypatch):
+    """AVIF is written at speed 8 and quality 60 (docs/benchmarks.md#encoders), not
+    at Pillow's slower default speed 6."""
+    params = _avif_save_params(monkeypatch, Settings())
+    assert (params["speed"], params["quality"]) == (8, 60)
+
+
+def test_avif_settings_override_speed_and_quality(monkeypatch):
+    """PROGIMAGE_AVIF_SPEED and PROGIMAGE_AVIF_QUALITY reach Pillow's encoder."""
+    settings = Settings.from_env(
+        {"PROGIMAGE_AVIF_SPEED": "3", "PROGIMAGE_AVIF_QUALITY": "45"}
+    )
+    params = _avif_save_params(monkeypatch, settings)
+    assert (params["speed"], params["quality"]) == (3, 45)

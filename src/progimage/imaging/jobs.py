@@ -60,4 +60,5 @@ def encoder_params(settings: Settings) -> dict[str, dict[str, object]]:
         },
         "PNG": {"compress_level": settings.png_compress_level},
         "WEBP": {"quality": settings.webp_quality, "method": settings.webp_method},
+        "AVIF": {"quality": settings.avif_quality, "speed": settings.avif_speed},
     }
