@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 
 MIB = 1024 * 1024
 LOG_FORMATS = ("text", "json")
+SIGNED_READS = ("off", "variants", "all")
 
 
 # Settings with a bounded range: (name, lowest, highest).
@@ -67,6 +68,12 @@ class Settings:
     api_keys: str = ""
     # With API keys set, also require a key to read images (1) or not (0).
     private_reads: bool = False
+    # Comma-separated keys that sign image URLs: the first signs, all verify (rotation).
+    signing_keys: str = ""
+    # Which reads need a valid ?sig=: "variants" (conversions), "all", or "off".
+    signed_reads: str = "off"
+    # With signed reads, let a request whose only option is ?preset= go unsigned (1).
+    unsigned_presets: bool = False
     # Comma-separated origins allowed to call the API from browsers ("*" for any).
     cors_origins: str = ""
     # Log lines (one per request, plus errors) as "text" or as "json" objects.
@@ -102,6 +109,17 @@ class Settings:
             raise SettingsError("PROGIMAGE_ACCEL_REDIRECT must start with '/'")
         if self.private_reads and not self.keys:
             raise SettingsError("PROGIMAGE_PRIVATE_READS needs PROGIMAGE_API_KEYS")
+        self._check_signing()
+
+    def _check_signing(self) -> None:
+        """:raises SettingsError: signed reads are unknown, or on without keys."""
+        if self.signed_reads not in SIGNED_READS:
+            raise SettingsError(
+                f"PROGIMAGE_SIGNED_READS must be one of {', '.join(SIGNED_READS)}, "
+                f"not {self.signed_reads!r}"
+            )
+        if self.signed_reads != "off" and not self.signature_keys:
+            raise SettingsError("PROGIMAGE_SIGNED_READS needs PROGIMAGE_SIGNING_KEYS")
 
     @property
     def convert_waiting(self) -> int:
@@ -112,6 +130,11 @@ class Settings:
     def keys(self) -> tuple[str, ...]:
         """The API keys, without blanks; empty when the API is open."""
         return _split(self.api_keys)
+
+    @property
+    def signature_keys(self) -> tuple[str, ...]:
+        """The URL signing keys, the one that signs first; empty: none."""
+        return _split(self.signing_keys)
 
     @property
     def origins(self) -> tuple[str, ...]:

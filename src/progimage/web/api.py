@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import io
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import BinaryIO
@@ -21,6 +22,7 @@ from ..storage import ImageRecord
 from . import get_service, prefers_html
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
+from .signing import checked_query, expires
 
 bp = Blueprint("api", __name__)
 
@@ -101,11 +103,13 @@ def download(name: str) -> Response:
     :raises ImageNotFound: ``ref`` is not a reference, or nothing is stored there.
     :raises InvalidOptions: a query parameter is unknown or has a bad value.
     :raises UnknownFormat: the extension names no format we write.
-    :raises ServiceError: what ``ImageService.variant`` raises converting it.
+    :raises ServiceError: what ``ImageService.variant`` raises converting it, and
+        what ``signing.checked_query`` raises when signed reads are on.
     """
     ref, dot, extension = name.partition(".")
     check_reference(ref)
-    options = parse_options(request.args.to_dict(flat=False))
+    query = checked_query(f"/storage/{name}", conversion=bool(dot))
+    options = parse_options(query)
     found = get_service().resolve(ref, extension if dot else None, options)
     if found.target is None:
         original = functools.partial(_original, ref, found.record)
@@ -117,8 +121,13 @@ def download(name: str) -> Response:
 
 
 def _sandboxed(response: Response) -> Response:
-    """An image answer: whatever its bytes, a browser must not run them."""
+    """An image answer: whatever its bytes, a browser must not run them; and a
+    signed URL's answer is kept by caches no longer than the URL is valid."""
     response.headers["Content-Security-Policy"] = SANDBOX
+    deadline = expires()
+    if deadline is not None and not get_service().settings.private_reads:
+        left = max(0, min(ONE_YEAR, deadline - int(time.time())))
+        response.headers["Cache-Control"] = f"public, max-age={left}"
     return response
 
 
@@ -149,6 +158,7 @@ def info(ref: str) -> Response:
     :raises ImageNotFound: nothing is stored under ``ref``.
     """
     check_reference(ref)
+    checked_query(f"/storage/{ref}/info", conversion=False)
     service = get_service()
     record = service.info(ref)
     response = jsonify(

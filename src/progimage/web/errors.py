@@ -13,11 +13,13 @@ from ..exceptions import (
     ConversionOverran,
     ConversionTimedOut,
     ConvertersBusy,
+    ExpiredSignature,
     ImageNotFound,
     ImageTooLarge,
     InvalidOptions,
     InvalidUpload,
     MissingCredentials,
+    MissingSignature,
     ServiceError,
     StorageFull,
     StorageUnavailable,
@@ -25,6 +27,7 @@ from ..exceptions import (
     UnknownFormat,
     UnsupportedImage,
     WrongCredentials,
+    WrongSignature,
 )
 from . import prefers_html
 from .pages import POLICY
@@ -39,6 +42,9 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     ConversionFailed: 422,
     MissingCredentials: 401,
     WrongCredentials: 403,
+    MissingSignature: 403,
+    WrongSignature: 403,
+    ExpiredSignature: 403,
     ConversionTimedOut: 503,
     ConversionOverran: 503,
     ConvertersBusy: 503,
