@@ -74,6 +74,12 @@ class Settings:
     signed_reads: str = "off"
     # With signed reads, let a request whose only option is ?preset= go unsigned (1).
     unsigned_presets: bool = False
+    # Comma-separated widths, heights and pixel ratios (dpr) a request may ask for;
+    # empty: any. Others answer 400, or with PROGIMAGE_SNAP_SIZES=1 the nearest is used.
+    allowed_widths: str = ""
+    allowed_heights: str = ""
+    allowed_dpr: str = ""
+    snap_sizes: bool = False
     # Comma-separated origins allowed to call the API from browsers ("*" for any).
     cors_origins: str = ""
     # Log lines (one per request, plus errors) as "text" or as "json" objects.
@@ -110,6 +116,12 @@ class Settings:
         if self.private_reads and not self.keys:
             raise SettingsError("PROGIMAGE_PRIVATE_READS needs PROGIMAGE_API_KEYS")
         self._check_signing()
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """:raises SettingsError: an allowed-size list is not positive numbers."""
+        for name in ("allowed_widths", "allowed_heights", "allowed_dpr"):
+            _numbers(f"PROGIMAGE_{name.upper()}", getattr(self, name))
 
     def _check_signing(self) -> None:
         """:raises SettingsError: signed reads are unknown, or on without keys."""
@@ -135,6 +147,13 @@ class Settings:
     def signature_keys(self) -> tuple[str, ...]:
         """The URL signing keys, the one that signs first; empty: none."""
         return _split(self.signing_keys)
+
+    @property
+    def allowed_sizes(self) -> dict[str, tuple[float, ...]]:
+        """Query parameter (w, h, dpr) -> the values allowed, for those limited."""
+        lists = {"w": self.allowed_widths, "h": self.allowed_heights,
+                 "dpr": self.allowed_dpr}
+        return {name: _numbers(name, text) for name, text in lists.items() if text}
 
     @property
     def origins(self) -> tuple[str, ...]:
@@ -172,3 +191,19 @@ def _parse(key: str, raw: str, kind: type | str) -> object:
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _numbers(key: str, value: str) -> tuple[float, ...]:
+    """A comma-separated list of positive numbers, rounded to 2 decimals as options
+    are, sorted.
+
+    :raises SettingsError: an item is not a positive number.
+    """
+    try:
+        numbers = tuple(sorted(round(float(item), 2) for item in _split(value)))
+    except ValueError:
+        numbers = (0.0,)
+    if any(number <= 0 for number in numbers):
+        raise SettingsError(f"{key} must be positive numbers separated by commas, "
+                            f"not {value!r}")
+    return numbers

@@ -18,6 +18,7 @@ from ..exceptions import InvalidUpload
 from ..options import parse as parse_options
 from ..references import check_reference
 from ..service import Download
+from ..sizes import restrict
 from ..storage import ImageRecord
 from . import get_service, prefers_html
 from .auth import readers_only, writers_only
@@ -101,7 +102,8 @@ def download(name: str) -> Response:
     operations in the query string (without an extension: in the original's format).
 
     :raises ImageNotFound: ``ref`` is not a reference, or nothing is stored there.
-    :raises InvalidOptions: a query parameter is unknown or has a bad value.
+    :raises InvalidOptions: a query parameter is unknown or has a bad value, or a
+        size is not one of the allowed ones.
     :raises UnknownFormat: the extension names no format we write.
     :raises ServiceError: what ``ImageService.variant`` raises converting it, and
         what ``signing.checked_query`` raises when signed reads are on.
@@ -109,6 +111,8 @@ def download(name: str) -> Response:
     ref, dot, extension = name.partition(".")
     check_reference(ref)
     query = checked_query(f"/storage/{name}", conversion=bool(dot))
+    settings = get_service().settings
+    query = restrict(query, settings.allowed_sizes, settings.snap_sizes)
     options = parse_options(query)
     found = get_service().resolve(ref, extension if dot else None, options)
     if found.target is None:
