@@ -149,8 +149,27 @@ def delete(ref: str) -> Response:
 
     :raises ImageNotFound: nothing is stored under ``ref``.
     """
+    return _removed(ref, get_service().delete)
+
+
+@bp.route("/storage/<ref>/variants", methods=["DELETE"])
+@writers_only
+def purge_variants(ref: str) -> Response:
+    """Remove every cached variant of an image, here and in the shared bucket; the
+    original stays.
+
+    :raises ImageNotFound: nothing is stored under ``ref``.
+    """
+    return _removed(ref, get_service().purge_variants)
+
+
+def _removed(ref: str, remove: Callable[[str], None]) -> Response:
+    """No Content, once ``remove`` has removed what it removes of ``ref``.
+
+    :raises ImageNotFound: ``ref`` is not a reference, or ``remove`` finds nothing.
+    """
     check_reference(ref)
-    get_service().delete(ref)
+    remove(ref)
     return Response(status=204)
 
 
