@@ -13,6 +13,7 @@ SIGNED_READS = ("off", "variants", "all")
 RANGES = (
     ("cache_max_bytes", 0, 2**62),
     ("convert_queue", -1, 10_000),
+    ("trusted_proxies", 0, 10),
     ("jpeg_quality", 1, 95),
     ("png_compress_level", 0, 9),
     ("webp_quality", 0, 100),
@@ -80,6 +81,9 @@ class Settings:
     allowed_heights: str = ""
     allowed_dpr: str = ""
     snap_sizes: bool = False
+    # Proxies in front that set X-Forwarded-For/-Proto/-Host (nginx: 1); their
+    # values are then trusted for the client's address. 0: none, the socket's peer.
+    trusted_proxies: int = 0
     # Comma-separated origins allowed to call the API from browsers ("*" for any).
     cors_origins: str = ""
     # Log lines (one per request, plus errors) as "text" or as "json" objects.
