@@ -1,4 +1,5 @@
-"""The ``progimage`` command: upload, get, info and delete images; serve the API."""
+"""The ``progimage`` command: upload, get, info and delete images, sign image URLs;
+serve the API."""
 
 import argparse
 import contextlib
@@ -9,6 +10,7 @@ import os
 import secrets
 import stat
 import sys
+import time
 import unicodedata
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -82,7 +84,7 @@ def upload(args: argparse.Namespace) -> int:
                 failed += 1
                 continue
             if args.json:
-                url = f"{client.url}/storage/{ref}"
+                url = client.url(ref)
                 details.append({"file": str(path), "ref": ref, "url": url,
                                 **client.info(ref)})
             else:
@@ -98,12 +100,7 @@ def get(args: argparse.Namespace) -> int:
     :raises FileExistsError: the output file exists and ``--force`` is not given.
     """
     ref, extension = args.image
-    # Options left out are None, flags left out False; flags set are sent as 1.
-    query = {name[3:]: 1 if value is True else value
-             for name, value in vars(args).items()
-             if name.startswith("op_") and value is not None and value is not False}
-    if args.no_orient:
-        query["orient"] = 0
+    query = _operations(args)
     # The file is named after what was asked for, never after the server's answer.
     named = ref + (f".{extension}" if extension else "")
     with (_client(args) as client, _output(args.output or named, args.force) as target,
@@ -112,6 +109,33 @@ def get(args: argparse.Namespace) -> int:
     if args.output is None:
         _print(named)
     return 0
+
+
+def sign(args: argparse.Namespace) -> int:
+    """Print the signed URL of an image with the options given; 1 without a key."""
+    ref, extension = args.image
+    if not args.signing_key:
+        _say("sign needs a key: $PROGIMAGE_SIGNING_KEYS (its first) or --signing-key")
+        return 1
+    expires = None
+    if args.expires_in is not None:
+        expires = int(time.time()) + args.expires_in
+    with _client(args) as client:
+        _print(client.url(ref, extension, expires, **_operations(args)))
+    return 0
+
+
+def _operations(args: argparse.Namespace) -> dict[str, object]:
+    """The image operations given as options, as query parameters: options left
+    out are None, flags left out False; flags set are sent as 1."""
+    query: dict[str, object] = {
+        name[3:]: 1 if value is True else value
+        for name, value in vars(args).items()
+        if name.startswith("op_") and value is not None and value is not False
+    }
+    if args.no_orient:
+        query["orient"] = 0
+    return query
 
 
 def info(args: argparse.Namespace) -> int:
@@ -171,6 +195,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the API key of a server that needs one (default: $PROGIMAGE_API_KEY, "
         "better: other users can see a command line)",
     )
+    parser.add_argument(
+        "--signing-key", default=_first(os.environ.get("PROGIMAGE_SIGNING_KEYS", "")),
+        help="the key that signs image URLs (default: the first of "
+        "$PROGIMAGE_SIGNING_KEYS)",
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     sub = commands.add_parser("upload", help="upload images, print their references")
     sub.add_argument("files", nargs="+", type=Path, metavar="FILE")
@@ -210,6 +239,24 @@ def _get_parser(commands: argparse._SubParsersAction) -> None:
                      "(default: REF[.EXT] in this folder)")
     sub.add_argument("-f", "--force", action="store_true",
                      help="replace the output file if it exists")
+    sub.add_argument("--accept", default="", metavar="TYPES",
+                     help="the Accept header, for REF.auto (default */*: JPEG or PNG), "
+                     "e.g. image/avif,image/webp")
+    _add_operations(sub)
+    sub.set_defaults(command=get)
+    sub = commands.add_parser(
+        "sign", help="print a signed URL of an image, converted and processed",
+        description="Print the URL of REF or REF.EXT with the options, signed.",
+    )
+    sub.add_argument("image", metavar="REF[.EXT]", type=_image)
+    sub.add_argument("--expires-in", type=int, metavar="SECONDS",
+                     help="the URL stops working after this many seconds")
+    _add_operations(sub)
+    sub.set_defaults(command=sign)
+
+
+def _add_operations(sub: argparse.ArgumentParser) -> None:
+    """The image operations, as options of a command."""
     for name, kind, text in OPERATIONS:
         sub.add_argument(f"--{name}", dest=f"op_{name}", type=kind, help=text,
                          metavar=kind.__name__.upper().replace("STR", "VALUE"))
@@ -218,10 +265,6 @@ def _get_parser(commands: argparse._SubParsersAction) -> None:
                          help=text)
     sub.add_argument("--no-orient", action="store_true",
                      help="do not apply the EXIF orientation")
-    sub.add_argument("--accept", default="", metavar="TYPES",
-                     help="the Accept header, for REF.auto (default */*: JPEG or PNG), "
-                     "e.g. image/avif,image/webp")
-    sub.set_defaults(command=get)
 
 
 def _reference(text: str) -> str:
@@ -250,7 +293,13 @@ def _image(text: str) -> tuple[str, str]:
 
 def _client(args: argparse.Namespace) -> Client:
     """A client of the server given by ``--url``, with the ``--key``."""
-    return Client(args.url, api_key=args.key or None)
+    return Client(args.url, api_key=args.key or None,
+                  signing_key=args.signing_key or None)
+
+
+def _first(keys: str) -> str:
+    """The first of comma-separated keys: the one that signs."""
+    return next((key.strip() for key in keys.split(",") if key.strip()), "")
 
 
 @contextlib.contextmanager

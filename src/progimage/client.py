@@ -12,9 +12,11 @@ import re
 import uuid
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urlencode
 
 import requests
+
+from .signing import signed_query
 
 #: Called as bytes move with (bytes so far, total bytes or None when unknown).
 Progress = Callable[[int, int | None], None]
@@ -54,11 +56,13 @@ class BearerKey(requests.auth.AuthBase):
 
 class Client:
     """Talks to the ProgImage server at ``url`` (e.g. ``http://127.0.0.1:5000``),
-    with the API key ``api_key`` when the server needs one."""
+    with the API key ``api_key`` when the server needs one, and signing image URLs
+    with ``signing_key`` (the first of PROGIMAGE_SIGNING_KEYS) when given."""
 
     def __init__(self, url: str, session: requests.Session | None = None,
-                 api_key: str | None = None) -> None:
-        self.url = url.rstrip("/")
+                 api_key: str | None = None, signing_key: str | None = None) -> None:
+        self.base_url = url.rstrip("/")
+        self.signing_key = signing_key
         self.session = session or requests.Session()
         self._auth = BearerKey(api_key) if api_key else None
 
@@ -110,7 +114,8 @@ class Client:
         """
         name = f"{ref}.{extension}" if extension else ref
         headers = {"Accept": accept} if accept else {}
-        with self._send("GET", name, params=operations, headers=headers,
+        params = parse_qsl(self._query(name, operations), keep_blank_values=True)
+        with self._send("GET", name, params=params, headers=headers,
                         stream=True) as response:
             length = response.headers.get("Content-Length")
             total = int(length) if length else None
@@ -121,6 +126,30 @@ class Client:
                 if progress:
                     progress(done, total)
             return response.headers.get("Content-Type", "")
+
+    def url(self, ref: str, extension: str = "", expires: int | None = None,
+            **operations: object) -> str:
+        """The address of the image (converted to ``extension`` after
+        ``operations``), signed with the signing key if the client has one, and
+        then valid until the Unix time ``expires`` if given.
+
+        :raises ValueError: ``expires`` is given without a signing key.
+        """
+        name = f"{ref}.{extension}" if extension else ref
+        if expires is not None and not self.signing_key:
+            raise ValueError("an expiry time needs a signing key")
+        query = self._query(name, operations, expires)
+        address = f"{self.base_url}/storage/{quote(name, safe='')}"
+        return f"{address}?{query}" if query else address
+
+    def _query(self, name: str, operations: dict[str, object],
+               expires: int | None = None) -> str:
+        """The query string for ``operations`` on ``name``, signed if we can."""
+        if self.signing_key:
+            return signed_query(self.signing_key, f"/storage/{name}", operations,
+                                expires)
+        return urlencode({option: 1 if value is True else value
+                          for option, value in operations.items()})
 
     def info(self, ref: str) -> dict[str, object]:
         """What the server knows about the image: format, size, digest...
@@ -144,7 +173,7 @@ class Client:
 
         :raises ProgImageError: the answer is an error.
         """
-        url = f"{self.url}/storage/{quote(name, safe='')}{suffix}"
+        url = f"{self.base_url}/storage/{quote(name, safe='')}{suffix}"
         response = self.session.request(method, url, auth=self._auth,
                                         timeout=TIMEOUT, **options)
         try:

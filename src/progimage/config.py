@@ -11,12 +11,14 @@ MIB = 1024 * 1024
 LOG_FORMATS = ("text", "json")
 # Formats PROGIMAGE_AUTO_FORMATS may list (by extension).
 AUTO_FORMAT_CHOICES = ("avif", "webp", "jpeg", "png", "gif")
+SIGNED_READS = ("off", "variants", "all")
 
 
 # Settings with a bounded range: (name, lowest, highest).
 RANGES = (
     ("cache_max_bytes", 0, 2**62),
     ("convert_queue", -1, 10_000),
+    ("trusted_proxies", 0, 10),
     ("jpeg_quality", 1, 95),
     ("png_compress_level", 0, 9),
     ("webp_quality", 0, 100),
@@ -77,6 +79,21 @@ class Settings:
     api_keys: str = ""
     # With API keys set, also require a key to read images (1) or not (0).
     private_reads: bool = False
+    # Comma-separated keys that sign image URLs: the first signs, all verify (rotation).
+    signing_keys: str = ""
+    # Which reads need a valid ?sig=: "variants" (conversions), "all", or "off".
+    signed_reads: str = "off"
+    # With signed reads, let a request whose only option is ?preset= go unsigned (1).
+    unsigned_presets: bool = False
+    # Comma-separated widths, heights and pixel ratios (dpr) a request may ask for;
+    # empty: any. Others answer 400, or with PROGIMAGE_SNAP_SIZES=1 the nearest is used.
+    allowed_widths: str = ""
+    allowed_heights: str = ""
+    allowed_dpr: str = ""
+    snap_sizes: bool = False
+    # Proxies in front that set X-Forwarded-For/-Proto/-Host (nginx: 1); their
+    # values are then trusted for the client's address. 0: none, the socket's peer.
+    trusted_proxies: int = 0
     # Comma-separated origins allowed to call the API from browsers ("*" for any).
     cors_origins: str = ""
     # Log lines (one per request, plus errors) as "text" or as "json" objects.
@@ -125,6 +142,23 @@ class Settings:
         self._check_presets()
         if self.private_reads and not self.keys:
             raise SettingsError("PROGIMAGE_PRIVATE_READS needs PROGIMAGE_API_KEYS")
+        self._check_signing()
+        self._check_sizes()
+
+    def _check_sizes(self) -> None:
+        """:raises SettingsError: an allowed-size list is not positive numbers."""
+        for name in ("allowed_widths", "allowed_heights", "allowed_dpr"):
+            _numbers(f"PROGIMAGE_{name.upper()}", getattr(self, name))
+
+    def _check_signing(self) -> None:
+        """:raises SettingsError: signed reads are unknown, or on without keys."""
+        if self.signed_reads not in SIGNED_READS:
+            raise SettingsError(
+                f"PROGIMAGE_SIGNED_READS must be one of {', '.join(SIGNED_READS)}, "
+                f"not {self.signed_reads!r}"
+            )
+        if self.signed_reads != "off" and not self.signature_keys:
+            raise SettingsError("PROGIMAGE_SIGNED_READS needs PROGIMAGE_SIGNING_KEYS")
 
     def _check_auto_formats(self) -> None:
         """:raises SettingsError: PROGIMAGE_AUTO_FORMATS is empty or names a format
@@ -178,6 +212,18 @@ class Settings:
         return tuple(item.lower() for item in _split(self.auto_formats))
 
     @property
+    def signature_keys(self) -> tuple[str, ...]:
+        """The URL signing keys, the one that signs first; empty: none."""
+        return _split(self.signing_keys)
+
+    @property
+    def allowed_sizes(self) -> dict[str, tuple[float, ...]]:
+        """Query parameter (w, h, dpr) -> the values allowed, for those limited."""
+        lists = {"w": self.allowed_widths, "h": self.allowed_heights,
+                 "dpr": self.allowed_dpr}
+        return {name: _numbers(name, text) for name, text in lists.items() if text}
+
+    @property
     def origins(self) -> tuple[str, ...]:
         """The origins allowed by CORS; empty when browsers may not call the API."""
         return _split(self.cors_origins)
@@ -213,3 +259,19 @@ def _parse(key: str, raw: str, kind: type | str) -> object:
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _numbers(key: str, value: str) -> tuple[float, ...]:
+    """A comma-separated list of positive numbers, rounded to 2 decimals as options
+    are, sorted.
+
+    :raises SettingsError: an item is not a positive number.
+    """
+    try:
+        numbers = tuple(sorted(round(float(item), 2) for item in _split(value)))
+    except ValueError:
+        numbers = (0.0,)
+    if any(number <= 0 for number in numbers):
+        raise SettingsError(f"{key} must be positive numbers separated by commas, "
+                            f"not {value!r}")
+    return numbers

@@ -65,6 +65,19 @@ class WrongCredentials(ServiceError):
     """The request carries an API key that is not accepted."""
 
 
+class MissingSignature(ServiceError):
+    """Signed reads are on and the request carries no ``sig``."""
+
+
+class WrongSignature(ServiceError):
+    """The request's ``sig`` is not the signature of its path and query under any
+    configured signing key (or the URL was altered after signing)."""
+
+
+class ExpiredSignature(ServiceError):
+    """The request is signed, but its ``exp`` time has passed."""
+
+
 class StorageUnavailable(ServiceError):
     """The storage backend cannot be reached or refuses to work; try again later."""
 

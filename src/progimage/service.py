@@ -313,6 +313,16 @@ class ImageService:
         if self.cache is not None:
             self.cache.purge(ref)
 
+    def purge_variants(self, ref: str) -> None:
+        """Remove every cached variant of ``ref``, here and in the shared bucket;
+        the original stays, and the next reads convert again.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        """
+        self.storage.record(ref)
+        if self.cache is not None:
+            self.cache.purge(ref)
+
     def _drop_if_deleted(self, cache: VariantCache, ref: str) -> None:
         """A delete wins over a conversion in flight: the variant just cached is
         removed again (locally and in the shared tier) if the original is gone.

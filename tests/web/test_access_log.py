@@ -1,5 +1,6 @@
 """Access log lines and request ids."""
 
+import dataclasses
 import json
 import logging
 import re
@@ -97,3 +98,22 @@ def test_unknown_log_format_fails_at_start():
     """Any other format is refused with the choices."""
     with pytest.raises(SettingsError, match="one of text, json, not 'xml'"):
         Settings.from_env({"PROGIMAGE_LOG_FORMAT": "xml"})
+
+
+@pytest.mark.parametrize("hops, forwarded, seen", [
+    (0, "203.0.113.7", "127.0.0.1"),
+    (1, "203.0.113.7", "203.0.113.7"),
+    (1, "198.51.100.9, 203.0.113.7", "203.0.113.7"),
+    (2, "198.51.100.9, 203.0.113.7", "198.51.100.9"),
+])
+def test_the_client_address_comes_from_trusted_proxies_only(
+    app_factory, settings, caplog, hops, forwarded, seen,
+):
+    """PROGIMAGE_TRUSTED_PROXIES hops of X-Forwarded-For are believed, no more: a
+    client cannot pick its address by sending the header itself."""
+    app = app_factory(dataclasses.replace(settings, trusted_proxies=hops))
+    caplog.set_level(logging.INFO, ACCESS)
+    app.test_client().get("/healthz", headers={"X-Forwarded-For": forwarded},
+                          environ_base={"REMOTE_ADDR": "127.0.0.1"})
+    [record] = access_lines(caplog)
+    assert json.loads(logs.JsonFormatter().format(record))["client"] == seen

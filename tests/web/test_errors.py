@@ -16,6 +16,7 @@ EXPECTED = {
     "InvalidUpload": 400, "InvalidOptions": 400, "UnsupportedImage": 400,
     "UnknownFormat": 400, "ImageNotFound": 404, "ImageTooLarge": 422,
     "ConversionFailed": 422, "MissingCredentials": 401, "WrongCredentials": 403,
+    "MissingSignature": 403, "WrongSignature": 403, "ExpiredSignature": 403,
     "ConversionTimedOut": 503, "ConversionOverran": 503, "ConvertersBusy": 503,
     "StorageUnavailable": 503, "StoredImageCorrupt": 503, "StorageFull": 507,
     "NotAcceptable": 406,

@@ -1,6 +1,7 @@
 """The HTTP side: the app factory, and what every view shares."""
 
 from flask import Flask, current_app, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import logs
 from ..config import Settings
@@ -40,6 +41,9 @@ def create_app(
     logs.configure(settings.log_format)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
+    if settings.trusted_proxies:
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     monitoring.init_app(app)
     paths.init_app(app)
     metrics = monitoring.get_metrics(app)

@@ -40,6 +40,8 @@ def _finish(response: Response) -> Response:
         "bytes": response.content_length,
         "duration_ms": round((time.perf_counter() - started) * 1000, 1),
         "request_id": request_id,
+        # The socket's peer, or behind PROGIMAGE_TRUSTED_PROXIES the forwarded one.
+        "client": request.remote_addr,
     }
     log.info(
         "%(method)s %(path)s %(status)s %(bytes)s %(duration_ms)sms %(request_id)s",

@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import io
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import BinaryIO
@@ -18,11 +19,13 @@ from ..options import parse as parse_options
 from ..presets import expand as expand_presets
 from ..references import check_reference
 from ..service import Download
+from ..sizes import restrict
 from ..storage import ImageRecord
 from . import get_service, prefers_html
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
 from .hints import apply_hints
+from .signing import checked_query, expires
 
 bp = Blueprint("api", __name__)
 
@@ -105,18 +108,21 @@ def download(name: str) -> Response:
 
     :raises ImageNotFound: ``ref`` is not a reference, or nothing is stored there.
     :raises InvalidOptions: a query parameter is unknown or has a bad value, the
-        preset is unknown, or PROGIMAGE_ONLY_PRESETS refuses the parameters.
+        preset is unknown, PROGIMAGE_ONLY_PRESETS refuses the parameters, or a
+        size is not one of the allowed ones.
     :raises UnknownFormat: the extension names no format we write.
     :raises NotAcceptable: ``<ref>.auto``, and the Accept header takes no candidate.
-    :raises ServiceError: what ``ImageService.variant`` raises converting it.
+    :raises ServiceError: what ``ImageService.variant`` raises converting it, and
+        what ``signing.checked_query`` raises when signed reads are on.
     """
     ref, dot, extension = name.partition(".")
     check_reference(ref)
+    # The signature covers the query as sent: presets and hints are expanded after.
+    query = checked_query(f"/storage/{name}", conversion=bool(dot))
     settings = get_service().settings
-    query = expand_presets(
-        request.args.to_dict(flat=False), settings.preset_table, settings.only_presets
-    )
-    options = parse_options(apply_hints(query))
+    query = expand_presets(query, settings.preset_table, settings.only_presets)
+    query = restrict(apply_hints(query), settings.allowed_sizes, settings.snap_sizes)
+    options = parse_options(query)
     found = get_service().resolve(
         ref, extension if dot else None, options, request.accept_mimetypes
     )
@@ -149,8 +155,13 @@ def _negotiated(found: Download) -> Response:
 
 
 def _sandboxed(response: Response) -> Response:
-    """An image answer: whatever its bytes, a browser must not run them."""
+    """An image answer: whatever its bytes, a browser must not run them; and a
+    signed URL's answer is kept by caches no longer than the URL is valid."""
     response.headers["Content-Security-Policy"] = SANDBOX
+    deadline = expires()
+    if deadline is not None and not get_service().settings.private_reads:
+        left = max(0, min(ONE_YEAR, deadline - int(time.time())))
+        response.headers["Cache-Control"] = f"public, max-age={left}"
     return response
 
 
@@ -168,8 +179,27 @@ def delete(ref: str) -> Response:
 
     :raises ImageNotFound: nothing is stored under ``ref``.
     """
+    return _removed(ref, get_service().delete)
+
+
+@bp.route("/storage/<ref>/variants", methods=["DELETE"])
+@writers_only
+def purge_variants(ref: str) -> Response:
+    """Remove every cached variant of an image, here and in the shared bucket; the
+    original stays.
+
+    :raises ImageNotFound: nothing is stored under ``ref``.
+    """
+    return _removed(ref, get_service().purge_variants)
+
+
+def _removed(ref: str, remove: Callable[[str], None]) -> Response:
+    """No Content, once ``remove`` has removed what it removes of ``ref``.
+
+    :raises ImageNotFound: ``ref`` is not a reference, or ``remove`` finds nothing.
+    """
     check_reference(ref)
-    get_service().delete(ref)
+    remove(ref)
     return Response(status=204)
 
 
@@ -181,6 +211,7 @@ def info(ref: str) -> Response:
     :raises ImageNotFound: nothing is stored under ``ref``.
     """
     check_reference(ref)
+    checked_query(f"/storage/{ref}/info", conversion=False)
     service = get_service()
     record = service.info(ref)
     response = jsonify(

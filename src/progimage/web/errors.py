@@ -13,12 +13,14 @@ from ..exceptions import (
     ConversionOverran,
     ConversionTimedOut,
     ConvertersBusy,
+    ExpiredSignature,
     ImageNotFound,
     ImageTooLarge,
     InvalidOptions,
     InvalidUpload,
     MissingCredentials,
     NotAcceptable,
+    MissingSignature,
     ServiceError,
     StorageFull,
     StorageUnavailable,
@@ -26,6 +28,7 @@ from ..exceptions import (
     UnknownFormat,
     UnsupportedImage,
     WrongCredentials,
+    WrongSignature,
 )
 from . import prefers_html
 from .pages import POLICY
@@ -41,6 +44,9 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     ConversionFailed: 422,
     MissingCredentials: 401,
     WrongCredentials: 403,
+    MissingSignature: 403,
+    WrongSignature: 403,
+    ExpiredSignature: 403,
     ConversionTimedOut: 503,
     ConversionOverran: 503,
     ConvertersBusy: 503,
