@@ -52,15 +52,28 @@ def test_each_domain_error_has_its_status(raising_client, error):
     assert (body["status"], body["detail"]) == (status, f"{error} happened")
 
 
-@pytest.mark.parametrize("error, header", [
-    ("MissingCredentials", "WWW-Authenticate"),
-    ("ConversionTimedOut", "Retry-After"),
-    ("StorageFull", "Retry-After"),
-])
-def test_errors_tell_what_to_do_next(raising_client, error, header):
-    """401 carries a challenge, 503 and 507 say when to retry."""
+# What each error tells the client to do next, written here: a 503 from a slow
+# conversion says come back in 30 s, a full queue in 5 s, a full disk in 5 minutes.
+NEXT_STEP = {
+    "MissingCredentials": {"WWW-Authenticate": 'Bearer realm="progimage"'},
+    "ConversionTimedOut": {"Retry-After": "30"},
+    "ConversionOverran": {"Retry-After": "30"},
+    "ConvertersBusy": {"Retry-After": "5"},
+    "StorageFull": {"Retry-After": "300"},
+}
+
+
+@pytest.mark.parametrize("error", every_domain_error())
+def test_errors_tell_what_to_do_next(raising_client, error):
+    """401 carries a challenge, 503 and 507 say when to retry, with these exact
+    values; the other errors send neither header."""
     response = raising_client.get(f"/raise/{error}")
-    assert response.headers[header]
+    sent = {
+        name: response.headers[name]
+        for name in ("WWW-Authenticate", "Retry-After")
+        if name in response.headers
+    }
+    assert sent == NEXT_STEP.get(error, {})
 
 
 @pytest.mark.parametrize("method, path, status", [
