@@ -76,19 +76,29 @@ def test_errors_tell_what_to_do_next(raising_client, error):
     assert sent == NEXT_STEP.get(error, {})
 
 
-@pytest.mark.parametrize("method, path, status", [
-    ("get", "/nothing/here", 404),
-    ("get", "/storage/", 405),
-    ("patch", "/storage/", 405),
-    ("delete", "/openapi.json", 405),
-    ("get", f"/storage/{uuid.uuid4()}/extra", 404),
+NOT_FOUND = (
+    "The requested URL was not found on the server. If you entered the URL manually "
+    "please check your spelling and try again."
+)
+NOT_ALLOWED = "The method is not allowed for the requested URL."
+
+
+@pytest.mark.parametrize("method, path, status, detail", [
+    ("get", "/nothing/here", 404, NOT_FOUND),
+    ("get", "/storage/", 405, NOT_ALLOWED),
+    ("patch", "/storage/", 405, NOT_ALLOWED),
+    ("delete", "/openapi.json", 405, NOT_ALLOWED),
+    ("get", f"/storage/{uuid.uuid4()}/extra", 404, NOT_FOUND),
 ])
-def test_routing_errors_are_problem_json(client, method, path, status):
-    """werkzeug's own 404 and 405 are problem documents too (405 keeps Allow)."""
+def test_routing_errors_are_problem_json(client, method, path, status, detail):
+    """werkzeug's own 404 and 405 are problem documents too, with werkzeug's
+    explanation (405 keeps Allow)."""
     response = getattr(client, method)(path)
     assert response.status_code == status
     assert response.mimetype == "application/problem+json"
-    assert set(response.get_json()) == PROBLEM_FIELDS
+    body = response.get_json()
+    assert set(body) == PROBLEM_FIELDS
+    assert (body["status"], body["detail"]) == (status, detail)
     if status == 405:
         assert "PUT" in response.headers["Allow"] or "GET" in response.headers["Allow"]
 
@@ -108,3 +118,21 @@ def test_error_pages_for_browsers_carry_the_page_policy(client, path):
     assert "default-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
     assert "object-src 'none'" in policy
+
+
+def test_unexpected_error_is_a_logged_500_without_internals(app, caplog):
+    """An exception no handler knows answers 500 with a fixed sentence, and the
+    traceback goes to the log, not to the client."""
+    def crash():
+        raise RuntimeError("secret internals")
+
+    app.add_url_rule("/crash", view_func=crash)
+    response = app.test_client().get("/crash")
+    assert response.status_code == 500
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json() == {
+        "type": "about:blank", "title": "Internal Server Error", "status": 500,
+        "detail": "the server failed to handle this request; it has been logged",
+    }
+    [record] = [r for r in caplog.records if r.getMessage() == "unexpected error"]
+    assert record.exc_info[1].args == ("secret internals",)
