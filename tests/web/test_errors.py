@@ -136,3 +136,19 @@ def test_unexpected_error_is_a_logged_500_without_internals(app, caplog):
     }
     [record] = [r for r in caplog.records if r.getMessage() == "unexpected error"]
     assert record.exc_info[1].args == ("secret internals",)
+
+
+def test_an_error_left_out_of_the_table_answers_400(app):
+    """A domain error no one added to the table still answers as problem JSON,
+    with 400 and no extra headers (the test above makes adding it a must)."""
+    class Unlisted(exceptions.ServiceError):
+        """An error nobody put in the table."""
+
+    def fail():
+        raise Unlisted("unlisted happened")
+
+    app.add_url_rule("/unlisted", view_func=fail)
+    response = app.test_client().get("/unlisted")
+    assert response.status_code == 400
+    assert response.get_json()["detail"] == "unlisted happened"
+    assert "Retry-After" not in response.headers
