@@ -114,6 +114,9 @@ def test_error_pages_for_browsers_carry_the_page_policy(client, path):
     response = client.get(path, headers={"Accept": browser})
     assert response.status_code == 404
     assert response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "<title>404 Not Found · ProgImage</title>" in page
+    assert "<h1>Not Found</h1>" in page
     policy = response.headers["Content-Security-Policy"]
     assert "default-src 'self'" in policy
     assert "frame-ancestors 'none'" in policy
