@@ -23,7 +23,7 @@ FUZZ_SEEDS ?= ../shared/corpus/images
 ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
-.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders fuzz attack
+.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders fuzz attack mutate
 
 # `make run` needs the runtime packages only; `make test` adds the development ones
 # (pytest, Playwright, moto, Schemathesis...). A stamp for each, so switching works.
@@ -61,6 +61,15 @@ test: install
 test-fast: install
 	$(PIPENV) run lint
 	$(PIPENV) run test --no-cov -q -m "not system and not corpus"
+
+# Mutation testing (slow, not in CI): mutmut breaks the modules listed in setup.cfg's
+# [mutmut] one change at a time and runs the fast tests that reach each change.
+# MUTANTS narrows it to some modules: make mutate MUTANTS='progimage.web.errors*'.
+# PYTHONPATH is dropped: the tests must import mutmut's copy, not src/.
+MUTANTS ?=
+mutate: install
+	env -u PYTHONPATH $(PIPENV) run mutmut run $(MUTANTS)
+	$(PIPENV) run mutmut results
 
 # Starts its own servers on free loopback ports; needs wrk and nginx (Debian packages).
 # thumbor, the comparison, goes into a virtualenv of its own: it pins its own Pillow.

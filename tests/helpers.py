@@ -2,7 +2,9 @@
 
 import contextlib
 import io
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,9 @@ from progimage.config import Settings
 from system_programs import on_ci
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus"
+#: How long a test waits for a thread, a process or a server to reach the state it
+#: expects before it fails (pytest-timeout's suite-wide limit is the last resort).
+PATIENCE = 10.0
 
 
 @contextlib.contextmanager
@@ -122,3 +127,48 @@ def slow_png(side: int = 3000) -> bytes:
     buffer = io.BytesIO()
     Image.merge("RGB", bands).save(buffer, "PNG")
     return buffer.getvalue()
+
+
+def wait_until(condition: Callable[[], bool], what: str = "the expected state",
+               patience: float = PATIENCE) -> None:
+    """Return once ``condition()`` holds; fail after ``patience`` seconds."""
+    deadline = time.monotonic() + patience
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} never came in {patience:g} s"
+        time.sleep(0.01)
+
+
+class HeldConverter:
+    """A converter stand-in holding its job until the test releases it, then
+    reporting that it ran past its limit, as a real one killed at the limit does.
+    How long a real encode takes depends on the machine; tests using this must not.
+
+    With ``hold=False`` it gives up at the job's own limit, like a stuck decoder.
+    """
+
+    def __init__(self, hold: bool = True) -> None:
+        self.hold = hold
+        self.release = threading.Event()
+        self.started = threading.Event()
+        self.stopped = False
+
+    def run(self, job: object, timeout: float) -> bytes:
+        """Wait for ``release`` (or ``timeout`` s, without ``hold``).
+
+        :raises TimeoutError: always, as the pool's limit passed.
+        """
+        self.started.set()
+        self.release.wait(PATIENCE if self.hold else timeout)
+        raise TimeoutError
+
+    def stop(self, grace: float = 0) -> None:
+        """Record that the pool stopped it."""
+        self.stopped = True
+
+
+def hold_converter(pool, hold: bool = True) -> HeldConverter:
+    """Put a ``HeldConverter`` in the free slot of a pool of one converter."""
+    held = HeldConverter(hold)
+    pool._free.get_nowait()
+    pool._free.put(held)
+    return held

@@ -13,7 +13,7 @@ from typing import BinaryIO
 import pytest
 import requests
 
-from helpers import make_image, slow_png, upload
+from helpers import PATIENCE, make_image, slow_png, upload, wait_until
 from live_servers import Gunicorn
 from progimage import admission, create_app
 from progimage.admission import Admission
@@ -23,8 +23,6 @@ from progimage.pool import ConverterPool
 
 # What the stand-in converters are asked to do: they only echo the bytes.
 CONVERSION = None
-# How long a test waits for a thread to reach the state it expects.
-PATIENCE = 10.0
 
 
 class Clock:
@@ -61,14 +59,6 @@ class BlockingConverter:
 
     def stop(self, grace: float = 0) -> None:
         """Nothing to stop."""
-
-
-def wait_until(condition: Callable[[], bool]) -> None:
-    """Return once ``condition()`` holds; fail after PATIENCE seconds."""
-    deadline = time.monotonic() + PATIENCE
-    while not condition():
-        assert time.monotonic() < deadline, "the expected state never came"
-        time.sleep(0.001)
 
 
 def in_thread(function: Callable[[], object]) -> tuple[threading.Thread, list]:

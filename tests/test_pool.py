@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from helpers import make_image, slow_png
+from helpers import PATIENCE, hold_converter, make_image, wait_until
 from progimage.exceptions import (
     ConversionFailed, ConversionOverran, ConversionTimedOut, UnsupportedImage,
 )
@@ -66,22 +66,23 @@ def test_a_dead_converter_is_replaced(pool):
 
 def test_busy_converters_answer_timed_out(pool):
     """When every converter stays busy past the limit, the request is refused; that
-    is told apart from the job that overran (an upload check answers 422 for it)."""
-    slow, avif = slow_png(), REGISTRY.for_name("AVIF")
+    is told apart from the job that overran (an upload check answers 422 for it).
+    The busy converter is a stand-in held until the refusal is seen: no encode has
+    to be slower than the limit on this machine."""
+    held = hold_converter(pool)
     outcome = []
     thread = threading.Thread(
-        target=lambda: outcome.append(_catch(convert, pool, slow, avif))
+        target=lambda: outcome.append(_catch(convert, pool, make_image()))
     )
     thread.start()
-    # The slot is taken before the converter starts, and the other request's time
-    # limit ends first: the slot comes back too late for this one to convert.
-    while not pool._free.empty():
-        pass
+    wait_until(held.started.is_set, "the first conversion")
     with pytest.raises(ConversionTimedOut) as busy:
         convert(pool, make_image())
-    thread.join()
+    held.release.set()
+    thread.join(PATIENCE)
     assert not isinstance(busy.value, ConversionOverran)
     assert isinstance(outcome[0], ConversionOverran)
+    assert held.stopped
 
 
 def test_a_closed_pool_stops_its_converters(pool):

@@ -2,7 +2,6 @@
 and killed with its converter."""
 
 import os
-import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 from helpers import app_client, decode, make_image, upload
 from progimage import create_app
 from progimage.config import Settings
+from system_programs import require
 
 # Seconds the PostScript tests give a conversion.
 TIMEOUT = 1.0
@@ -32,15 +32,6 @@ def eps(body: str) -> bytes:
 BLACK_SQUARE = eps("0 setgray 0 0 10 10 rectfill")
 
 
-def _ghostscript() -> None:
-    """Skip without Ghostscript, except on CI where it is required."""
-    if shutil.which("gs"):
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        raise RuntimeError("CI=true but Ghostscript (gs) is missing")
-    pytest.skip("Ghostscript (gs, Debian package ghostscript) is not installed")
-
-
 @pytest.fixture(name="server_tmp")
 def _server_tmp(tmp_path, monkeypatch) -> Path:
     """The temporary folder of the server process (and, by inheritance, of its
@@ -56,7 +47,7 @@ def _server_tmp(tmp_path, monkeypatch) -> Path:
 def _postscript_app(tmp_path, server_tmp):
     """An app reading EPS, with one fresh converter (started with ``server_tmp``)
     and a short time limit."""
-    _ghostscript()
+    require("gs")
     app = create_app(Settings(
         storage=str(tmp_path / "data"), postscript=True,
         convert_timeout=TIMEOUT, convert_workers=1,
@@ -76,7 +67,7 @@ def test_eps_upload_is_refused_by_default(client):
 def test_stored_eps_is_not_read_once_the_setting_is_off(tmp_path, server_tmp):
     """An EPS stored while the setting was on converts with 400, not 500, after it
     is turned off."""
-    _ghostscript()
+    require("gs")
     storage = str(tmp_path / "data")
     with app_client(Settings(storage=storage, postscript=True)) as on:
         ref = upload(on, BLACK_SQUARE).get_data(as_text=True)

@@ -6,8 +6,10 @@ Round trips, missing and malformed references are in the contract suite.
 import io
 import os
 import uuid
+from pathlib import Path
 
 import pytest
+from helpers import make_image, upload
 
 from progimage.storage.filesystem import FilesystemStorage
 from storage_samples import RECORD, FailingStream
@@ -42,3 +44,32 @@ def test_abandoned_staging_is_removed_at_start(tmp_path):
     (incoming / "junk").mkdir()
     FilesystemStorage(tmp_path / "store")
     assert sorted(p.name for p in incoming.iterdir()) == [f"{os.getpid()}.alive"]
+
+
+@pytest.fixture(name="fsynced")
+def _fsynced(monkeypatch) -> list[tuple[int, int]]:
+    """The (device, inode) of every file or folder fsynced, in order."""
+    synced: list[tuple[int, int]] = []
+    real_fsync = os.fsync
+
+    def spy(descriptor: int) -> None:
+        status = os.fstat(descriptor)
+        synced.append((status.st_dev, status.st_ino))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    return synced
+
+
+def test_upload_is_fsynced_before_it_is_answered(client, settings, fsynced):
+    """The README promises durable writes: by the time the upload answers, the
+    original, its record and the folder that received the new image were fsynced
+    (a killed process cannot show this: the page cache outlives it)."""
+    response = upload(client, make_image("PNG"))
+    assert response.status_code == 200
+    ref = response.get_data(as_text=True)
+    folder = Path(settings.storage) / ref[:2] / ref[2:4] / ref
+    expected = [folder / "original", folder / "record.json", folder.parent]
+    for path in expected:
+        status = path.stat()
+        assert (status.st_dev, status.st_ino) in fsynced, f"{path} not fsynced"

@@ -2,8 +2,6 @@
 and slow clients in front of nginx."""
 
 import contextlib
-import os
-import shutil
 import socket
 import stat
 import threading
@@ -16,6 +14,7 @@ import requests
 from live_servers import Gunicorn, deploy_site, nginx
 
 from helpers import make_image
+from system_programs import require
 
 pytestmark = pytest.mark.system
 
@@ -76,15 +75,6 @@ SLOW_BODY = (b"PUT /storage/ HTTP/1.1\r\nHost: progimage\r\n"
              b"Content-Length: 100000\r\n\r\n")
 
 
-def _needs_nginx() -> None:
-    """Skip without nginx, except on CI, where it must be installed."""
-    if shutil.which("nginx") or Path("/usr/sbin/nginx").exists():
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail("nginx is not installed (Debian package nginx)")
-    pytest.skip("needs nginx (Debian package nginx)")
-
-
 @contextlib.contextmanager
 def _slow_clients(url: str) -> Iterator[None]:
     """SLOW_SOCKETS connections to ``url`` that send slowly, from a background
@@ -127,7 +117,7 @@ def _seconds_for(url: str) -> float:
 def test_nginx_in_front_keeps_probes_fast_with_200_slow_clients(tmp_path):
     """deploy/nginx.conf in front of gunicorn: while 200 clients trickle headers or
     upload bodies, /healthz and an original answer through nginx in under 1 s."""
-    _needs_nginx()
+    require("nginx")
     storage = tmp_path / "data"
     with Gunicorn(tmp_path, {"PROGIMAGE_STORAGE": str(storage)}, workers=1) as server:
         ref = requests.put(

@@ -16,6 +16,7 @@ import pytest
 import requests
 from PIL import Image
 
+from helpers import wait_until
 from live_servers import Gunicorn
 from progimage.storage.filesystem import FilesystemStorage
 
@@ -95,8 +96,7 @@ def test_no_published_image_is_partial(tmp_path):
             target=keep_uploading, args=(server.url, 0, stop, stored)
         )
         thread.start()
-        while len(stored) < 5:
-            time.sleep(0.05)
+        wait_until(lambda: len(stored) >= 5, "five acknowledged uploads", 60)
         server.kill()
         stop.set()
         thread.join()
@@ -113,8 +113,8 @@ def test_staging_of_a_zombie_writer_is_removed_at_start(tmp_path):
     """A writer killed but not yet reaped (a zombie) counts as gone at start-up."""
     writer = subprocess.Popen([sys.executable, "-c", "pass"])
     stat = Path(f"/proc/{writer.pid}/stat")
-    while stat.read_text().rpartition(")")[2].split()[0] != "Z":
-        time.sleep(0.01)
+    wait_until(lambda: stat.read_text().rpartition(")")[2].split()[0] == "Z",
+               "the writer's exit")
     staging = tmp_path / "data" / ".incoming" / f"{writer.pid}.abc"
     staging.mkdir(parents=True)
     FilesystemStorage(tmp_path / "data")
@@ -136,8 +136,8 @@ def test_sigterm_finishes_the_upload_in_flight(tmp_path):
             client.sendall(head + body[: len(body) // 2])
             time.sleep(1)  # the worker has taken the request and reads its body
             server.process.send_signal(signal.SIGTERM)
-            while "Handling signal: term" not in server.output():
-                time.sleep(0.05)
+            wait_until(lambda: "Handling signal: term" in server.output(),
+                       "gunicorn's SIGTERM log line")
             time.sleep(1)  # the master has passed SIGTERM on to the worker
             client.sendall(body[len(body) // 2:])
             status, answer = read_response(client)

@@ -9,6 +9,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from helpers import PATIENCE
 from live_servers import Gunicorn
 
 pytestmark = pytest.mark.system
@@ -54,15 +55,21 @@ def test_killed_workers_leave_no_metrics_files(tmp_path):
     env = {"PROGIMAGE_STORAGE": str(tmp_path / "data"),
            "PROMETHEUS_MULTIPROC_DIR": str(folder)}
     with Gunicorn(tmp_path, env, workers=2) as server:
-        for _ in range(20):
+        sent = 0
+        deadline = time.monotonic() + PATIENCE
+        # At least 20, until both workers answered some (their access log lines
+        # say which): one worker answering everything would prove no adding up.
+        while sent < 20 or len(server.served_by("GET /healthz")) < 2:
+            assert time.monotonic() < deadline, "one worker answered every request"
             # A new connection each time, so that both workers answer some.
             requests.get(f"{server.url}/healthz", timeout=30,
                          headers={"Connection": "close"}).close()
-        assert healthz_count(server.url) == 20
+            sent += 1
+        assert healthz_count(server.url) == sent
         dead = [kill_a_worker(server, folder) for _ in range(2)]
-        assert healthz_count(server.url) == 20
+        assert healthz_count(server.url) == sent
         requests.get(f"{server.url}/healthz", timeout=30).close()
-        assert healthz_count(server.url) == 21
+        assert healthz_count(server.url) == sent + 1
         names = set(os.listdir(folder))
     assert {"counter_archive.db", "histogram_archive.db"} <= names
     assert not [name for name in names for pid in dead if str(pid) in name]

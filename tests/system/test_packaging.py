@@ -88,6 +88,8 @@ def _installed(tmp_path_factory) -> Path:
     return folder / "venv"
 
 
+# Building and installing the wheel runs pip twice, each allowed 600 s.
+@pytest.mark.timeout(1200)
 @pytest.mark.slow
 @pytest.mark.system
 def test_installed_wheel_serves_an_upload(installed, tmp_path):

@@ -19,16 +19,31 @@ def _cors_client(tmp_path):
     app.extensions["progimage"].close()
 
 
-def test_preflight_from_allowed_origin(cors_client):
-    """A preflight for an upload from the allowed origin is answered with CORS."""
-    response = cors_client.options("/storage/", headers={
-        "Origin": ALLOWED, "Access-Control-Request-Method": "PUT",
+@pytest.mark.parametrize("method, path", [
+    ("GET", "/storage/abc"), ("HEAD", "/storage/abc"), ("PUT", "/storage/"),
+    ("POST", "/storage/"), ("DELETE", "/storage/abc"),
+])
+def test_preflight_from_allowed_origin(cors_client, method, path):
+    """A preflight from the allowed origin is answered for every method the API has,
+    with the Authorization and Content-Type headers and an hour of caching."""
+    response = cors_client.options(path, headers={
+        "Origin": ALLOWED, "Access-Control-Request-Method": method,
         "Access-Control-Request-Headers": "Authorization",
     })
     assert response.status_code == 200
     assert response.headers["Access-Control-Allow-Origin"] == ALLOWED
-    assert "PUT" in response.headers["Access-Control-Allow-Methods"]
-    assert "authorization" in response.headers["Access-Control-Allow-Headers"].lower()
+    allowed = response.headers["Access-Control-Allow-Methods"].split(", ")
+    assert set(allowed) == {"GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"}
+    assert response.headers["Access-Control-Allow-Headers"].lower() == "authorization"
+    assert response.headers["Access-Control-Max-Age"] == "3600"
+
+
+def test_scripts_can_read_the_headers_that_say_what_to_do_next(cors_client):
+    """Where an upload went, its ETag for conditional requests, when to retry and
+    which credentials to send: none is CORS-safelisted, so each must be exposed."""
+    response = cors_client.get("/storage/abc", headers={"Origin": ALLOWED})
+    exposed = response.headers["Access-Control-Expose-Headers"].split(", ")
+    assert set(exposed) == {"Location", "Retry-After", "WWW-Authenticate", "ETag"}
 
 
 def test_upload_from_allowed_origin_exposes_location(cors_client):

@@ -5,6 +5,7 @@ import io
 
 import pytest
 from helpers import decode, make_image, upload
+from prometheus_client.parser import text_string_to_metric_families
 from werkzeug.http import http_date, parse_date
 
 from progimage import create_app
@@ -142,6 +143,17 @@ def _untouched(app, monkeypatch) -> list[str]:
     return opened
 
 
+def _conversions(client) -> float:
+    """Images converted so far, all formats, as /metrics counts them."""
+    text = client.get("/metrics").get_data(as_text=True)
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "progimage_conversions_total"
+    )
+
+
 METHODS = ["GET", "HEAD"]
 
 
@@ -217,17 +229,24 @@ def test_if_match_is_checked_before_if_none_match(client, ref):
     assert response.status_code == 304
 
 
+@pytest.mark.parametrize("validator, condition", [
+    ("ETag", "If-None-Match"), ("Last-Modified", "If-Modified-Since"),
+])
 @pytest.mark.parametrize("path", PATHS)
-def test_304_reads_and_converts_nothing(client, ref, path, untouched):
-    """A current If-Modified-Since answers 304 before the file is opened, even for a
-    variant never converted."""
-    with client.head(f"/storage/{ref}") as first:
-        uploaded = first.headers["Last-Modified"]
+def test_304_reads_and_converts_nothing(client, ref, path, validator, condition,
+                                        untouched):
+    """A current ETag or date answers 304 before the file is opened or converted
+    (for a date, even a variant never converted); the conversions counter agrees."""
+    url = path.format(ref=ref)
+    source = url if validator == "ETag" else f"/storage/{ref}"
+    with client.head(source) as first:
+        value = first.headers[validator]
     untouched.clear()
-    response = client.get(path.format(ref=ref),
-                          headers={"If-Modified-Since": uploaded})
+    conversions = _conversions(client)
+    response = client.get(url, headers={condition: value})
     assert response.status_code == 304
     assert untouched == []
+    assert _conversions(client) == conversions
 
 
 @pytest.mark.parametrize("method", METHODS)

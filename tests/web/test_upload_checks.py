@@ -5,7 +5,7 @@ import os
 import time
 
 import pytest
-from helpers import make_image, upload
+from helpers import hold_converter, make_image, upload
 from PIL import Image
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
@@ -147,34 +147,12 @@ def test_scan_bomb_is_422_at_once(hasty_client):
     assert "more than 100 scans" in response.get_json()["detail"]
 
 
-class StuckConverter:
-    """A converter that never answers, as one decoding a costly image would not:
-    the pool gives up on it at the time limit (a real one is then killed)."""
-
-    def __init__(self) -> None:
-        self.stopped = False
-
-    def run(self, job: object, timeout: float) -> bytes:
-        """Wait out ``timeout``.
-
-        :raises TimeoutError: always, once ``timeout`` s have passed.
-        """
-        time.sleep(timeout)
-        raise TimeoutError
-
-    def stop(self, grace: float = 0) -> None:
-        """Record that the pool stopped it."""
-        self.stopped = True
-
-
 def test_upload_check_past_the_limit_is_422(hasty_client):
     """An upload whose check outlasts the time limit is refused as too costly, not
     stored, not 503. The converter is a stand-in that never answers: how long a real
     decode takes depends on the machine, and this must not."""
     pool = hasty_client.application.extensions["progimage"].converters
-    stuck = StuckConverter()
-    pool._free.get_nowait()
-    pool._free.put(stuck)
+    stuck = hold_converter(pool, hold=False)
     started = time.monotonic()
     response = upload(hasty_client, scan_bomb((300, 200), scans=10))
     assert time.monotonic() - started < 0.5 + 1.0

@@ -15,7 +15,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         origins=list(settings.origins),
         methods=["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
-        # Scripts may read where an upload went and how long to wait before a retry.
-        expose_headers=["Location", "Retry-After", "WWW-Authenticate"],
+        # Scripts may read where an upload went, its ETag and how long to wait to retry.
+        expose_headers=["ETag", "Location", "Retry-After", "WWW-Authenticate"],
         max_age=3600,
     )
