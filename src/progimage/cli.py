@@ -29,6 +29,8 @@ OPERATIONS = (
     ("w", int, "width in pixels"),
     ("h", int, "height in pixels"),
     ("fit", str, "contain, cover, fill or inside"),
+    ("gravity", str, "the part cover keeps: center, n, ne... nw, focus or smart"),
+    ("focus", str, "x,y fractions of the image that cover centres on"),
     ("dpr", float, "device pixel ratio (1-4), multiplies w and h"),
     ("crop", str, "x,y,w,h before resizing"),
     ("rotate", float, "degrees"),

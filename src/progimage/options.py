@@ -16,6 +16,9 @@ from .exceptions import InvalidOptions
 from .references import is_reference
 
 FITS = ("contain", "cover", "fill", "inside")
+# Where fit=cover cuts: the eight compass points, the centre, a focus point or the
+# window with the most detail.
+GRAVITIES = ("center", "n", "ne", "e", "se", "s", "sw", "w", "nw", "focus", "smart")
 FLIPS = {"h": "h", "v": "v", "hv": "hv", "vh": "hv"}
 # Longest side a request may ask for; JPEG and WebP cannot store more anyway.
 MAX_SIDE = 16_383
@@ -42,6 +45,10 @@ class ImageOptions:
     height: int | None = None
     #: How the image fits the box: one of ``FITS``.
     fit: str = "contain"
+    #: Which part ``fit=cover`` keeps: one of ``GRAVITIES``.
+    gravity: str = "center"
+    #: ``(x, y)`` fractions of width and height that ``gravity=focus`` centres on.
+    focus: tuple[float, float] | None = None
     #: ``(x, y, width, height)`` cut from the (oriented) image before resizing.
     crop: Box | None = None
     #: Clockwise rotation in degrees, in [0, 360).
@@ -122,13 +129,30 @@ def parse(query: Mapping[str, list[str]]) -> ImageOptions:
             dpr = value
         else:
             values[field] = value
-    options = ImageOptions(**values)
+    options = _check_gravity(ImageOptions(**values))
     if options.width is None and options.height is None:
-        return replace(options, fit="contain")
-    if (options.width is None or options.height is None) and options.fit != "inside":
+        options = replace(options, fit="contain")
+    elif (options.width is None or options.height is None) and options.fit != "inside":
         # With one side given, cover and fill have nothing to fill: same as contain.
         options = replace(options, fit="contain")
+    if options.fit != "cover":
+        # Only cover cuts: the gravity changes nothing, so the key leaves it out.
+        options = replace(options, gravity="center", focus=None)
     return _apply_dpr(options, dpr)
+
+
+def _check_gravity(options: ImageOptions) -> ImageOptions:
+    """``focus=x,y`` alone means ``gravity=focus``; with another gravity it is an
+    error, and ``gravity=focus`` needs it."""
+    if options.focus is not None and options.gravity == "center":
+        return replace(options, gravity="focus")
+    if options.focus is not None and options.gravity != "focus":
+        raise InvalidOptions(
+            f"parameter 'focus' goes with gravity=focus, not gravity={options.gravity}"
+        )
+    if options.focus is None and options.gravity == "focus":
+        raise InvalidOptions("parameter 'gravity': focus needs focus=x,y")
+    return options
 
 
 def _apply_dpr(options: ImageOptions, dpr: float) -> ImageOptions:
@@ -192,6 +216,21 @@ def _fit(text: str) -> str:
     return text
 
 
+def _gravity(text: str) -> str:
+    if text not in GRAVITIES:
+        raise ValueError(f"must be one of {', '.join(GRAVITIES)}")
+    return text
+
+
+def _focus(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise ValueError("must be x,y: fractions of the width and height, such as "
+                         "0.25,0.5")
+    fraction = _number(0, 1)
+    return fraction(parts[0].strip()), fraction(parts[1].strip())
+
+
 def _flip(text: str) -> str:
     if text not in FLIPS:
         raise ValueError("must be h, v or hv")
@@ -247,8 +286,8 @@ def _render(field: str, value: object) -> str:
         return str(int(value)) if value.is_integer() else repr(value)
     if field == "background":
         return "".join(f"{channel:02x}" for channel in value)
-    if field == "crop":
-        return ",".join(map(str, value))
+    if field in ("crop", "focus"):
+        return ",".join(_render("", part) for part in value)
     return str(value)
 
 
@@ -258,6 +297,8 @@ PARAMETERS: dict[str, tuple[str | None, Callable[[str], object]]] = {
     "w": ("width", _integer(1, MAX_SIDE)),
     "h": ("height", _integer(1, MAX_SIDE)),
     "fit": ("fit", _fit),
+    "gravity": ("gravity", _gravity),
+    "focus": ("focus", _focus),
     "dpr": (None, _number(1, MAX_DPR)),
     "crop": ("crop", _crop),
     "rotate": ("rotate", _angle),

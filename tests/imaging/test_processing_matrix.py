@@ -74,6 +74,8 @@ def queries(draw) -> str:
         "w": st.integers(1, 120).map(str),
         "h": st.integers(1, 120).map(str),
         "fit": st.sampled_from(["contain", "cover", "fill", "inside"]),
+        "gravity": st.sampled_from(["center", "ne", "s", "w", "smart", "focus"]),
+        "focus": st.sampled_from(["0,0", "0.5,0.5", "1,0.25", "0.999,1"]),
         "dpr": st.sampled_from(["1", "1.5", "2", "1.333"]),
         "crop": st.tuples(
             st.integers(0, 20), st.integers(0, 20),
@@ -160,7 +162,10 @@ def test_every_mode_and_option_converts_or_is_refused(image, query, extension):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("query", ["w=40", "w=7&h=90&fit=cover", "blur=2&rotate=33"])
+@pytest.mark.parametrize("query", [
+    "w=40", "w=7&h=90&fit=cover", "blur=2&rotate=33",
+    "w=90&h=7&fit=cover&gravity=smart",
+])
 def test_each_mode_is_resized_and_filtered(mode, query):
     """Every mode goes through resizing (with reduction) and the filters."""
     base = {"La": "LA", "RGBa": "RGBA", "LAB": "RGB", "HSV": "RGB"}.get(mode, mode)
@@ -192,3 +197,10 @@ def test_16_bit_upload_resizes_over_http(client, fmt, mode):
     response = client.get(f"/storage/{ref}.png?w=40")
     assert response.status_code == 200, response.get_data(as_text=True)
     assert decode(response.data).size == (40, 30)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 5), (2, 9), (400, 1)])
+@pytest.mark.parametrize("query", ["w=5&h=1", "w=1&h=5", "w=2&h=2"])
+def test_smart_gravity_on_tiny_images(size, query):
+    """Images too small for an edge filter are cut in the middle, not refused."""
+    check(Image.new("RGB", size), f"{query}&fit=cover&gravity=smart", "png")

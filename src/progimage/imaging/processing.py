@@ -7,12 +7,13 @@ enlarge the image checks the result against the pixel limit before doing the wor
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFilter, ImageOps
 
 from ..exceptions import ImageTooLarge, InvalidOptions
 from ..options import ImageOptions
-from . import modes
+from . import gravity, modes
 from .inspect import orientation
 
 # Clockwise angles that are exact transpositions (Pillow's names count anticlockwise).
@@ -176,7 +177,7 @@ def _resize(
     size = _scaled_size(full_size, options)
     if options.fit == "cover" and options.width and options.height:
         size = (options.width, options.height)
-        box = _centred_box(frame.size, size)
+        box = gravity.cover_box(frame, size, options.gravity, options.focus)
     check_size(size, max_pixels)
     if size == frame.size:
         return frame
@@ -184,16 +185,19 @@ def _resize(
     return frame.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=gap)
 
 
-def _centred_box(
-    size: tuple[int, int], target: tuple[int, int]
-) -> tuple[float, float, float, float]:
-    """The largest centred region of ``size`` with the aspect ratio of ``target``."""
-    width, height = size
-    if width * target[1] > height * target[0]:
-        cut = height * target[0] / target[1]
-        return (width - cut) / 2, 0.0, (width + cut) / 2, float(height)
-    cut = width * target[1] / target[0]
-    return 0.0, (height - cut) / 2, float(width), (height + cut) / 2
+def settle_gravity(frame: Image.Image, options: ImageOptions) -> ImageOptions:
+    """``gravity=smart`` chosen once, on this (first) frame, as a focus point, so
+    that every frame of an animation is cut alike; other options as they are."""
+    if options.gravity != "smart" or options.fit != "cover":
+        return options
+    if not (options.width and options.height):
+        return options
+    if options.orient and orientation(frame) != 1:
+        frame = ImageOps.exif_transpose(frame)
+    if options.crop:
+        frame = _crop(frame, options.crop)
+    focus = gravity.smart_focus(frame, (options.width, options.height))
+    return replace(options, gravity="focus", focus=focus)
 
 
 def _rotate(
