@@ -48,6 +48,10 @@ def options(query: str) -> ImageOptions:
      ImageOptions(9, 9, "cover", gravity="focus", focus=(0.0, 0.5))),
     ("w=9&h=9&gravity=se", ImageOptions(9, 9)),
     ("w=9&fit=cover&focus=0.5,0.5", ImageOptions(9)),
+    ("w=9&h=8&fit=pad", ImageOptions(9, 8, "pad")),
+    ("w=9&fit=pad", ImageOptions(9)),
+    ("pad=1,02,3,0&trim=0", ImageOptions(pad=(1, 2, 3, 0), trim=0)),
+    ("pad=0,0,0,0", ImageOptions()),
 ])
 def test_valid_queries(query, expected):
     """Each parameter converts to its typed, normalised field."""
@@ -91,6 +95,10 @@ def test_valid_queries(query, expected):
     ("focus=0.5,1.01", "parameter 'focus': must be a number at least 0 and at most 1"),
     ("focus=-0.1,0", "parameter 'focus'"),
     ("focus=nan,0", "parameter 'focus'"),
+    ("pad=1,2,3", "parameter 'pad': must be top,right,bottom,left"),
+    ("pad=-1,0,0,0", "parameter 'pad'"),
+    ("pad=16384,0,0,0", "parameter 'pad': each side must be at most 16383"),
+    ("trim=256", "parameter 'trim': must be a whole number from 0 to 255"),
 ])
 def test_invalid_queries(query, message):
     """Bad parameters raise InvalidOptions naming the parameter and the reason."""
@@ -125,7 +133,8 @@ def test_equivalent_queries_share_a_key(first, second):
     ("w=100", "h=100"), ("w=100&fit=cover&h=5", "w=100&fit=fill&h=5"),
     ("w=100", "w=100&fit=inside"),
     ("rotate=90", "rotate=270"), ("q=80", "q=81"), ("strip", "orient=0"),
-    ("", "grayscale"), ("blur=1", "sharpen=1"),
+    ("", "grayscale"), ("blur=1", "sharpen=1"), ("", "trim=0"), ("", "pad=1,0,0,0"),
+    ("w=5&h=5", "w=5&h=5&fit=pad"),
     ("w=5&h=5&fit=cover", "w=5&h=5&fit=cover&gravity=n"),
     ("w=5&h=5&fit=cover&gravity=n", "w=5&h=5&fit=cover&gravity=s"),
     ("w=5&h=5&fit=cover&gravity=smart", "w=5&h=5&fit=cover"),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields, replace
 from .exceptions import InvalidOptions
 from .references import is_reference
 
-FITS = ("contain", "cover", "fill", "inside")
+FITS = ("contain", "cover", "fill", "inside", "pad")
 # Where fit=cover cuts: the eight compass points, the centre, a focus point or the
 # window with the most detail.
 GRAVITIES = ("center", "n", "ne", "e", "se", "s", "sw", "w", "nw", "focus", "smart")
@@ -51,6 +51,10 @@ class ImageOptions:
     focus: tuple[float, float] | None = None
     #: ``(x, y, width, height)`` cut from the (oriented) image before resizing.
     crop: Box | None = None
+    #: Cut borders of the top left pixel's colour, within this distance; None: keep.
+    trim: int | None = None
+    #: Pixels added around the result: ``(top, right, bottom, left)``, filled with bg.
+    pad: Box | None = None
     #: Clockwise rotation in degrees, in [0, 360).
     rotate: float = 0.0
     #: ``"h"``, ``"v"`` or ``"hv"``; empty for none.
@@ -93,6 +97,7 @@ class ImageOptions:
         return bool(
             self.width or self.height or self.crop or self.rotate or self.flip
             or self.grayscale or self.sepia or self.blur or self.sharpen or self.mask
+            or self.pad or self.trim is not None
         )
 
     @property
@@ -251,6 +256,17 @@ def _crop(text: str) -> Box:
     return x, y, width, height
 
 
+def _pad(text: str) -> Box | None:
+    parts = text.split(",")
+    if len(parts) != 4 or not all(re.fullmatch(r"[0-9]{1,5}", p) for p in parts):
+        raise ValueError("must be top,right,bottom,left in whole pixels, such as "
+                         "10,0,10,0")
+    top, right, bottom, left = (int(part) for part in parts)
+    if max(top, right, bottom, left) > MAX_SIDE:
+        raise ValueError(f"each side must be at most {MAX_SIDE}")
+    return (top, right, bottom, left) if any((top, right, bottom, left)) else None
+
+
 def _mask(text: str) -> str:
     shape, _, radius = text.partition(":")
     if text == "circle" or is_reference(text):
@@ -286,7 +302,7 @@ def _render(field: str, value: object) -> str:
         return str(int(value)) if value.is_integer() else repr(value)
     if field == "background":
         return "".join(f"{channel:02x}" for channel in value)
-    if field in ("crop", "focus"):
+    if field in ("crop", "focus", "pad"):
         return ",".join(_render("", part) for part in value)
     return str(value)
 
@@ -301,6 +317,8 @@ PARAMETERS: dict[str, tuple[str | None, Callable[[str], object]]] = {
     "focus": ("focus", _focus),
     "dpr": (None, _number(1, MAX_DPR)),
     "crop": ("crop", _crop),
+    "trim": ("trim", _integer(0, 255)),
+    "pad": ("pad", _pad),
     "rotate": ("rotate", _angle),
     "flip": ("flip", _flip),
     "grayscale": ("grayscale", _flag),

@@ -73,7 +73,9 @@ def queries(draw) -> str:
     choices = {
         "w": st.integers(1, 120).map(str),
         "h": st.integers(1, 120).map(str),
-        "fit": st.sampled_from(["contain", "cover", "fill", "inside"]),
+        "fit": st.sampled_from(["contain", "cover", "fill", "inside", "pad"]),
+        "trim": st.sampled_from(["0", "30", "255"]),
+        "pad": st.sampled_from(["0,0,0,0", "1,2,3,4", "0,90,0,0", "700,0,700,0"]),
         "gravity": st.sampled_from(["center", "ne", "s", "w", "smart", "focus"]),
         "focus": st.sampled_from(["0,0", "0.5,0.5", "1,0.25", "0.999,1"]),
         "dpr": st.sampled_from(["1", "1.5", "2", "1.333"]),
@@ -115,7 +117,9 @@ def promised_size(size: tuple[int, int], query: str) -> tuple[int, int] | None:
     box_w = round(int(given["w"]) * dpr) if "w" in given else None
     box_h = round(int(given["h"]) * dpr) if "h" in given else None
     fit = given.get("fit", "contain")
-    if box_w and box_h and fit in ("cover", "fill"):
+    if "trim" in given:
+        return None  # the image's borders decide
+    if box_w and box_h and fit in ("cover", "fill", "pad"):
         width, height = box_w, box_h
     elif box_w or box_h:
         scale = min(s / whole for s, whole in ((box_w, width), (box_h, height)) if s)
@@ -125,7 +129,10 @@ def promised_size(size: tuple[int, int], query: str) -> tuple[int, int] | None:
     angle = given.get("rotate")
     if angle is not None and angle not in RIGHT_ANGLES:
         return None
-    return (height, width) if RIGHT_ANGLES.get(angle) else (width, height)
+    if RIGHT_ANGLES.get(angle):
+        width, height = height, width
+    top, right, bottom, left = map(int, given.get("pad", "0,0,0,0").split(","))
+    return width + left + right, height + top + bottom
 
 
 def check(image: Image.Image, query: str, extension: str) -> None:
@@ -164,7 +171,7 @@ def test_every_mode_and_option_converts_or_is_refused(image, query, extension):
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("query", [
     "w=40", "w=7&h=90&fit=cover", "blur=2&rotate=33",
-    "w=90&h=7&fit=cover&gravity=smart",
+    "w=90&h=7&fit=cover&gravity=smart", "trim=9&w=30&h=20&fit=pad&pad=1,2,3,4",
 ])
 def test_each_mode_is_resized_and_filtered(mode, query):
     """Every mode goes through resizing (with reduction) and the filters."""

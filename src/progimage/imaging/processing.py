@@ -1,8 +1,9 @@
 """The pixel operations of a request, in their fixed order, applied to one frame.
 
-The order is: orient (EXIF), crop, resize, rotate, flip, filters (grayscale, sepia,
-blur, sharpen), mask. Encoding comes after, in the converter. Every step that can
-enlarge the image checks the result against the pixel limit before doing the work.
+The order is: orient (EXIF), trim, crop, resize, rotate, flip, filters (grayscale,
+sepia, blur, sharpen), mask, pad. Encoding comes after, in the converter. Every step
+that can enlarge the image checks the result against the pixel limit before doing the
+work.
 """
 
 import math
@@ -13,7 +14,7 @@ from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFilter, ImageOps
 
 from ..exceptions import ImageTooLarge, InvalidOptions
 from ..options import ImageOptions
-from . import gravity, modes
+from . import borders, gravity, modes
 from .inspect import orientation
 
 # Clockwise angles that are exact transpositions (Pillow's names count anticlockwise).
@@ -106,6 +107,9 @@ def apply(
         frame = ImageOps.exif_transpose(frame)
     metadata = {key: frame.info[key] for key in METADATA if key in frame.info}
     frame = _prepare(frame, options)
+    if options.trim is not None:
+        frame = borders.trim(frame, options.trim)
+        full_size = frame.size
     if options.crop:
         frame = _crop(frame, options.crop)
         full_size = frame.size
@@ -118,6 +122,8 @@ def apply(
     frame = _filter(frame, options)
     if options.mask:
         frame = _mask(frame, options.mask, mask, max_pixels)
+    if options.pad:
+        frame = _pad(frame, options, max_pixels)
     frame.info.update(metadata)
     return frame
 
@@ -127,7 +133,8 @@ def _prepare(frame: Image.Image, options: ImageOptions) -> Image.Image:
     if frame.mode in DIRECT_MODES or not options.changes_pixels:
         return frame
     geometry_only = not (
-        options.rotate not in (0.0, *RIGHT_ANGLES) or options.mask
+        options.rotate not in (0.0, *RIGHT_ANGLES) or options.mask or options.pad
+        or options.trim is not None or options.fit == "pad"
         or options.grayscale or options.sepia or options.blur or options.sharpen
     )
     if frame.mode in DEEP_MODES:
@@ -179,10 +186,23 @@ def _resize(
         size = (options.width, options.height)
         box = gravity.cover_box(frame, size, options.gravity, options.focus)
     check_size(size, max_pixels)
-    if size == frame.size:
-        return frame
-    gap = None if frame.mode in UNREDUCIBLE_MODES else REDUCING_GAP
-    return frame.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=gap)
+    if size != frame.size:
+        gap = None if frame.mode in UNREDUCIBLE_MODES else REDUCING_GAP
+        frame = frame.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=gap)
+    if options.fit == "pad" and options.width and options.height:
+        box_size = (options.width, options.height)
+        check_size(box_size, max_pixels)
+        offset = ((box_size[0] - size[0]) // 2, (box_size[1] - size[1]) // 2)
+        frame = borders.extend(frame, box_size, offset, options.background)
+    return frame
+
+
+def _pad(frame: Image.Image, options: ImageOptions, max_pixels: int) -> Image.Image:
+    """Add ``pad`` pixels around the frame, filled with ``bg``."""
+    top, right, bottom, left = options.pad or (0, 0, 0, 0)
+    size = (frame.width + left + right, frame.height + top + bottom)
+    check_size(size, max_pixels)
+    return borders.extend(frame, size, (left, top), options.background)
 
 
 def settle_gravity(frame: Image.Image, options: ImageOptions) -> ImageOptions:
