@@ -52,6 +52,9 @@ def options(query: str) -> ImageOptions:
     ("w=9&fit=pad", ImageOptions(9)),
     ("pad=1,02,3,0&trim=0", ImageOptions(pad=(1, 2, 3, 0), trim=0)),
     ("pad=0,0,0,0", ImageOptions()),
+    ("brightness=1.234&contrast=0&saturation=10&gamma=0.01",
+     ImageOptions(brightness=1.23, contrast=0.0, saturation=10.0, gamma=0.01)),
+    ("brightness=1&gamma=1.004", ImageOptions()),
 ])
 def test_valid_queries(query, expected):
     """Each parameter converts to its typed, normalised field."""
@@ -99,6 +102,10 @@ def test_valid_queries(query, expected):
     ("pad=-1,0,0,0", "parameter 'pad'"),
     ("pad=16384,0,0,0", "parameter 'pad': each side must be at most 16383"),
     ("trim=256", "parameter 'trim': must be a whole number from 0 to 255"),
+    ("brightness=-1", "parameter 'brightness': must be a number at least 0 and at"),
+    ("contrast=10.01", "parameter 'contrast'"),
+    ("saturation=inf", "parameter 'saturation'"),
+    ("gamma=0.004", "parameter 'gamma': must be a number above 0"),
 ])
 def test_invalid_queries(query, message):
     """Bad parameters raise InvalidOptions naming the parameter and the reason."""
@@ -134,7 +141,8 @@ def test_equivalent_queries_share_a_key(first, second):
     ("w=100", "w=100&fit=inside"),
     ("rotate=90", "rotate=270"), ("q=80", "q=81"), ("strip", "orient=0"),
     ("", "grayscale"), ("blur=1", "sharpen=1"), ("", "trim=0"), ("", "pad=1,0,0,0"),
-    ("w=5&h=5", "w=5&h=5&fit=pad"),
+    ("w=5&h=5", "w=5&h=5&fit=pad"), ("brightness=1.1", "contrast=1.1"),
+    ("gamma=1.01", ""),
     ("w=5&h=5&fit=cover", "w=5&h=5&fit=cover&gravity=n"),
     ("w=5&h=5&fit=cover&gravity=n", "w=5&h=5&fit=cover&gravity=s"),
     ("w=5&h=5&fit=cover&gravity=smart", "w=5&h=5&fit=cover"),

@@ -25,8 +25,11 @@ MAX_SIDE = 16_383
 MAX_DPR = 4.0
 MAX_BLUR = 100.0
 MAX_SHARPEN = 10.0
-# Decimal numbers (dpr, rotate, blur, sharpen) are rounded to this many places when
-# parsed, so that the conversion and the cache key see the same value.
+# brightness, contrast, saturation and gamma: factors, 1 for no change.
+MAX_FACTOR = 10.0
+# Decimal numbers (dpr, focus, rotate, colour factors, blur, sharpen) are rounded
+# to this many places when parsed, so that the conversion and the cache key see the
+# same value.
 DECIMALS = 2
 TRUE = ("", "1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
@@ -61,6 +64,11 @@ class ImageOptions:
     flip: str = ""
     grayscale: bool = False
     sepia: bool = False
+    #: Colour factors (1 = unchanged): 0 is black, flat grey, grey; gamma > 1 lightens.
+    brightness: float = 1.0
+    contrast: float = 1.0
+    saturation: float = 1.0
+    gamma: float = 1.0
     #: Gaussian blur standard deviation in pixels; 0 for none.
     blur: float = 0.0
     #: Unsharp-mask strength (1 = 100 %); 0 for none.
@@ -97,7 +105,14 @@ class ImageOptions:
         return bool(
             self.width or self.height or self.crop or self.rotate or self.flip
             or self.grayscale or self.sepia or self.blur or self.sharpen or self.mask
-            or self.pad or self.trim is not None
+            or self.pad or self.trim is not None or self.adjusts_colour
+        )
+
+    @property
+    def adjusts_colour(self) -> bool:
+        """Whether brightness, contrast, saturation or gamma is asked for."""
+        return (self.brightness, self.contrast, self.saturation, self.gamma) != (
+            1.0, 1.0, 1.0, 1.0
         )
 
     @property
@@ -323,6 +338,10 @@ PARAMETERS: dict[str, tuple[str | None, Callable[[str], object]]] = {
     "flip": ("flip", _flip),
     "grayscale": ("grayscale", _flag),
     "sepia": ("sepia", _flag),
+    "brightness": ("brightness", _number(0, MAX_FACTOR)),
+    "contrast": ("contrast", _number(0, MAX_FACTOR)),
+    "saturation": ("saturation", _number(0, MAX_FACTOR)),
+    "gamma": ("gamma", _number(0, MAX_FACTOR, low_open=True)),
     "blur": ("blur", _number(0, MAX_BLUR, low_open=True)),
     "sharpen": ("sharpen", _number(0, MAX_SHARPEN, low_open=True)),
     "mask": ("mask", _mask),

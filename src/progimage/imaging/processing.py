@@ -1,9 +1,9 @@
 """The pixel operations of a request, in their fixed order, applied to one frame.
 
-The order is: orient (EXIF), trim, crop, resize, rotate, flip, filters (grayscale,
-sepia, blur, sharpen), mask, pad. Encoding comes after, in the converter. Every step
-that can enlarge the image checks the result against the pixel limit before doing the
-work.
+The order is: orient (EXIF), trim, crop, resize, rotate, flip, filters (brightness,
+contrast, saturation, gamma, grayscale, sepia, blur, sharpen), mask, pad. Encoding
+comes after, in the converter. Every step that can enlarge the image checks the
+result against the pixel limit before doing the work.
 """
 
 import math
@@ -14,7 +14,7 @@ from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFilter, ImageOps
 
 from ..exceptions import ImageTooLarge, InvalidOptions
 from ..options import ImageOptions
-from . import borders, gravity, modes
+from . import adjust, borders, gravity, modes
 from .inspect import orientation
 
 # Clockwise angles that are exact transpositions (Pillow's names count anticlockwise).
@@ -134,7 +134,7 @@ def _prepare(frame: Image.Image, options: ImageOptions) -> Image.Image:
         return frame
     geometry_only = not (
         options.rotate not in (0.0, *RIGHT_ANGLES) or options.mask or options.pad
-        or options.trim is not None or options.fit == "pad"
+        or options.trim is not None or options.fit == "pad" or options.adjusts_colour
         or options.grayscale or options.sepia or options.blur or options.sharpen
     )
     if frame.mode in DEEP_MODES:
@@ -249,7 +249,12 @@ def _rotate(
 
 
 def _filter(frame: Image.Image, options: ImageOptions) -> Image.Image:
-    """Grayscale, then sepia, then blur, then sharpen: each only if asked for."""
+    """Colour factors, grayscale, sepia, blur, sharpen: each only if asked for."""
+    if options.adjusts_colour:
+        frame = adjust.adjust(
+            frame, options.brightness, options.contrast, options.saturation,
+            options.gamma,
+        )
     if options.grayscale and frame.mode in ("RGB", "RGBA"):
         frame = frame.convert("LA" if frame.mode == "RGBA" else "L")
     if options.sepia:
