@@ -55,6 +55,7 @@ def options(query: str) -> ImageOptions:
     ("brightness=1.234&contrast=0&saturation=10&gamma=0.01",
      ImageOptions(brightness=1.23, contrast=0.0, saturation=10.0, gamma=0.01)),
     ("brightness=1&gamma=1.004", ImageOptions()),
+    ("pixelate=08", ImageOptions(pixelate=8)),
 ])
 def test_valid_queries(query, expected):
     """Each parameter converts to its typed, normalised field."""
@@ -106,6 +107,7 @@ def test_valid_queries(query, expected):
     ("contrast=10.01", "parameter 'contrast'"),
     ("saturation=inf", "parameter 'saturation'"),
     ("gamma=0.004", "parameter 'gamma': must be a number above 0"),
+    ("pixelate=1", "parameter 'pixelate': must be a whole number from 2 to 1000"),
 ])
 def test_invalid_queries(query, message):
     """Bad parameters raise InvalidOptions naming the parameter and the reason."""

@@ -43,6 +43,7 @@ OPERATIONS = (
     ("gamma", float, "gamma (1 = unchanged, above 1 lightens)"),
     ("blur", float, "Gaussian blur sigma"),
     ("sharpen", float, "sharpening amount"),
+    ("pixelate", int, "side of the square blocks to average the image into"),
     ("mask", str, "circle, rounded:<radius> or another image's reference"),
     ("q", int, "quality 1-100 for lossy formats"),
     ("bg", str, "background colour as hex, e.g. ff8800"),

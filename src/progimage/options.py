@@ -27,6 +27,7 @@ MAX_BLUR = 100.0
 MAX_SHARPEN = 10.0
 # brightness, contrast, saturation and gamma: factors, 1 for no change.
 MAX_FACTOR = 10.0
+MAX_PIXELATE = 1000
 # Decimal numbers (dpr, focus, rotate, colour factors, blur, sharpen) are rounded
 # to this many places when parsed, so that the conversion and the cache key see the
 # same value.
@@ -73,6 +74,8 @@ class ImageOptions:
     blur: float = 0.0
     #: Unsharp-mask strength (1 = 100 %); 0 for none.
     sharpen: float = 0.0
+    #: Side of the square blocks the image is averaged into; 0 for none.
+    pixelate: int = 0
     #: ``"circle"``, ``"rounded:<radius>"`` or the reference of a stored mask image.
     mask: str = ""
     #: Encoder quality 1-100 for lossy formats; None for the encoder's default.
@@ -106,6 +109,7 @@ class ImageOptions:
             self.width or self.height or self.crop or self.rotate or self.flip
             or self.grayscale or self.sepia or self.blur or self.sharpen or self.mask
             or self.pad or self.trim is not None or self.adjusts_colour
+            or self.pixelate
         )
 
     @property
@@ -344,6 +348,7 @@ PARAMETERS: dict[str, tuple[str | None, Callable[[str], object]]] = {
     "gamma": ("gamma", _number(0, MAX_FACTOR, low_open=True)),
     "blur": ("blur", _number(0, MAX_BLUR, low_open=True)),
     "sharpen": ("sharpen", _number(0, MAX_SHARPEN, low_open=True)),
+    "pixelate": ("pixelate", _integer(2, MAX_PIXELATE)),
     "mask": ("mask", _mask),
     "q": ("quality", _integer(1, 100)),
     "lossless": ("lossless", _flag),

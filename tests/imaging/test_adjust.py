@@ -46,3 +46,16 @@ def test_colour_factors_of_a_grey_image_stay_grey(client, store):
     ref = store(encode(Image.new("L", (8, 8), 100)))
     image = fetch(client, f"/storage/{ref}.png?saturation=3&brightness=0.5")
     assert (image.mode, image.getpixel((4, 4))) == ("L", 50)
+
+
+def test_pixelate_averages_square_blocks(client, store):
+    """pixelate=4 fills each 4x4 block (and the narrower ones at the edges) with
+    its mean colour; the size stays."""
+    image = Image.new("L", (10, 4), 0)
+    image.paste(200, (0, 0, 2, 4))  # half of the first block: its mean is 100
+    image.paste(60, (8, 0, 10, 4))  # the whole 2 px wide block at the right edge
+    ref = store(encode(image))
+    result = fetch(client, f"/storage/{ref}.png?pixelate=4")
+    assert result.size == (10, 4)
+    row = [result.getpixel((x, 2)) for x in range(10)]
+    assert row == [100] * 4 + [0] * 4 + [60] * 2

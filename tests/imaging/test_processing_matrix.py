@@ -92,6 +92,7 @@ def queries(draw) -> str:
         "contrast": st.sampled_from(["0", "1.5", "0.001"]),
         "saturation": st.sampled_from(["0", "2.5"]),
         "gamma": st.sampled_from(["0.01", "2.2", "0.004"]),
+        "pixelate": st.sampled_from(["2", "7", "1000", "1"]),
         "sharpen": st.sampled_from(["0.5", "3"]),
         "mask": st.sampled_from(["circle", "rounded:3", "rounded:500"]),
         "q": st.integers(1, 100).map(str),
@@ -176,7 +177,7 @@ def test_every_mode_and_option_converts_or_is_refused(image, query, extension):
 @pytest.mark.parametrize("query", [
     "w=40", "w=7&h=90&fit=cover", "blur=2&rotate=33",
     "w=90&h=7&fit=cover&gravity=smart", "trim=9&w=30&h=20&fit=pad&pad=1,2,3,4",
-    "brightness=1.2&contrast=0.8&saturation=2&gamma=2.2",
+    "brightness=1.2&contrast=0.8&saturation=2&gamma=2.2", "pixelate=7&w=50",
 ])
 def test_each_mode_is_resized_and_filtered(mode, query):
     """Every mode goes through resizing (with reduction) and the filters."""

@@ -1,9 +1,9 @@
 """The pixel operations of a request, in their fixed order, applied to one frame.
 
 The order is: orient (EXIF), trim, crop, resize, rotate, flip, filters (brightness,
-contrast, saturation, gamma, grayscale, sepia, blur, sharpen), mask, pad. Encoding
-comes after, in the converter. Every step that can enlarge the image checks the
-result against the pixel limit before doing the work.
+contrast, saturation, gamma, grayscale, sepia, blur, sharpen, pixelate), mask, pad.
+Encoding comes after, in the converter. Every step that can enlarge the image checks
+the result against the pixel limit before doing the work.
 """
 
 import math
@@ -135,6 +135,7 @@ def _prepare(frame: Image.Image, options: ImageOptions) -> Image.Image:
     geometry_only = not (
         options.rotate not in (0.0, *RIGHT_ANGLES) or options.mask or options.pad
         or options.trim is not None or options.fit == "pad" or options.adjusts_colour
+        or options.pixelate
         or options.grayscale or options.sepia or options.blur or options.sharpen
     )
     if frame.mode in DEEP_MODES:
@@ -267,7 +268,20 @@ def _filter(frame: Image.Image, options: ImageOptions) -> Image.Image:
                 radius=2, percent=round(options.sharpen * 100), threshold=0
             )
         )
+    if options.pixelate > 1:
+        frame = _pixelate(frame, options.pixelate)
     return frame
+
+
+def _pixelate(frame: Image.Image, block: int) -> Image.Image:
+    """Average each ``block`` x ``block`` square (smaller ones at the right and
+    bottom edges) and fill it with that colour; the size stays."""
+    small = frame.reduce(block)
+    # Each output pixel takes the block it lies in: exact squares from the top left.
+    return small.resize(
+        frame.size, Image.Resampling.NEAREST,
+        box=(0, 0, frame.width / block, frame.height / block),
+    )
 
 
 def _sepia(frame: Image.Image) -> Image.Image:
