@@ -67,6 +67,20 @@ def upload(client, data: bytes, name: str = "image", method: str = "PUT",
     )
 
 
+def encode(image: Image.Image, fmt: str = "PNG", **params) -> bytes:
+    """An in-memory image, encoded."""
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **params)
+    return buffer.getvalue()
+
+
+def fetch(client, path: str) -> Image.Image:
+    """GET a derived image; assert it succeeded and decode it."""
+    response = client.get(path)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return decode(response.data)
+
+
 def decode(data: bytes) -> Image.Image:
     """Decode a response body with Pillow."""
     image = Image.open(io.BytesIO(data))

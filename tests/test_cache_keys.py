@@ -77,6 +77,9 @@ def test_equal_keys_mean_identical_images(service, first, second):
     ("rotate=30.006", "rotate=30.01"),
     ("blur=1.234&sharpen=0.5", "blur=1.23&sharpen=0.5"),
     ("w=10&dpr=1.2549", "w=12"),  # 10 x 1.25, rounded to even
+    ("w=4&h=4&fit=cover&focus=0.304,1.0",
+     "w=4&h=4&fit=cover&gravity=focus&focus=0.3,1"),
+    ("w=4&h=4&gravity=smart", "w=4&h=4"),  # contain cuts nothing
 ])
 def test_keys_show_the_values_the_conversion_uses(query, key):
     """Decimals are rounded to 2 places when parsed; the key shows that value."""

@@ -40,6 +40,22 @@ def options(query: str) -> ImageOptions:
     ("bg=1234", ImageOptions(background=(0x11, 0x22, 0x33, 0x44))),
     ("strip&orient=0", ImageOptions(strip=True, orient=False)),
     ("fit=cover", ImageOptions()),
+    ("w=9&h=9&fit=cover&gravity=ne", ImageOptions(9, 9, "cover", gravity="ne")),
+    ("w=9&h=9&fit=cover&gravity=smart", ImageOptions(9, 9, "cover", gravity="smart")),
+    ("w=9&h=9&fit=cover&focus=0.333,1",
+     ImageOptions(9, 9, "cover", gravity="focus", focus=(0.33, 1.0))),
+    ("w=9&h=9&fit=cover&gravity=focus&focus=0,.5",
+     ImageOptions(9, 9, "cover", gravity="focus", focus=(0.0, 0.5))),
+    ("w=9&h=9&gravity=se", ImageOptions(9, 9)),
+    ("w=9&fit=cover&focus=0.5,0.5", ImageOptions(9)),
+    ("w=9&h=8&fit=pad", ImageOptions(9, 8, "pad")),
+    ("w=9&fit=pad", ImageOptions(9)),
+    ("pad=1,02,3,0&trim=0", ImageOptions(pad=(1, 2, 3, 0), trim=0)),
+    ("pad=0,0,0,0", ImageOptions()),
+    ("brightness=1.234&contrast=0&saturation=10&gamma=0.01",
+     ImageOptions(brightness=1.23, contrast=0.0, saturation=10.0, gamma=0.01)),
+    ("brightness=1&gamma=1.004", ImageOptions()),
+    ("pixelate=08", ImageOptions(pixelate=8)),
 ])
 def test_valid_queries(query, expected):
     """Each parameter converts to its typed, normalised field."""
@@ -76,6 +92,22 @@ def test_valid_queries(query, expected):
     ("bg=red", "parameter 'bg': must be a hex colour"),
     ("bg=12345", "parameter 'bg'"),
     ("orient=2", "parameter 'orient'"),
+    ("gravity=top", "parameter 'gravity': must be one of center, n, ne, e, se, s, sw"),
+    ("gravity=focus", "parameter 'gravity': focus needs focus=x,y"),
+    ("gravity=n&focus=0.5,0.5", "parameter 'focus' goes with gravity=focus"),
+    ("focus=0.5", "parameter 'focus': must be x,y"),
+    ("focus=0.5,1.01", "parameter 'focus': must be a number at least 0 and at most 1"),
+    ("focus=-0.1,0", "parameter 'focus'"),
+    ("focus=nan,0", "parameter 'focus'"),
+    ("pad=1,2,3", "parameter 'pad': must be top,right,bottom,left"),
+    ("pad=-1,0,0,0", "parameter 'pad'"),
+    ("pad=16384,0,0,0", "parameter 'pad': each side must be at most 16383"),
+    ("trim=256", "parameter 'trim': must be a whole number from 0 to 255"),
+    ("brightness=-1", "parameter 'brightness': must be a number at least 0 and at"),
+    ("contrast=10.01", "parameter 'contrast'"),
+    ("saturation=inf", "parameter 'saturation'"),
+    ("gamma=0.004", "parameter 'gamma': must be a number above 0"),
+    ("pixelate=1", "parameter 'pixelate': must be a whole number from 2 to 1000"),
 ])
 def test_invalid_queries(query, message):
     """Bad parameters raise InvalidOptions naming the parameter and the reason."""
@@ -96,6 +128,10 @@ def test_invalid_queries(query, message):
     ("w=10&fit=cover", "w=10"),
     ("h=10&fit=fill", "h=10"),
     ("mask=rounded:07", "mask=rounded:7"),
+    ("w=5&h=5&fit=cover&gravity=center", "w=5&h=5&fit=cover"),
+    ("w=5&h=5&gravity=s", "w=5&h=5"),
+    ("w=5&h=5&fit=cover&focus=0.5,0.2", "w=5&h=5&fit=cover&gravity=focus&focus=.5,.2"),
+    ("w=5&h=5&fit=cover&focus=0.501,1", "w=5&h=5&fit=cover&focus=0.5,1.0"),
 ])
 def test_equivalent_queries_share_a_key(first, second):
     """Requests for the same result have the same canonical key."""
@@ -106,7 +142,13 @@ def test_equivalent_queries_share_a_key(first, second):
     ("w=100", "h=100"), ("w=100&fit=cover&h=5", "w=100&fit=fill&h=5"),
     ("w=100", "w=100&fit=inside"),
     ("rotate=90", "rotate=270"), ("q=80", "q=81"), ("strip", "orient=0"),
-    ("", "grayscale"), ("blur=1", "sharpen=1"),
+    ("", "grayscale"), ("blur=1", "sharpen=1"), ("", "trim=0"), ("", "pad=1,0,0,0"),
+    ("w=5&h=5", "w=5&h=5&fit=pad"), ("brightness=1.1", "contrast=1.1"),
+    ("gamma=1.01", ""),
+    ("w=5&h=5&fit=cover", "w=5&h=5&fit=cover&gravity=n"),
+    ("w=5&h=5&fit=cover&gravity=n", "w=5&h=5&fit=cover&gravity=s"),
+    ("w=5&h=5&fit=cover&gravity=smart", "w=5&h=5&fit=cover"),
+    ("w=5&h=5&fit=cover&focus=0.5,0.2", "w=5&h=5&fit=cover&focus=0.5,0.21"),
 ])
 def test_different_queries_have_different_keys(first, second):
     """Requests for different results never share a key."""
@@ -119,6 +161,12 @@ def test_key_is_a_canonical_query_string():
     assert options(query).key() == (
         "w=20&crop=0,0,5,5&grayscale=1&mask=circle&q=70&bg=ffffffff&orient=0"
     )
+
+
+def test_gravity_and_focus_in_the_key():
+    """The key shows the gravity and the rounded focus, after fit."""
+    query = "focus=0.125,1&fit=cover&w=4&h=3&dpr=2"
+    assert options(query).key() == "w=8&h=6&fit=cover&gravity=focus&focus=0.12,1"
 
 
 def test_no_options_have_an_empty_key():

@@ -15,15 +15,22 @@ from dataclasses import dataclass, fields, replace
 from .exceptions import InvalidOptions
 from .references import is_reference
 
-FITS = ("contain", "cover", "fill", "inside")
+FITS = ("contain", "cover", "fill", "inside", "pad")
+# Where fit=cover cuts: the eight compass points, the centre, a focus point or the
+# window with the most detail.
+GRAVITIES = ("center", "n", "ne", "e", "se", "s", "sw", "w", "nw", "focus", "smart")
 FLIPS = {"h": "h", "v": "v", "hv": "hv", "vh": "hv"}
 # Longest side a request may ask for; JPEG and WebP cannot store more anyway.
 MAX_SIDE = 16_383
 MAX_DPR = 4.0
 MAX_BLUR = 100.0
 MAX_SHARPEN = 10.0
-# Decimal numbers (dpr, rotate, blur, sharpen) are rounded to this many places when
-# parsed, so that the conversion and the cache key see the same value.
+# brightness, contrast, saturation and gamma: factors, 1 for no change.
+MAX_FACTOR = 10.0
+MAX_PIXELATE = 1000
+# Decimal numbers (dpr, focus, rotate, colour factors, blur, sharpen) are rounded
+# to this many places when parsed, so that the conversion and the cache key see the
+# same value.
 DECIMALS = 2
 TRUE = ("", "1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
@@ -42,18 +49,33 @@ class ImageOptions:
     height: int | None = None
     #: How the image fits the box: one of ``FITS``.
     fit: str = "contain"
+    #: Which part ``fit=cover`` keeps: one of ``GRAVITIES``.
+    gravity: str = "center"
+    #: ``(x, y)`` fractions of width and height that ``gravity=focus`` centres on.
+    focus: tuple[float, float] | None = None
     #: ``(x, y, width, height)`` cut from the (oriented) image before resizing.
     crop: Box | None = None
+    #: Cut borders of the top left pixel's colour, within this distance; None: keep.
+    trim: int | None = None
+    #: Pixels added around the result: ``(top, right, bottom, left)``, filled with bg.
+    pad: Box | None = None
     #: Clockwise rotation in degrees, in [0, 360).
     rotate: float = 0.0
     #: ``"h"``, ``"v"`` or ``"hv"``; empty for none.
     flip: str = ""
     grayscale: bool = False
     sepia: bool = False
+    #: Colour factors (1 = unchanged): 0 is black, flat grey, grey; gamma > 1 lightens.
+    brightness: float = 1.0
+    contrast: float = 1.0
+    saturation: float = 1.0
+    gamma: float = 1.0
     #: Gaussian blur standard deviation in pixels; 0 for none.
     blur: float = 0.0
     #: Unsharp-mask strength (1 = 100 %); 0 for none.
     sharpen: float = 0.0
+    #: Side of the square blocks the image is averaged into; 0 for none.
+    pixelate: int = 0
     #: ``"circle"``, ``"rounded:<radius>"`` or the reference of a stored mask image.
     mask: str = ""
     #: Encoder quality 1-100 for lossy formats; None for the encoder's default.
@@ -86,6 +108,15 @@ class ImageOptions:
         return bool(
             self.width or self.height or self.crop or self.rotate or self.flip
             or self.grayscale or self.sepia or self.blur or self.sharpen or self.mask
+            or self.pad or self.trim is not None or self.adjusts_colour
+            or self.pixelate
+        )
+
+    @property
+    def adjusts_colour(self) -> bool:
+        """Whether brightness, contrast, saturation or gamma is asked for."""
+        return (self.brightness, self.contrast, self.saturation, self.gamma) != (
+            1.0, 1.0, 1.0, 1.0
         )
 
     @property
@@ -122,13 +153,30 @@ def parse(query: Mapping[str, list[str]]) -> ImageOptions:
             dpr = value
         else:
             values[field] = value
-    options = ImageOptions(**values)
+    options = _check_gravity(ImageOptions(**values))
     if options.width is None and options.height is None:
-        return replace(options, fit="contain")
-    if (options.width is None or options.height is None) and options.fit != "inside":
+        options = replace(options, fit="contain")
+    elif (options.width is None or options.height is None) and options.fit != "inside":
         # With one side given, cover and fill have nothing to fill: same as contain.
         options = replace(options, fit="contain")
+    if options.fit != "cover":
+        # Only cover cuts: the gravity changes nothing, so the key leaves it out.
+        options = replace(options, gravity="center", focus=None)
     return _apply_dpr(options, dpr)
+
+
+def _check_gravity(options: ImageOptions) -> ImageOptions:
+    """``focus=x,y`` alone means ``gravity=focus``; with another gravity it is an
+    error, and ``gravity=focus`` needs it."""
+    if options.focus is not None and options.gravity == "center":
+        return replace(options, gravity="focus")
+    if options.focus is not None and options.gravity != "focus":
+        raise InvalidOptions(
+            f"parameter 'focus' goes with gravity=focus, not gravity={options.gravity}"
+        )
+    if options.focus is None and options.gravity == "focus":
+        raise InvalidOptions("parameter 'gravity': focus needs focus=x,y")
+    return options
 
 
 def _apply_dpr(options: ImageOptions, dpr: float) -> ImageOptions:
@@ -192,6 +240,21 @@ def _fit(text: str) -> str:
     return text
 
 
+def _gravity(text: str) -> str:
+    if text not in GRAVITIES:
+        raise ValueError(f"must be one of {', '.join(GRAVITIES)}")
+    return text
+
+
+def _focus(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise ValueError("must be x,y: fractions of the width and height, such as "
+                         "0.25,0.5")
+    fraction = _number(0, 1)
+    return fraction(parts[0].strip()), fraction(parts[1].strip())
+
+
 def _flip(text: str) -> str:
     if text not in FLIPS:
         raise ValueError("must be h, v or hv")
@@ -210,6 +273,17 @@ def _crop(text: str) -> Box:
     if width == 0 or height == 0:
         raise ValueError("the width and height of the crop must be at least 1")
     return x, y, width, height
+
+
+def _pad(text: str) -> Box | None:
+    parts = text.split(",")
+    if len(parts) != 4 or not all(re.fullmatch(r"[0-9]{1,5}", p) for p in parts):
+        raise ValueError("must be top,right,bottom,left in whole pixels, such as "
+                         "10,0,10,0")
+    top, right, bottom, left = (int(part) for part in parts)
+    if max(top, right, bottom, left) > MAX_SIDE:
+        raise ValueError(f"each side must be at most {MAX_SIDE}")
+    return (top, right, bottom, left) if any((top, right, bottom, left)) else None
 
 
 def _mask(text: str) -> str:
@@ -247,8 +321,8 @@ def _render(field: str, value: object) -> str:
         return str(int(value)) if value.is_integer() else repr(value)
     if field == "background":
         return "".join(f"{channel:02x}" for channel in value)
-    if field == "crop":
-        return ",".join(map(str, value))
+    if field in ("crop", "focus", "pad"):
+        return ",".join(_render("", part) for part in value)
     return str(value)
 
 
@@ -258,14 +332,23 @@ PARAMETERS: dict[str, tuple[str | None, Callable[[str], object]]] = {
     "w": ("width", _integer(1, MAX_SIDE)),
     "h": ("height", _integer(1, MAX_SIDE)),
     "fit": ("fit", _fit),
+    "gravity": ("gravity", _gravity),
+    "focus": ("focus", _focus),
     "dpr": (None, _number(1, MAX_DPR)),
     "crop": ("crop", _crop),
+    "trim": ("trim", _integer(0, 255)),
+    "pad": ("pad", _pad),
     "rotate": ("rotate", _angle),
     "flip": ("flip", _flip),
     "grayscale": ("grayscale", _flag),
     "sepia": ("sepia", _flag),
+    "brightness": ("brightness", _number(0, MAX_FACTOR)),
+    "contrast": ("contrast", _number(0, MAX_FACTOR)),
+    "saturation": ("saturation", _number(0, MAX_FACTOR)),
+    "gamma": ("gamma", _number(0, MAX_FACTOR, low_open=True)),
     "blur": ("blur", _number(0, MAX_BLUR, low_open=True)),
     "sharpen": ("sharpen", _number(0, MAX_SHARPEN, low_open=True)),
+    "pixelate": ("pixelate", _integer(2, MAX_PIXELATE)),
     "mask": ("mask", _mask),
     "q": ("quality", _integer(1, 100)),
     "lossless": ("lossless", _flag),

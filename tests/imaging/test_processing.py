@@ -6,18 +6,12 @@ import pytest
 from PIL import Image, ImageChops, ImageCms
 
 from helpers import (
-    app_client, corpus_image, decode, make_image, upload, with_orientation,
+    app_client, corpus_image, decode, encode, fetch, make_image, upload,
+    with_orientation,
 )
 from progimage.config import Settings
 
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
-
-
-def encode(image: Image.Image, fmt: str = "PNG", **params) -> bytes:
-    """An in-memory image, encoded."""
-    buffer = io.BytesIO()
-    image.save(buffer, fmt, **params)
-    return buffer.getvalue()
 
 
 def quadrants(size: tuple[int, int] = (64, 32), mode: str = "RGB") -> Image.Image:
@@ -56,19 +50,6 @@ def upright(image: Image.Image) -> bool:
             corner_colours(image), (RED, GREEN, BLUE, WHITE), strict=True
         )
     )
-
-
-def fetch(client, path: str) -> Image.Image:
-    """GET a derived image; assert it succeeded and decode it."""
-    response = client.get(path)
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return decode(response.data)
-
-
-@pytest.fixture(name="store")
-def _store(client):
-    """Upload bytes, return the reference."""
-    return lambda data: upload(client, data).get_data(as_text=True)
 
 
 @pytest.mark.parametrize("query, size", [

@@ -73,7 +73,11 @@ def queries(draw) -> str:
     choices = {
         "w": st.integers(1, 120).map(str),
         "h": st.integers(1, 120).map(str),
-        "fit": st.sampled_from(["contain", "cover", "fill", "inside"]),
+        "fit": st.sampled_from(["contain", "cover", "fill", "inside", "pad"]),
+        "trim": st.sampled_from(["0", "30", "255"]),
+        "pad": st.sampled_from(["0,0,0,0", "1,2,3,4", "0,90,0,0", "700,0,700,0"]),
+        "gravity": st.sampled_from(["center", "ne", "s", "w", "smart", "focus"]),
+        "focus": st.sampled_from(["0,0", "0.5,0.5", "1,0.25", "0.999,1"]),
         "dpr": st.sampled_from(["1", "1.5", "2", "1.333"]),
         "crop": st.tuples(
             st.integers(0, 20), st.integers(0, 20),
@@ -84,6 +88,11 @@ def queries(draw) -> str:
         "grayscale": st.just("1"),
         "sepia": st.just("1"),
         "blur": st.sampled_from(["0.3", "2", "0.004"]),
+        "brightness": st.sampled_from(["0", "0.5", "1", "10"]),
+        "contrast": st.sampled_from(["0", "1.5", "0.001"]),
+        "saturation": st.sampled_from(["0", "2.5"]),
+        "gamma": st.sampled_from(["0.01", "2.2", "0.004"]),
+        "pixelate": st.sampled_from(["2", "7", "1000", "1"]),
         "sharpen": st.sampled_from(["0.5", "3"]),
         "mask": st.sampled_from(["circle", "rounded:3", "rounded:500"]),
         "q": st.integers(1, 100).map(str),
@@ -113,7 +122,9 @@ def promised_size(size: tuple[int, int], query: str) -> tuple[int, int] | None:
     box_w = round(int(given["w"]) * dpr) if "w" in given else None
     box_h = round(int(given["h"]) * dpr) if "h" in given else None
     fit = given.get("fit", "contain")
-    if box_w and box_h and fit in ("cover", "fill"):
+    if "trim" in given:
+        return None  # the image's borders decide
+    if box_w and box_h and fit in ("cover", "fill", "pad"):
         width, height = box_w, box_h
     elif box_w or box_h:
         scale = min(s / whole for s, whole in ((box_w, width), (box_h, height)) if s)
@@ -123,7 +134,10 @@ def promised_size(size: tuple[int, int], query: str) -> tuple[int, int] | None:
     angle = given.get("rotate")
     if angle is not None and angle not in RIGHT_ANGLES:
         return None
-    return (height, width) if RIGHT_ANGLES.get(angle) else (width, height)
+    if RIGHT_ANGLES.get(angle):
+        width, height = height, width
+    top, right, bottom, left = map(int, given.get("pad", "0,0,0,0").split(","))
+    return width + left + right, height + top + bottom
 
 
 def check(image: Image.Image, query: str, extension: str) -> None:
@@ -160,7 +174,11 @@ def test_every_mode_and_option_converts_or_is_refused(image, query, extension):
 
 
 @pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("query", ["w=40", "w=7&h=90&fit=cover", "blur=2&rotate=33"])
+@pytest.mark.parametrize("query", [
+    "w=40", "w=7&h=90&fit=cover", "blur=2&rotate=33",
+    "w=90&h=7&fit=cover&gravity=smart", "trim=9&w=30&h=20&fit=pad&pad=1,2,3,4",
+    "brightness=1.2&contrast=0.8&saturation=2&gamma=2.2", "pixelate=7&w=50",
+])
 def test_each_mode_is_resized_and_filtered(mode, query):
     """Every mode goes through resizing (with reduction) and the filters."""
     base = {"La": "LA", "RGBa": "RGBA", "LAB": "RGB", "HSV": "RGB"}.get(mode, mode)
@@ -192,3 +210,10 @@ def test_16_bit_upload_resizes_over_http(client, fmt, mode):
     response = client.get(f"/storage/{ref}.png?w=40")
     assert response.status_code == 200, response.get_data(as_text=True)
     assert decode(response.data).size == (40, 30)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (1, 5), (2, 9), (400, 1)])
+@pytest.mark.parametrize("query", ["w=5&h=1", "w=1&h=5", "w=2&h=2"])
+def test_smart_gravity_on_tiny_images(size, query):
+    """Images too small for an edge filter are cut in the middle, not refused."""
+    check(Image.new("RGB", size), f"{query}&fit=cover&gravity=smart", "png")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from PIL import Image
 
 from helpers import decode, make_image, with_orientation
 from progimage.client import Client
@@ -145,6 +146,25 @@ def test_get_passes_the_preset(live_server, ref, tmp_path):
                  str(tmp_path / "x.png"), url=live_server)
     assert result.returncode == 1
     assert "unknown preset; presets: none are configured" in result.stderr
+
+
+@pytest.mark.parametrize("options, colour", [
+    (["--gravity", "w"], (255, 0, 0)), (["--focus", "0.9,0.5"], (0, 0, 255)),
+])
+def test_get_passes_gravity_and_focus(live_server, tmp_path, options, colour):
+    """``--gravity`` and ``--focus`` choose the part ``--fit cover`` keeps."""
+    stripes = Image.new("RGB", (30, 10), (0, 255, 0))
+    stripes.paste((255, 0, 0), (0, 0, 10, 10))
+    stripes.paste((0, 0, 255), (20, 0, 30, 10))
+    data = io.BytesIO()
+    stripes.save(data, "PNG")
+    with Client(live_server) as images:
+        ref = images.put(io.BytesIO(data.getvalue()))
+    target = tmp_path / "out.png"
+    result = run("get", f"{ref}.png", "--w", "10", "--h", "10", "--fit", "cover",
+                 *options, "-o", str(target), url=live_server)
+    assert result.returncode == 0, result.stderr
+    assert decode(target.read_bytes()).convert("RGB").getpixel((5, 5)) == colour
 
 
 @pytest.mark.parametrize("options, size", [([], (30, 40)), (["--no-orient"], (40, 30))])

@@ -85,6 +85,8 @@ def convert_image(
         **(encoder or {}),
         **_animation_params(image, frames, default_image and target.name == "PNG"),
     }
+    if len(frames) > 1:
+        options = processing.settle_gravity(frames[0], options)
     frames = [
         processing.apply(
             frame, options, full_size=full_size, mask=mask,

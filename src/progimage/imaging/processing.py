@@ -1,18 +1,20 @@
 """The pixel operations of a request, in their fixed order, applied to one frame.
 
-The order is: orient (EXIF), crop, resize, rotate, flip, filters (grayscale, sepia,
-blur, sharpen), mask. Encoding comes after, in the converter. Every step that can
-enlarge the image checks the result against the pixel limit before doing the work.
+The order is: orient (EXIF), trim, crop, resize, rotate, flip, filters (brightness,
+contrast, saturation, gamma, grayscale, sepia, blur, sharpen, pixelate), mask, pad.
+Encoding comes after, in the converter. Every step that can enlarge the image checks
+the result against the pixel limit before doing the work.
 """
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 
 from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFilter, ImageOps
 
 from ..exceptions import ImageTooLarge, InvalidOptions
 from ..options import ImageOptions
-from . import modes
+from . import adjust, borders, gravity, modes
 from .inspect import orientation
 
 # Clockwise angles that are exact transpositions (Pillow's names count anticlockwise).
@@ -105,6 +107,9 @@ def apply(
         frame = ImageOps.exif_transpose(frame)
     metadata = {key: frame.info[key] for key in METADATA if key in frame.info}
     frame = _prepare(frame, options)
+    if options.trim is not None:
+        frame = borders.trim(frame, options.trim)
+        full_size = frame.size
     if options.crop:
         frame = _crop(frame, options.crop)
         full_size = frame.size
@@ -117,6 +122,8 @@ def apply(
     frame = _filter(frame, options)
     if options.mask:
         frame = _mask(frame, options.mask, mask, max_pixels)
+    if options.pad:
+        frame = _pad(frame, options, max_pixels)
     frame.info.update(metadata)
     return frame
 
@@ -126,7 +133,9 @@ def _prepare(frame: Image.Image, options: ImageOptions) -> Image.Image:
     if frame.mode in DIRECT_MODES or not options.changes_pixels:
         return frame
     geometry_only = not (
-        options.rotate not in (0.0, *RIGHT_ANGLES) or options.mask
+        options.rotate not in (0.0, *RIGHT_ANGLES) or options.mask or options.pad
+        or options.trim is not None or options.fit == "pad" or options.adjusts_colour
+        or options.pixelate
         or options.grayscale or options.sepia or options.blur or options.sharpen
     )
     if frame.mode in DEEP_MODES:
@@ -176,24 +185,40 @@ def _resize(
     size = _scaled_size(full_size, options)
     if options.fit == "cover" and options.width and options.height:
         size = (options.width, options.height)
-        box = _centred_box(frame.size, size)
+        box = gravity.cover_box(frame, size, options.gravity, options.focus)
     check_size(size, max_pixels)
-    if size == frame.size:
-        return frame
-    gap = None if frame.mode in UNREDUCIBLE_MODES else REDUCING_GAP
-    return frame.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=gap)
+    if size != frame.size:
+        gap = None if frame.mode in UNREDUCIBLE_MODES else REDUCING_GAP
+        frame = frame.resize(size, Image.Resampling.LANCZOS, box=box, reducing_gap=gap)
+    if options.fit == "pad" and options.width and options.height:
+        box_size = (options.width, options.height)
+        check_size(box_size, max_pixels)
+        offset = ((box_size[0] - size[0]) // 2, (box_size[1] - size[1]) // 2)
+        frame = borders.extend(frame, box_size, offset, options.background)
+    return frame
 
 
-def _centred_box(
-    size: tuple[int, int], target: tuple[int, int]
-) -> tuple[float, float, float, float]:
-    """The largest centred region of ``size`` with the aspect ratio of ``target``."""
-    width, height = size
-    if width * target[1] > height * target[0]:
-        cut = height * target[0] / target[1]
-        return (width - cut) / 2, 0.0, (width + cut) / 2, float(height)
-    cut = width * target[1] / target[0]
-    return 0.0, (height - cut) / 2, float(width), (height + cut) / 2
+def _pad(frame: Image.Image, options: ImageOptions, max_pixels: int) -> Image.Image:
+    """Add ``pad`` pixels around the frame, filled with ``bg``."""
+    top, right, bottom, left = options.pad or (0, 0, 0, 0)
+    size = (frame.width + left + right, frame.height + top + bottom)
+    check_size(size, max_pixels)
+    return borders.extend(frame, size, (left, top), options.background)
+
+
+def settle_gravity(frame: Image.Image, options: ImageOptions) -> ImageOptions:
+    """``gravity=smart`` chosen once, on this (first) frame, as a focus point, so
+    that every frame of an animation is cut alike; other options as they are."""
+    if options.gravity != "smart" or options.fit != "cover":
+        return options
+    if not (options.width and options.height):
+        return options
+    if options.orient and orientation(frame) != 1:
+        frame = ImageOps.exif_transpose(frame)
+    if options.crop:
+        frame = _crop(frame, options.crop)
+    focus = gravity.smart_focus(frame, (options.width, options.height))
+    return replace(options, gravity="focus", focus=focus)
 
 
 def _rotate(
@@ -225,7 +250,12 @@ def _rotate(
 
 
 def _filter(frame: Image.Image, options: ImageOptions) -> Image.Image:
-    """Grayscale, then sepia, then blur, then sharpen: each only if asked for."""
+    """Colour factors, grayscale, sepia, blur, sharpen: each only if asked for."""
+    if options.adjusts_colour:
+        frame = adjust.adjust(
+            frame, options.brightness, options.contrast, options.saturation,
+            options.gamma,
+        )
     if options.grayscale and frame.mode in ("RGB", "RGBA"):
         frame = frame.convert("LA" if frame.mode == "RGBA" else "L")
     if options.sepia:
@@ -238,7 +268,20 @@ def _filter(frame: Image.Image, options: ImageOptions) -> Image.Image:
                 radius=2, percent=round(options.sharpen * 100), threshold=0
             )
         )
+    if options.pixelate > 1:
+        frame = _pixelate(frame, options.pixelate)
     return frame
+
+
+def _pixelate(frame: Image.Image, block: int) -> Image.Image:
+    """Average each ``block`` x ``block`` square (smaller ones at the right and
+    bottom edges) and fill it with that colour; the size stays."""
+    small = frame.reduce(block)
+    # Each output pixel takes the block it lies in: exact squares from the top left.
+    return small.resize(
+        frame.size, Image.Resampling.NEAREST,
+        box=(0, 0, frame.width / block, frame.height / block),
+    )
 
 
 def _sepia(frame: Image.Image) -> Image.Image:
