@@ -74,6 +74,14 @@ class Settings:
     # Read EPS/PostScript uploads (1) with Ghostscript, in the converter processes,
     # or refuse them (0): PostScript is a program, not an image (see docs/security.md).
     postscript: bool = False
+    # Comma-separated host patterns (*.example.com, 10.0.0.0/8) that POST /storage/
+    # url= may fetch from; empty: any public address. The only way to allow a
+    # private one.
+    fetch_allowed_hosts: str = ""
+    # Seconds a fetch by URL may take in all (redirects included); longer answer 504.
+    fetch_timeout: float = 10.0
+    # Seconds to open each connection of a fetch by URL.
+    fetch_connect_timeout: float = 3.0
 
     def __post_init__(self) -> None:
         if not self.storage:
@@ -84,7 +92,7 @@ class Settings:
                 f"not {self.log_format!r}"
             )
         for name in ("max_upload_bytes", "max_pixels", "convert_timeout",
-                     "convert_workers"):
+                     "convert_workers", "fetch_timeout", "fetch_connect_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROGIMAGE_{name.upper()} must be positive")
         for name, low, high in RANGES:
@@ -112,6 +120,11 @@ class Settings:
     def keys(self) -> tuple[str, ...]:
         """The API keys, without blanks; empty when the API is open."""
         return _split(self.api_keys)
+
+    @property
+    def fetch_hosts(self) -> tuple[str, ...]:
+        """The host patterns a fetch by URL is narrowed to; empty: any public one."""
+        return _split(self.fetch_allowed_hosts)
 
     @property
     def origins(self) -> tuple[str, ...]:

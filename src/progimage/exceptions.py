@@ -72,3 +72,17 @@ class StorageUnavailable(ServiceError):
 class StoredImageCorrupt(ServiceError):
     """A stored image fails its integrity check (its record disagrees with its
     bytes): the store was damaged or tampered with, not the client's doing."""
+
+
+class FetchRefused(ServiceError):
+    """A URL to fetch is refused by the rules: not http(s), or its host is not
+    allowed (private, loopback, not listed...)."""
+
+
+class FetchFailed(ServiceError):
+    """The remote side of a URL to fetch failed: unreachable, an error answer, no
+    image, or larger than the upload limit."""
+
+
+class FetchTimedOut(ServiceError):
+    """Fetching a URL took longer than the fetch time limits."""

@@ -5,7 +5,7 @@ import io
 import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import BinaryIO, cast
 
@@ -72,13 +72,14 @@ class ImageService:
         # Settings are frozen: the encoders' defaults are worked out once per app.
         object.__setattr__(self, "_encoders", encoder_params(settings))
 
-    def store(self, upload: BinaryIO) -> str:
-        """Check that ``upload`` is a readable image, store it and return its reference.
+    def store(self, upload: BinaryIO, source_url: str = "") -> str:
+        """Check that ``upload`` is a readable image, store it and return its reference;
+        ``source_url`` is where it was fetched from, if it was.
 
         :raises UnsupportedImage: the upload is not an image Pillow can read.
         :raises ImageTooLarge: the image is above the pixel limit.
         """
-        record = self._examine(upload)
+        record = replace(self._examine(upload), source_url=source_url)
         ref = new_reference()
         self.storage.save(ref, upload, record)
         return ref

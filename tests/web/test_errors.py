@@ -15,6 +15,7 @@ EXPECTED = {
     "ConversionFailed": 422, "MissingCredentials": 401, "WrongCredentials": 403,
     "ConversionTimedOut": 503, "ConversionOverran": 503, "ConvertersBusy": 503,
     "StorageUnavailable": 503, "StoredImageCorrupt": 503, "StorageFull": 507,
+    "FetchRefused": 400, "FetchFailed": 502, "FetchTimedOut": 504,
 }
 
 
