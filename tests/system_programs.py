@@ -15,6 +15,7 @@ PACKAGES = {
     "file": "file",
     "gs": "ghostscript",
     "nginx": "nginx",
+    "openssl": "openssl",
 }
 # Where Debian puts daemons, which a non-root PATH often leaves out.
 SYSTEM_FOLDERS = "/usr/sbin:/sbin"

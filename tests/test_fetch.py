@@ -1,8 +1,11 @@
 """Fetching by URL: the address rules, the limits, one lookup per host, over real
 HTTP servers on loopback."""
 
+import ssl
+import subprocess
 import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -10,6 +13,7 @@ from progimage.exceptions import FetchFailed, FetchRefused, FetchTimedOut
 from progimage.fetch import Fetcher, literal_address, refusal
 from helpers import make_image
 from loopback import answer, serve
+from system_programs import require
 
 PNG = make_image("PNG", (8, 6))
 
@@ -263,3 +267,44 @@ def test_a_refused_connection_fails():
         pass  # closed: nothing listens on its port any more
     with pytest.raises(FetchFailed, match="cannot connect"):
         Fetcher(max_bytes=10_000, allowed_hosts=("127.0.0.1",)).fetch(url)
+
+
+@pytest.fixture(name="tls_server")
+def _tls_server(tmp_path):
+    """An HTTPS server on 127.0.0.1 with a certificate for the name pinned.test
+    only; yields its port and a client context trusting that certificate."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [require("openssl"), "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+         "-subj", "/CN=pinned.test", "-addext", "subjectAltName=DNS:pinned.test",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    handler = type("Handler", (BaseHTTPRequestHandler,), {
+        "do_GET": image, "log_message": lambda *args: None,
+    })
+    with ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        thread = threading.Thread(target=server.serve_forever)
+        thread.start()
+        try:
+            yield server.server_port, ssl.create_default_context(cafile=str(cert))
+        finally:
+            server.shutdown()
+            thread.join(timeout=10)
+
+
+def test_https_goes_to_the_pinned_address_and_verifies_the_name(tls_server):
+    """The connection goes to the address looked up once, the certificate is
+    checked for the name in the URL (SNI too), not for the address."""
+    port, trust = tls_server
+    fetcher = Fetcher(max_bytes=10_000, allowed_hosts=("127.0.0.1/32",), tls=trust,
+                      resolver=lambda host, port: ["127.0.0.1"])
+    fetched = fetcher.fetch(f"https://pinned.test:{port}/a.png")
+    with fetched.file as file:
+        assert file.read() == PNG
+    with pytest.raises(FetchFailed, match="CERTIFICATE_VERIFY_FAILED"):
+        fetcher.fetch(f"https://other.test:{port}/a.png")
