@@ -237,6 +237,29 @@ class ImageService:
         )
         return data
 
+    def process(
+        self, upload: BinaryIO, extension: str, options: ImageOptions = NO_OPTIONS
+    ) -> tuple[bytes, ImageFormat]:
+        """``upload`` after ``options``, as the format of ``extension``; nothing is
+        stored or cached. The upload passes the upload checks first.
+
+        :raises UnknownFormat: the extension names no writable format.
+        :raises UnsupportedImage: the upload is not an image we read.
+        :raises ImageTooLarge: above the pixel limit, before or after processing.
+        :raises InvalidOptions: an option does not fit the image.
+        :raises ConversionFailed: the image cannot be encoded in that format.
+        :raises ConversionTimedOut: a converter stayed busy or ran past the limit.
+        """
+        target = self.formats.for_extension(extension)
+        record = self._examine(upload)
+        mask = self._mask(options.mask_reference) if options.mask_reference else None
+        job = ConvertJob(
+            target, self.formats, self.settings.max_pixels,
+            options, self._encoder(target), mask,
+        )
+        with self.metrics.conversion(record.format, target.name):
+            return self.converters.convert(upload, job), target
+
     def variant_key(
         self, target: ImageFormat, options: ImageOptions = NO_OPTIONS
     ) -> str:
