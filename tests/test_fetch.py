@@ -117,11 +117,19 @@ def test_listed_hosts_are_fetched_even_when_private(pattern):
 
 
 def test_the_allowed_list_narrows_public_hosts_too():
+    """A name no pattern lists is refused before any lookup."""
+    lookups = []
+
+    def resolver(host, port):
+        lookups.append(host)
+        return ["93.184.215.14"]
+
     fetcher = Fetcher(max_bytes=1000, allowed_hosts=("*.example.com",),
-                      resolver=lambda host, port: ["93.184.215.14"])
+                      resolver=resolver)
     assert fetcher.check("http://images.example.com/a").address == "93.184.215.14"
     with pytest.raises(FetchRefused, match="not in PROGIMAGE_FETCH_ALLOWED_HOSTS"):
         fetcher.check("http://example.org/a")
+    assert lookups == ["images.example.com"]
 
 
 def test_a_redirect_to_a_refused_host_is_refused():
@@ -308,3 +316,9 @@ def test_https_goes_to_the_pinned_address_and_verifies_the_name(tls_server):
         assert file.read() == PNG
     with pytest.raises(FetchFailed, match="CERTIFICATE_VERIFY_FAILED"):
         fetcher.fetch(f"https://other.test:{port}/a.png")
+
+
+def test_a_name_without_an_address_fails():
+    fetcher = Fetcher(max_bytes=1000, resolver=lambda host, port: [])
+    with pytest.raises(FetchFailed, match="nowhere.test has no address"):
+        fetcher.check("http://nowhere.test/")

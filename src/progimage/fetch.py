@@ -178,11 +178,16 @@ class Fetcher:
         if not host:
             raise FetchRefused(f"the URL {url!r} names no host")
         literal = literal_address(host)
+        named = str(literal) if literal else host
+        if self._unlisted(named):
+            # Refused before any lookup: nothing about the name leaks to DNS.
+            raise FetchRefused(f"{host} is not in PROGIMAGE_FETCH_ALLOWED_HOSTS")
         # One lookup, its first answer: checked here, connected to in _connect.
-        address = literal or ipaddress.ip_address(
-            self.resolver(host, port)[0].split("%")[0]
-        )
-        listed = self._listed(str(literal) if literal else host, address)
+        found = [str(literal)] if literal else self.resolver(host, port)
+        if not found:
+            raise FetchFailed(f"{host} has no address")
+        address = literal or ipaddress.ip_address(found[0].split("%")[0])
+        listed = self._listed(named, address)
         if self.allowed_hosts and not listed:
             raise FetchRefused(f"{host} is not in PROGIMAGE_FETCH_ALLOWED_HOSTS")
         reason = None if listed else refusal(address)
@@ -191,6 +196,13 @@ class Fetcher:
         path = parts.path or "/"
         path += f"?{parts.query}" if parts.query else ""
         return Target(parts.scheme, host, port, path, str(address))
+
+    def _unlisted(self, host: str) -> bool:
+        """The allowed hosts are names only, and none matches ``host``."""
+        return bool(self.allowed_hosts) and not any(
+            "/" in pattern or fnmatch.fnmatchcase(host.lower(), pattern.lower())
+            for pattern in self.allowed_hosts
+        )
 
     def _listed(self, host: str, address: Address) -> bool:
         """Some pattern names the host, or a network holding its address."""
