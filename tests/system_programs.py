@@ -16,6 +16,7 @@ PACKAGES = {
     "gs": "ghostscript",
     "nginx": "nginx",
     "node": "nodejs",
+    "openssl": "openssl",
 }
 # Where Debian puts daemons, which a non-root PATH often leaves out.
 SYSTEM_FOLDERS = "/usr/sbin:/sbin"

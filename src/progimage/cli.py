@@ -7,6 +7,7 @@ import dataclasses
 import errno
 import json
 import os
+import re
 import secrets
 import stat
 import sys
@@ -23,6 +24,8 @@ from .client import Client, Progress, ProgImageError
 from .references import is_reference
 
 DEFAULT_URL = "http://127.0.0.1:5000"
+# An upload argument the server fetches rather than a file to read.
+REMOTE = re.compile(r"https?://", re.IGNORECASE)
 # The gunicorn settings of deploy/, shipped in the package (a link in the checkout).
 GUNICORN_CONFIG = Path(__file__).with_name("gunicorn.conf.py")
 
@@ -76,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def upload(args: argparse.Namespace) -> int:
-    """Upload each file; print its reference (or details with --json).
+    """Upload each file, or have the server fetch each http(s) URL; print its
+    reference (or details with --json).
 
     :raises requests.RequestException: the server cannot be reached.
     """
@@ -84,8 +88,11 @@ def upload(args: argparse.Namespace) -> int:
     with _client(args) as client:
         for path in args.files:
             try:
-                with _bar(path.name) as progress:
-                    ref = client.put(path, progress)
+                if REMOTE.match(path):
+                    ref = client.put_url(path)
+                else:
+                    with _bar(Path(path).name) as progress:
+                        ref = client.put(path, progress)
             except requests.RequestException:
                 raise  # the next files would fail the same way
             except (ProgImageError, OSError) as error:
@@ -211,7 +218,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     sub = commands.add_parser("upload", help="upload images, print their references")
-    sub.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    sub.add_argument("files", nargs="+", metavar="FILE",
+                     help="a file, or an http(s) URL the server fetches")
     sub.add_argument("--json", action="store_true",
                      help="print a JSON list with each image's details")
     sub.set_defaults(command=upload)

@@ -92,6 +92,18 @@ class Client:
         }) as response:
             return response.text.strip()
 
+    def put_url(self, url: str) -> str:
+        """Have the server fetch the image at ``url`` (http or https) and store it;
+        return its reference.
+
+        :raises ProgImageError: the URL is refused (a private address...), the
+            remote side failed or was too slow, or it sent no image.
+        :raises requests.RequestException: the server cannot be reached.
+        """
+        with self._send("POST", "", json={"url": url},
+                        headers={"Accept": "text/plain"}) as response:
+            return response.text.strip()
+
     def get(self, ref: str, extension: str = "", **operations: object) -> bytes:
         """The original image, or with ``extension`` converted to that format.
 

@@ -112,6 +112,14 @@ class Settings:
     presets_file: str = ""
     # Refuse every query parameter but ?preset= (1): no client mints new variants.
     only_presets: bool = False
+    # Comma-separated host patterns (*.example.com, 10.0.0.0/8) that POST /storage/
+    # url= may fetch from; empty: any public address. The only way to allow a
+    # private one.
+    fetch_allowed_hosts: str = ""
+    # Seconds a fetch by URL may take in all (redirects included); longer answer 504.
+    fetch_timeout: float = 10.0
+    # Seconds to open each connection of a fetch by URL.
+    fetch_connect_timeout: float = 3.0
 
     def __post_init__(self) -> None:
         if not self.storage:
@@ -122,7 +130,7 @@ class Settings:
                 f"not {self.log_format!r}"
             )
         for name in ("max_upload_bytes", "max_pixels", "convert_timeout",
-                     "convert_workers"):
+                     "convert_workers", "fetch_timeout", "fetch_connect_timeout"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROGIMAGE_{name.upper()} must be positive")
         for name, low, high in RANGES:
@@ -222,6 +230,11 @@ class Settings:
         lists = {"w": self.allowed_widths, "h": self.allowed_heights,
                  "dpr": self.allowed_dpr}
         return {name: _numbers(name, text) for name, text in lists.items() if text}
+
+    @property
+    def fetch_hosts(self) -> tuple[str, ...]:
+        """The host patterns a fetch by URL is narrowed to; empty: any public one."""
+        return _split(self.fetch_allowed_hosts)
 
     @property
     def origins(self) -> tuple[str, ...]:

@@ -89,3 +89,17 @@ class StoredImageCorrupt(ServiceError):
 
 class NotAcceptable(ServiceError):
     """The client's Accept header takes none of the formats an image is offered as."""
+
+
+class FetchRefused(ServiceError):
+    """A URL to fetch is refused by the rules: not http(s), or its host is not
+    allowed (private, loopback, not listed...)."""
+
+
+class FetchFailed(ServiceError):
+    """The remote side of a URL to fetch failed: unreachable, an error answer, no
+    image, or larger than the upload limit."""
+
+
+class FetchTimedOut(ServiceError):
+    """Fetching a URL took longer than the fetch time limits."""

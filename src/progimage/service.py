@@ -5,7 +5,7 @@ import io
 import logging
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import BinaryIO, cast
 
@@ -75,13 +75,14 @@ class ImageService:
         # Settings are frozen: the encoders' defaults are worked out once per app.
         object.__setattr__(self, "_encoders", encoder_params(settings))
 
-    def store(self, upload: BinaryIO) -> str:
-        """Check that ``upload`` is a readable image, store it and return its reference.
+    def store(self, upload: BinaryIO, source_url: str = "") -> str:
+        """Check that ``upload`` is a readable image, store it and return its reference;
+        ``source_url`` is where it was fetched from, if it was.
 
         :raises UnsupportedImage: the upload is not an image Pillow can read.
         :raises ImageTooLarge: the image is above the pixel limit.
         """
-        record = self._examine(upload)
+        record = replace(self._examine(upload), source_url=source_url)
         ref = new_reference()
         self.storage.save(ref, upload, record)
         return ref
@@ -246,6 +247,29 @@ class ImageService:
             ref, target.name, (time.perf_counter() - started) * 1000,
         )
         return data
+
+    def process(
+        self, upload: BinaryIO, extension: str, options: ImageOptions = NO_OPTIONS
+    ) -> tuple[bytes, ImageFormat]:
+        """``upload`` after ``options``, as the format of ``extension``; nothing is
+        stored or cached. The upload passes the upload checks first.
+
+        :raises UnknownFormat: the extension names no writable format.
+        :raises UnsupportedImage: the upload is not an image we read.
+        :raises ImageTooLarge: above the pixel limit, before or after processing.
+        :raises InvalidOptions: an option does not fit the image.
+        :raises ConversionFailed: the image cannot be encoded in that format.
+        :raises ConversionTimedOut: a converter stayed busy or ran past the limit.
+        """
+        target = self.formats.for_extension(extension)
+        record = self._examine(upload)
+        mask = self._mask(options.mask_reference) if options.mask_reference else None
+        job = ConvertJob(
+            target, self.formats, self.settings.max_pixels,
+            options, self._encoder(target), mask,
+        )
+        with self.metrics.conversion(record.format, target.name):
+            return self.converters.convert(upload, job), target
 
     def variant_key(
         self, target: ImageFormat, options: ImageOptions = NO_OPTIONS

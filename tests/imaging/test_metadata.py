@@ -85,14 +85,15 @@ def test_info_of_phone_photo_orientation(client):
 
 
 def test_records_without_new_fields_still_load():
-    """Records written before orientation and alpha were kept load with defaults."""
+    """Records written before orientation, alpha and source URLs were kept load
+    with defaults."""
     old = (
         b'{"created": "2026-01-01T00:00:00+00:00", "format": "PNG", "frames": 1,'
         b' "height": 1, "mime": "image/png", "mode": "RGB", "sha256": "00",'
         b' "size": 3, "width": 1}'
     )
     record = ImageRecord.from_json(old)
-    assert (record.orientation, record.has_alpha) == (1, False)
+    assert (record.orientation, record.has_alpha, record.source_url) == (1, False, "")
 
 
 @pytest.mark.parametrize("suffix", ["", ".png", ".jpg?w=10", "?w=5", "/info"])

@@ -20,6 +20,7 @@ EXPECTED = {
     "ConversionTimedOut": 503, "ConversionOverran": 503, "ConvertersBusy": 503,
     "StorageUnavailable": 503, "StoredImageCorrupt": 503, "StorageFull": 507,
     "NotAcceptable": 406,
+    "FetchRefused": 400, "FetchFailed": 502, "FetchTimedOut": 504,
 }
 
 

@@ -30,6 +30,8 @@ class ImageRecord:
     orientation: int = 1
     #: The image has an alpha channel or a transparent colour.
     has_alpha: bool = False
+    #: The URL the image was fetched from; empty for an upload (and older records).
+    source_url: str = ""
 
     def to_json(self) -> bytes:
         """The record as stored: UTF-8 JSON."""

@@ -35,7 +35,9 @@ def create_app(
     """
     # Imported here, as the Flask tutorial does: the views import get_service from
     # this package.
-    from . import access_log, api, cors, errors, health, monitoring, pages, paths
+    from . import (
+        access_log, api, cors, errors, health, monitoring, pages, paths, process,
+    )
 
     settings = settings or Settings.from_env()
     logs.configure(settings.log_format)
@@ -56,6 +58,7 @@ def create_app(
         pool=converters,
     )
     app.register_blueprint(api.bp)
+    app.register_blueprint(process.bp)
     app.register_blueprint(health.bp)
     access_log.init_app(app)
     app.register_blueprint(pages.bp)

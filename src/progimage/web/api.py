@@ -21,7 +21,7 @@ from ..references import check_reference
 from ..service import Download
 from ..sizes import restrict
 from ..storage import ImageRecord
-from . import get_service, prefers_html
+from . import fetching, get_service, prefers_html
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
 from .hints import apply_hints
@@ -60,9 +60,16 @@ def upload() -> Response:
     :raises ServiceError: what ``ImageService.store`` (``store_many``) raises.
     """
     files = request.files.getlist("data")
+    url = None if files else fetching.requested_url()
+    if url is not None:
+        with fetching.fetch(url).file as fetched:
+            _check_not_empty(f"the image at {url}", fetched)
+            ref = get_service().store(fetched, source_url=url)
+        return _show([ref]) if prefers_html() else _stored(ref)
     if not files:
         raise InvalidUpload(
-            "missing the multipart file field 'data' (curl -F data=@image.jpg)"
+            "missing the multipart file field 'data' (curl -F data=@image.jpg) "
+            "or the field 'url'"
         )
     with contextlib.ExitStack() as uploads:
         for file in files:
@@ -76,8 +83,11 @@ def upload() -> Response:
             return _show(refs) if prefers_html() else jsonify(refs)
         _check_not_empty("the file in field 'data'", files[0].stream)
         ref = get_service().store(files[0].stream)
-    if prefers_html():
-        return _show([ref])
+    return _show([ref]) if prefers_html() else _stored(ref)
+
+
+def _stored(ref: str) -> Response:
+    """The reference of a stored image, as plain text, with its location."""
     response = Response(ref, mimetype="text/plain")
     response.headers["Location"] = f"/storage/{ref}"
     return response
@@ -227,6 +237,7 @@ def info(ref: str) -> Response:
         orientation=record.orientation,
         has_alpha=record.has_alpha,
         created=record.created,
+        **({"source_url": record.source_url} if record.source_url else {}),
     )
     if service.settings.private_reads:
         response.headers["Cache-Control"] = PRIVATE

@@ -14,6 +14,9 @@ from ..exceptions import (
     ConversionTimedOut,
     ConvertersBusy,
     ExpiredSignature,
+    FetchFailed,
+    FetchRefused,
+    FetchTimedOut,
     ImageNotFound,
     ImageTooLarge,
     InvalidOptions,
@@ -54,6 +57,10 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     # Not the client's fault, and no 404 a cache would keep: the operator must look.
     StoredImageCorrupt: 503,
     StorageFull: 507,
+    # A URL to fetch: refused by the rules; the remote failing; or too slow.
+    FetchRefused: 400,
+    FetchFailed: 502,
+    FetchTimedOut: 504,
 }
 
 # Headers that tell the client what to do next.
