@@ -60,7 +60,7 @@ def test_bad_preset_is_one_line_and_a_failure(tmp_path):
     assert status != 0
     assert stderr.strip() == (
         "progimage: PROGIMAGE_PRESETS: preset 'thumb': parameter 'fit': "
-        "must be one of contain, cover, fill, inside"
+        "must be one of contain, cover, fill, inside, pad"
     )
 
 

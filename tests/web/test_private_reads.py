@@ -20,7 +20,9 @@ OPEN = {
 # Open only without ``?ref=``: with it, the page shows cards (format, size, SHA-256).
 OPEN_WITHOUT_REFS = {"/": "the bare upload form"}
 # What fills each URL variable: the reference of a stored image, or a static file.
-ARGUMENTS = {"name": "{ref}", "ref": "{ref}", "filename": "upload.js"}
+ARGUMENTS = {
+    "name": "{ref}", "ref": "{ref}", "filename": "upload.js", "extension": "png",
+}
 
 
 @pytest.fixture(name="private_app")
