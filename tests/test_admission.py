@@ -13,7 +13,9 @@ from typing import BinaryIO
 import pytest
 import requests
 
-from helpers import PATIENCE, make_image, slow_png, upload, wait_until
+from helpers import (
+    PATIENCE, SLOW_CONVERSION, SLOW_ENCODER, make_image, slow_png, upload, wait_until,
+)
 from live_servers import Gunicorn
 from progimage import admission, create_app
 from progimage.admission import Admission
@@ -284,11 +286,11 @@ def test_a_storm_of_conversions_is_refused_at_once_and_probes_answer(tmp_path):
     past the queue answer 503 + Retry-After at once, none answers later than the limit
     plus a margin, and /healthz and an original answer in under a second meanwhile."""
     env = {"PROGIMAGE_STORAGE": str(tmp_path / "data"),
-           "PROGIMAGE_CONVERT_TIMEOUT": str(LIVE_LIMIT)}
+           "PROGIMAGE_CONVERT_TIMEOUT": str(LIVE_LIMIT), **SLOW_ENCODER}
     with Gunicorn(tmp_path, env) as server:
         store = f"{server.url}/storage/"
         ref = requests.put(store, files={"data": slow_png()}, timeout=60).text
-        urls = [f"{store}{ref}.avif?w={2000 + n}" for n in range(STORM)]
+        urls = [f"{store}{ref}.{SLOW_CONVERSION}&w={2000 + n}" for n in range(STORM)]
         refused = threading.Event()
 
         def storm(url: str) -> tuple[float, requests.Response]:

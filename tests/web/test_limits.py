@@ -9,7 +9,8 @@ import requests
 from PIL import Image
 
 from helpers import (
-    CORPUS, corpus_required, hold_converter, make_image, slow_png, upload,
+    CORPUS, SLOW_CONVERSION, SLOW_ENCODER, corpus_required, hold_converter, make_image,
+    slow_png, upload,
 )
 from live_servers import Gunicorn
 from progimage import create_app
@@ -229,14 +230,15 @@ def test_slow_conversion_is_503_and_the_next_one_works(hasty_app):
 def test_slow_conversion_leaves_gunicorn_workers_alive(tmp_path):
     """Under gunicorn, a timed-out conversion answers 503 and no worker restarts."""
     env = {"PROGIMAGE_STORAGE": str(tmp_path / "data"),
-           "PROGIMAGE_CONVERT_TIMEOUT": "0.5"}
+           "PROGIMAGE_CONVERT_TIMEOUT": "0.5", **SLOW_ENCODER}
     with Gunicorn(tmp_path, env) as server:
         store = f"{server.url}/storage/"
         slow_ref, quick_ref = (
             requests.put(store, files={"data": image}, timeout=30).text
             for image in (slow_png(), make_image("PNG"))
         )
-        slow = requests.get(f"{server.url}/storage/{slow_ref}.avif", timeout=30)
+        slow = requests.get(f"{server.url}/storage/{slow_ref}.{SLOW_CONVERSION}",
+                            timeout=30)
         again = requests.get(f"{server.url}/storage/{quick_ref}.webp", timeout=30)
         log = server.output()
     assert slow.status_code == 503 and "Retry-After" in slow.headers
