@@ -142,16 +142,18 @@ def download(name: str) -> Response:
     return _sandboxed(response)
 
 
-def requested_options(path: str, conversion: bool) -> ImageOptions:
-    """The options of a read of ``path`` from its query: signature checked, presets
-    expanded, client hints applied, sizes held to the allowed ones; ``conversion``:
-    the read converts.
+def requested_options(
+    path: str, conversion: bool, query: dict[str, list[str]] | None = None
+) -> ImageOptions:
+    """The options of a read of ``path`` from the request's query (or ``query``):
+    signature checked, presets expanded, client hints applied, sizes held to the
+    allowed ones; ``conversion``: the read converts.
 
     :raises InvalidOptions: see ``download``.
     :raises ServiceError: what ``signing.checked_query`` raises.
     """
     # The signature covers the query as sent: presets and hints are expanded after.
-    query = checked_query(path, conversion)
+    query = checked_query(path, conversion, query)
     settings = get_service().settings
     query = expand_presets(query, settings.preset_table, settings.only_presets)
     query = restrict(apply_hints(query), settings.allowed_sizes, settings.snap_sizes)
