@@ -16,13 +16,6 @@ from helpers import decode, make_image
 pytestmark = pytest.mark.system
 
 
-@pytest.fixture(name="s3_endpoint", scope="module")
-def _s3_endpoint():
-    """The URL of moto's S3 server, running in its own process."""
-    with live_servers.moto_server() as url:
-        yield url
-
-
 @pytest.fixture(name="s3", scope="module")
 def _s3(s3_endpoint):
     """A boto3 client of that server, as an operator would use it."""
