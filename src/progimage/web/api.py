@@ -14,7 +14,8 @@ from flask import (
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
-from ..exceptions import InvalidUpload
+from ..eager import EagerError, parse_eager
+from ..exceptions import InvalidOptions, InvalidUpload
 from ..options import ImageOptions, parse as parse_options
 from ..presets import expand as expand_presets
 from ..references import check_reference
@@ -61,10 +62,11 @@ def upload() -> Response:
     """
     files = request.files.getlist("data")
     url = None if files else fetching.requested_url()
+    eager = _eager()
     if url is not None:
         with fetching.fetch(url).file as fetched:
             _check_not_empty(f"the image at {url}", fetched)
-            ref = get_service().store(fetched, source_url=url)
+            ref = get_service().store(fetched, source_url=url, eager=eager)
         return _show([ref]) if prefers_html() else _stored(ref)
     if not files:
         raise InvalidUpload(
@@ -82,8 +84,20 @@ def upload() -> Response:
             refs = get_service().store_many(named)
             return _show(refs) if prefers_html() else jsonify(refs)
         _check_not_empty("the file in field 'data'", files[0].stream)
-        ref = get_service().store(files[0].stream)
+        ref = get_service().store(files[0].stream, eager=eager)
     return _show([ref]) if prefers_html() else _stored(ref)
+
+
+def _eager() -> tuple[str, ...]:
+    """The eager variants the upload asks for, in its field or parameter ``eager``.
+
+    :raises InvalidOptions: one names no preset, or a malformed extension.
+    """
+    try:
+        return parse_eager(request.values.get("eager", ""),
+                           get_service().settings.preset_table)
+    except EagerError as error:
+        raise InvalidOptions(f"field 'eager': {error}") from None
 
 
 def _stored(ref: str) -> Response:
@@ -251,6 +265,7 @@ def info(ref: str) -> Response:
         has_alpha=record.has_alpha,
         created=record.created,
         **({"source_url": record.source_url} if record.source_url else {}),
+        **({"eager": ready} if (ready := service.eager_ready(ref, record)) else {}),
     )
     if service.settings.private_reads:
         response.headers["Cache-Control"] = PRIVATE
