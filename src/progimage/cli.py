@@ -52,6 +52,7 @@ OPERATIONS = (
     ("mask", str, "circle, rounded:<radius> or another image's reference"),
     ("q", int, "quality 1-100 for lossy formats"),
     ("bg", str, "background colour as hex, e.g. ff8800"),
+    ("icc", str, "keep (the colour profile, where the format can) or srgb"),
     ("preset", str, "a named option set of the server (PROGIMAGE_PRESETS)"),
 )
 FLAGS = (

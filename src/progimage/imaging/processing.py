@@ -2,8 +2,9 @@
 
 The order is: orient (EXIF), trim, crop, resize, rotate, flip, filters (brightness,
 contrast, saturation, gamma, grayscale, sepia, blur, sharpen, pixelate), mask, pad.
-Encoding comes after, in the converter. Every step that can enlarge the image checks
-the result against the pixel limit before doing the work.
+Conversion to sRGB (``icc``, see ``colour``) and encoding come after, in the
+converter. Every step that can enlarge the image checks the result against the pixel
+limit before doing the work.
 """
 
 import math
