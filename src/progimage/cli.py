@@ -34,7 +34,7 @@ OPERATIONS = (
     ("w", int, "width in pixels"),
     ("h", int, "height in pixels"),
     ("fit", str, "contain, cover, fill, inside or pad"),
-    ("gravity", str, "the part cover keeps: center, n, ne... nw, focus or smart"),
+    ("gravity", str, "the part cover keeps: center, n, ne... nw, focus, smart, face"),
     ("focus", str, "x,y fractions of the image that cover centres on"),
     ("dpr", float, "device pixel ratio (1-4), multiplies w and h"),
     ("crop", str, "x,y,w,h before resizing"),

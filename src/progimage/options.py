@@ -16,9 +16,11 @@ from .exceptions import InvalidOptions
 from .references import is_reference
 
 FITS = ("contain", "cover", "fill", "inside", "pad")
-# Where fit=cover cuts: the eight compass points, the centre, a focus point or the
-# window with the most detail.
-GRAVITIES = ("center", "n", "ne", "e", "se", "s", "sw", "w", "nw", "focus", "smart")
+# Where fit=cover cuts: the eight compass points, the centre, a focus point, the
+# window with the most detail or the faces (with the optional face detector).
+GRAVITIES = (
+    "center", "n", "ne", "e", "se", "s", "sw", "w", "nw", "focus", "smart", "face",
+)
 # icc=keep carries a colour profile where the target can; icc=srgb converts to sRGB.
 ICC_CHOICES = ("keep", "srgb")
 FLIPS = {"h": "h", "v": "v", "hv": "hv", "vh": "hv"}

@@ -79,7 +79,9 @@ def queries(draw) -> str:
         "fit": st.sampled_from(["contain", "cover", "fill", "inside", "pad"]),
         "trim": st.sampled_from(["0", "30", "255"]),
         "pad": st.sampled_from(["0,0,0,0", "1,2,3,4", "0,90,0,0", "700,0,700,0"]),
-        "gravity": st.sampled_from(["center", "ne", "s", "w", "smart", "focus"]),
+        "gravity": st.sampled_from(
+            ["center", "ne", "s", "w", "smart", "focus", "face"]
+        ),
         "focus": st.sampled_from(["0,0", "0.5,0.5", "1,0.25", "0.999,1"]),
         "dpr": st.sampled_from(["1", "1.5", "2", "1.333"]),
         "crop": st.tuples(

@@ -208,9 +208,13 @@ def _pad(frame: Image.Image, options: ImageOptions, max_pixels: int) -> Image.Im
 
 
 def settle_gravity(frame: Image.Image, options: ImageOptions) -> ImageOptions:
-    """``gravity=smart`` chosen once, on this (first) frame, as a focus point, so
-    that every frame of an animation is cut alike; other options as they are."""
-    if options.gravity != "smart" or options.fit != "cover":
+    """``gravity=smart`` or ``face`` chosen once, on this (first) frame, as a focus
+    point, so that every frame of an animation is cut alike; other options as they
+    are.
+
+    :raises InvalidOptions: ``gravity=face`` without the face detector installed.
+    """
+    if options.gravity not in ("smart", "face") or options.fit != "cover":
         return options
     if not (options.width and options.height):
         return options
@@ -218,7 +222,9 @@ def settle_gravity(frame: Image.Image, options: ImageOptions) -> ImageOptions:
         frame = ImageOps.exif_transpose(frame)
     if options.crop:
         frame = _crop(frame, options.crop)
-    focus = gravity.smart_focus(frame, (options.width, options.height))
+    focus = gravity.settled_focus(
+        frame, (options.width, options.height), options.gravity
+    )
     return replace(options, gravity="focus", focus=focus)
 
 
