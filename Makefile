@@ -26,7 +26,8 @@ FUZZ_SEEDS ?= ../shared/corpus/images
 ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
-.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders fuzz attack mutate
+.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders fuzz attack mutate \
+	docs-pictures
 
 # `make run` needs the runtime packages only; `make test` adds the development ones
 # (pytest, Playwright, moto, Schemathesis...). A stamp for each, so switching works.
@@ -84,6 +85,10 @@ bench: install $(TOOLS)/thumbor/bin/thumbor
 
 bench-encoders: install
 	PYTHONPATH=src:tests:bench .venv/bin/python bench/encoders.py
+
+# One picture per processing option in docs/pictures/, shown in docs/processing.md.
+docs-pictures: install-runtime
+	PYTHONPATH=src .venv/bin/python docs/make_pictures.py
 
 $(TOOLS)/thumbor/bin/thumbor:
 	$(PYTHON) -m venv $(TOOLS)/thumbor

@@ -34,7 +34,7 @@ OPERATIONS = (
     ("w", int, "width in pixels"),
     ("h", int, "height in pixels"),
     ("fit", str, "contain, cover, fill, inside or pad"),
-    ("gravity", str, "the part cover keeps: center, n, ne... nw, focus or smart"),
+    ("gravity", str, "the part cover keeps: center, n, ne... nw, focus, smart, face"),
     ("focus", str, "x,y fractions of the image that cover centres on"),
     ("dpr", float, "device pixel ratio (1-4), multiplies w and h"),
     ("crop", str, "x,y,w,h before resizing"),
@@ -52,6 +52,7 @@ OPERATIONS = (
     ("mask", str, "circle, rounded:<radius> or another image's reference"),
     ("q", int, "quality 1-100 for lossy formats"),
     ("bg", str, "background colour as hex, e.g. ff8800"),
+    ("icc", str, "keep (the colour profile, where the format can) or srgb"),
     ("preset", str, "a named option set of the server (PROGIMAGE_PRESETS)"),
 )
 FLAGS = (
