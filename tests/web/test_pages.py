@@ -1,13 +1,14 @@
 """The upload page without JavaScript: the form, its answers, the cards, errors."""
 
 import copy
+import dataclasses
 import io
 import re
 import uuid
 
 import pytest
 
-from helpers import decode, make_image, upload
+from helpers import app_client, decode, make_image, upload
 from progimage.options import PARAMETERS
 from progimage.web import playground
 from progimage.web.pages import format_bytes
@@ -250,3 +251,13 @@ def test_an_option_added_to_the_document_appears_in_the_builder(client, monkeypa
     assert ('<option value="">default</option><option value="red">red</option>'
             '<option value="blue">blue</option>') in page
     assert '<small id="pg-tint-hint" class="hint">A tint.</small>' in page
+
+
+def test_builder_offers_the_configured_presets(settings):
+    """With PROGIMAGE_PRESETS set, the preset control is a choice of their names."""
+    presets = "thumb=w:32,h:32,fit:cover;hero=w:1600,q:70"
+    with app_client(dataclasses.replace(settings, presets=presets)) as client:
+        page = client.get("/").get_data(as_text=True)
+    assert re.search(r'<select id="pg-preset" name="preset"[^>]*>\s*'
+                     r'<option value="">none</option><option value="hero">hero</option>'
+                     r'<option value="thumb">thumb</option>\s*</select>', page)

@@ -52,7 +52,8 @@ def home() -> str:
     more = [ref for ref in refs[CARDS_PER_PAGE:] if is_reference(ref)]
     return render_template(
         "index.html", cards=cards, more=more, extensions=_extensions(),
-        thumbnail=THUMBNAIL, groups=playground.groups(),
+        thumbnail=THUMBNAIL,
+        groups=playground.groups(sorted(get_service().settings.preset_table)),
     )
 
 

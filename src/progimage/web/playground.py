@@ -3,7 +3,8 @@
 import functools
 import json
 import re
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -68,11 +69,17 @@ def image_parameters() -> list[dict[str, Any]]:
             if parameter["in"] == "query" and parameter["name"] not in NOT_OPTIONS]
 
 
-def groups() -> list[Group]:
+def groups(presets: Sequence[str] = ()) -> list[Group]:
     """The builder's fieldsets: ``GROUPS`` first, then every other option, so an
-    option added to the OpenAPI document appears without a change here."""
+    option added to the OpenAPI document appears without a change here. With
+    ``presets`` (their names), ``preset`` is a choice of them."""
     controls = {parameter["name"]: control(parameter)
                 for parameter in image_parameters()}
+    if presets and "preset" in controls:
+        controls["preset"] = replace(
+            controls["preset"], kind="select",
+            choices=(("", "none"), *((name, name) for name in presets)),
+        )
     found = []
     for title, names in GROUPS:
         chosen = tuple(controls.pop(name) for name in names if name in controls)
