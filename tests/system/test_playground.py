@@ -62,7 +62,13 @@ def fetched(page: Page, url: str, **headers):
 
 def test_builder_shows_the_url_and_its_image(page, live_server):
     """Width, height and format give the URL shown, and a preview of that URL's
-    image: its decoded size and type, its byte size and its load time."""
+    image: its decoded size and type, its byte size and its load time. Nothing
+    breaks the page's Content-Security-Policy."""
+    page.add_init_script("""window.violations = [];
+        document.addEventListener("securitypolicyviolation", (event) => {
+            window.violations.push(event.violatedDirective + " " + event.blockedURI);
+        });""")
+    page.reload()
     ref = upload_one(page)
     page.get_by_label("Format").select_option("webp")
     page.get_by_label("Width").fill("120")
@@ -75,6 +81,7 @@ def test_builder_shows_the_url_and_its_image(page, live_server):
     assert preview == {"width": 120, "height": 80, "type": "image/webp", "bytes": size}
     expect(page.locator("#pg-summary")).to_have_text(
         re.compile(rf"^image/webp, 120 × 80 px, {size} bytes, \d+ ms$"))
+    assert page.evaluate("window.violations") == []
 
 
 def test_auto_format_previews_what_an_img_gets(page, live_server):
