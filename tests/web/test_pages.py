@@ -233,6 +233,10 @@ def test_builder_has_a_labelled_control_for_every_option(client):
         assert re.search(rf'id="pg-{name}" name="{name}"[^>]*'
                          rf'aria-describedby="pg-{name}-hint"', page), name
     assert 'id="pg-sig"' not in page and 'id="pg-exp"' not in page
+    assert re.search(r'id="pg-h" name="h" type="number"[^>]*step="1" min="1" '
+                     r'max="16383"', page)
+    assert re.search(r'id="pg-gamma" name="gamma" type="number"[^>]*step="0.01" '
+                     r'min="0" max="10"', page)
     assert '<option value="auto">auto</option>' in page
     assert page.count("<legend") == 4
 

@@ -49,7 +49,7 @@ document.addEventListener("DOMContentLoaded", () => {
   function element(src, width, height) {
     const values = builder.elements;
     let srcset = "";
-    if ((values.w.value || values.h.value) && !values.dpr.value) {
+    if ((values.w?.value || values.h?.value) && !values.dpr?.value) {
       srcset = ` srcset="${escape(src)} 1x, ${escape(address({dpr: "2"}))} 2x"`;
     }
     return `<img src="${escape(src)}"${srcset} width="${width}" height="${height}" alt="">`;
