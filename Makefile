@@ -27,7 +27,7 @@ ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
 .PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders fuzz attack mutate \
-	docs-pictures
+	docs-pictures screenshots
 
 # `make run` needs the runtime packages only; `make test` adds the development ones
 # (pytest, Playwright, moto, Schemathesis...). A stamp for each, so switching works.
@@ -82,6 +82,11 @@ mutate: install
 # thumbor, the comparison, goes into a virtualenv of its own: it pins its own Pillow.
 bench: install $(TOOLS)/thumbor/bin/thumbor
 	PYTHONPATH=src:tests .venv/bin/python bench/run.py
+
+# `make screenshots`: the browser test of the URL builder writes docs/playground.png.
+screenshots: install
+	UPDATE_DOCS_SCREENSHOTS=1 $(PIPENV) run test --no-cov -q -p no:randomly \
+		tests/system/test_playground.py::test_screenshot_of_the_playground
 
 bench-encoders: install
 	PYTHONPATH=src:tests:bench .venv/bin/python bench/encoders.py
