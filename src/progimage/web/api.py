@@ -21,7 +21,7 @@ from ..references import check_reference
 from ..service import Download
 from ..sizes import restrict
 from ..storage import ImageRecord
-from . import fetching, get_service, prefers_html
+from . import bodies, fetching, get_service, prefers_html
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
 from .hints import apply_hints
@@ -48,7 +48,8 @@ AUTO_REDIRECT_CACHE = "private, max-age=60"
 @bp.route("/storage/", methods=["PUT", "POST"], strict_slashes=False)
 @writers_only
 def upload() -> Response:
-    """Store the multipart file ``data``; answer its reference as plain text.
+    """Store the multipart file ``data``, or the body itself when its type is
+    ``image/*`` (no form to parse); answer its reference as plain text.
 
     Several ``data`` fields are a batch: all are stored, or none is, and the answer
     is the JSON list of their references in the order of the fields.
@@ -59,6 +60,11 @@ def upload() -> Response:
     :raises InvalidUpload: the field is missing or a file is empty.
     :raises ServiceError: what ``ImageService.store`` (``store_many``) raises.
     """
+    if bodies.is_raw_image():
+        with bodies.spooled(request.stream) as body:
+            _check_not_empty("the body", body)
+            ref = get_service().store(body)
+        return _show([ref]) if prefers_html() else _stored(ref)
     files = request.files.getlist("data")
     url = None if files else fetching.requested_url()
     if url is not None:
@@ -68,8 +74,8 @@ def upload() -> Response:
         return _show([ref]) if prefers_html() else _stored(ref)
     if not files:
         raise InvalidUpload(
-            "missing the multipart file field 'data' (curl -F data=@image.jpg) "
-            "or the field 'url'"
+            "missing the multipart file field 'data' (curl -F data=@image.jpg), "
+            "the field 'url', or an image/* body"
         )
     with contextlib.ExitStack() as uploads:
         for file in files:
