@@ -80,8 +80,10 @@ mutate: install
 
 # Starts its own servers on free loopback ports; needs wrk and nginx (Debian packages).
 # thumbor, the comparison, goes into a virtualenv of its own: it pins its own Pillow.
+# Absolute: gunicorn runs in a temporary folder, where a relative src/ would leave the
+# servers importing whichever checkout .venv was installed from.
 bench: install $(TOOLS)/thumbor/bin/thumbor
-	PYTHONPATH=src:tests .venv/bin/python bench/run.py
+	PYTHONPATH=$(CURDIR)/src:$(CURDIR)/tests .venv/bin/python bench/run.py
 
 # `make screenshots`: the browser test of the URL builder writes docs/playground.png.
 screenshots: install

@@ -51,8 +51,9 @@ local file = io.open("{body}", "rb")
 wrk.method = "PUT"
 wrk.body = file:read("*a")
 file:close()
-wrk.headers["Content-Type"] = "multipart/form-data; boundary={boundary}"
+wrk.headers["Content-Type"] = "{content_type}"
 """
+BOUNDARY = "benchboundary7MA4YWxkTrZu0gW"
 
 
 @dataclass
@@ -165,15 +166,25 @@ def _per_second(action, seconds: float = 2.0) -> float:
 
 def multipart(data: bytes, folder: Path) -> Path:
     """A wrk script that uploads ``data`` as the multipart field ``data``."""
-    boundary = "benchboundary7MA4YWxkTrZu0gW"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; "
+        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"data\"; "
         f"filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    (folder / "upload.body").write_bytes(body)  # read by the wrk script
-    script = folder / "upload.lua"
-    body_path = folder / "upload.body"
-    script.write_text(UPLOAD_SCRIPT.format(body=body_path, boundary=boundary))
+    ).encode() + data + f"\r\n--{BOUNDARY}--\r\n".encode()
+    return _upload_script(
+        folder, "multipart", body, f"multipart/form-data; boundary={BOUNDARY}"
+    )
+
+
+def raw(data: bytes, folder: Path) -> Path:
+    """A wrk script that uploads ``data`` as the body, ``Content-Type: image/jpeg``."""
+    return _upload_script(folder, "raw", data, "image/jpeg")
+
+
+def _upload_script(folder: Path, name: str, body: bytes, content_type: str) -> Path:
+    body_path = folder / f"upload-{name}.body"  # read by the wrk script
+    body_path.write_bytes(body)
+    script = folder / f"upload-{name}.lua"
+    script.write_text(UPLOAD_SCRIPT.format(body=body_path, content_type=content_type))
     return script
 
 
@@ -199,6 +210,8 @@ def run(folder: Path) -> tuple[list[Result], dict, int]:
         # Last: thousands of fsynced uploads leave the disk busy writing back.
         results.append(wrk("upload 1 MP JPEG", f"{base}/", server,
                            multipart(small, folder)))
+        results.append(wrk("upload 1 MP JPEG, raw body", f"{base}/", server,
+                           raw(small, folder)))
     off = {**env, "PROGIMAGE_CACHE_MAX_BYTES": "0"}
     with Gunicorn(folder, off, workers=WORKERS) as server:
         for ext, fmt in (("webp", "WEBP"), ("png", "PNG"), ("jpg", "JPEG")):
@@ -219,6 +232,10 @@ def run(folder: Path) -> tuple[list[Result], dict, int]:
     with Gunicorn(folder, bare, *path, workers=WORKERS, app=bare_app) as server:
         results.append(wrk("bare Flask send_file", f"{server.url}/file",
                            server))
+        results.append(wrk("bare Flask upload, Pillow verify", f"{server.url}/upload",
+                           server, multipart(small, folder)))
+        results.append(wrk("bare Flask upload, Pillow verify, raw body",
+                           f"{server.url}/upload", server, raw(small, folder)))
     with nginx(folder / "nginx-static",
                STATIC_SITE.format(root=folder / "static")) as url:
         results.append(wrk("nginx static file", f"{url}/photo.jpg", None))
@@ -309,6 +326,10 @@ def ratios(rps: dict[str, float], workers: int) -> list:
     pairs = [
         ("GET original 1 MP", "bare Flask send_file", 0.9),
         ("warm variant (WebP, cached)", "GET original 1 MP", 0.8),
+        ("upload 1 MP JPEG", "bare Flask upload, Pillow verify", 0.6),
+        ("upload 1 MP JPEG, raw body", "bare Flask upload, Pillow verify", 0.6),
+        ("upload 1 MP JPEG, raw body", "bare Flask upload, Pillow verify, raw body",
+         0.6),
     ]
     for ext, fmt in (("webp", "WEBP"), ("png", "PNG"), ("jpg", "JPEG")):
         pairs.append((f"cold conversion to {ext} (cache off)",

@@ -86,3 +86,13 @@ def test_info_says_not_ready_while_not_converted(tmp_path, app_factory):
 def test_a_bad_eager_setting_stops_the_start(eager, message):
     with pytest.raises(SettingsError, match=message):
         Settings(presets=PRESETS, eager_presets=eager)
+
+
+def test_a_raw_upload_asks_in_its_query(eager_app):
+    client = eager_app.test_client()
+    response = client.put("/storage/?eager=thumb.png", data=make_image("PNG"),
+                          content_type="image/png")
+    ref = response.get_data(as_text=True)
+    _service(eager_app).eager.join()
+    assert client.get(f"/storage/{ref}/info").get_json()["eager"] == {
+        "thumb.webp": True, "small": True, "thumb.png": True}

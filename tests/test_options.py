@@ -3,7 +3,7 @@
 import pytest
 
 from progimage.exceptions import InvalidOptions
-from progimage.options import ImageOptions, parse
+from progimage.options import NO_OPTIONS, ImageOptions, parse
 
 REF = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 
@@ -178,3 +178,10 @@ def test_no_options_have_an_empty_key():
     assert options("").key() == ""
     assert not options("strip").changes_pixels
     assert options("w=1").changes_pixels
+
+
+def test_no_parameters_parse_as_the_long_way_does():
+    """The shortcut for a query without parameters answers what normalising an
+    empty set of options gives (dpr=1 changes nothing and takes the long way)."""
+    assert parse({}) == parse({"dpr": ["1"]}) == NO_OPTIONS
+    assert parse({}).key() == ""

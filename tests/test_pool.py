@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from helpers import PATIENCE, hold_converter, make_image, wait_until
+from helpers import PATIENCE, decode, hold_converter, make_image, wait_until
 from progimage.exceptions import (
     ConversionFailed, ConversionOverran, ConversionTimedOut, UnsupportedImage,
 )
@@ -106,3 +106,32 @@ def _catch(function, *args):
         return function(*args)
     except Exception as error:  # the outcome is checked by the test
         return error
+
+
+def test_an_idle_converter_exits_and_a_new_one_comes_for_the_next_job():
+    """PROGIMAGE_CONVERT_IDLE: unused that long, a converter process goes away (its
+    memory with it); the next conversion starts another and succeeds."""
+    pool = ConverterPool(size=1, timeout=30, idle=0.2)
+    try:
+        assert decode(convert(pool, make_image("PNG", (8, 6)))).size == (8, 6)
+        (first,) = running_pids(pool)
+        wait_until(lambda: not running_pids(pool), "the idle converter to stop")
+        wait_until(lambda: not os.path.exists(f"/proc/{first}"),
+                   "the idle converter's process to be gone")
+        assert decode(convert(pool, make_image("PNG", (5, 4)))).size == (5, 4)
+        assert running_pids(pool) and running_pids(pool) != {first}
+    finally:
+        pool.close()
+
+
+def test_a_busy_converter_is_not_retired(pool):
+    """Only converters waiting in the free slots are retired: one at work (taken
+    from its slot, as a conversion takes it) is not, however long since its last job."""
+    convert(pool, make_image())
+    (pid,) = running_pids(pool)
+    at_work = pool._free.get_nowait()
+    pool.retire_idle(0)
+    assert running_pids(pool) == {pid}
+    pool._free.put(at_work)
+    assert convert(pool, make_image()).startswith(b"RIFF")
+    assert running_pids(pool) == {pid}

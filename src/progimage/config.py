@@ -19,6 +19,7 @@ SIGNED_READS = ("off", "variants", "all")
 RANGES = (
     ("cache_max_bytes", 0, 2**62),
     ("convert_queue", -1, 10_000),
+    ("convert_idle", 0, 86_400),
     ("trusted_proxies", 0, 10),
     ("jpeg_quality", 1, 95),
     ("png_compress_level", 0, 9),
@@ -73,6 +74,8 @@ class Settings:
     convert_timeout: float = 30.0
     # Converter processes per server process (conversions run outside the server).
     convert_workers: int = 2
+    # Seconds a converter process may sit idle before it exits (memory back); 0: never.
+    convert_idle: float = 300.0
     # Conversions that may wait for a converter in a server process; more answer 503
     # at once. -1: as many as there are converters.
     convert_queue: int = -1

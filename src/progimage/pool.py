@@ -1,10 +1,12 @@
 """Conversions run in a few separate processes, so that one running too long is killed.
 
 A thread cannot be stopped, a process can. Each server process keeps up to ``size``
-converter processes, started on first use and reused conversion after conversion: a
-request pays for two pipe transfers, not for a process start. A conversion that runs
-past the time limit (waiting for a free converter included) is killed, its converter
-is replaced on the next use, and the request answers 503; the server process goes on.
+converter processes, started on first use and reused conversion after conversion (a
+request pays for two pipe transfers, not for a process start), and stopped once idle
+for ``idle`` seconds (PROGIMAGE_CONVERT_IDLE), which gives their memory back. A
+conversion that runs past the time limit (waiting for a free converter included) is
+killed, its converter is replaced on the next use, and the request answers 503; the
+server process goes on.
 Each converter leads its own process group, so that whatever it started (Ghostscript
 for EPS) is killed with it.
 Only so many conversions may run or wait at once (admission.py); more answer 503 at
@@ -60,7 +62,11 @@ class ConverterPool:
     """Up to ``size`` converter processes, each converting one image at a time, and
     up to ``waiting`` conversions waiting for one of them (``size`` if None)."""
 
-    def __init__(self, size: int, timeout: float, waiting: int | None = None) -> None:
+    def __init__(
+        self, size: int, timeout: float, waiting: int | None = None, idle: float = 0
+    ) -> None:
+        """``idle``: seconds a converter may wait for work before it is stopped (its
+        slot starts a new one when needed); 0 keeps converters until ``close``."""
         self.timeout = timeout
         waiting = size if waiting is None else waiting
         #: Callers that hold their admission while they wait for something else too
@@ -74,6 +80,13 @@ class ConverterPool:
         self._lock = threading.Lock()
         self._starter = ThreadPoolExecutor(size, thread_name_prefix="converter-start")
         weakref.finalize(self, _stop_all, self._running)
+        if idle > 0:
+            stopping = threading.Event()
+            weakref.finalize(self, stopping.set)
+            threading.Thread(
+                target=_reap_idle, args=(weakref.ref(self), idle, stopping),
+                name="converter-reaper", daemon=True,
+            ).start()
 
     def convert(self, data: bytes | BinaryIO, job: Job) -> bytes | ImageInfo:
         """``job`` run on the image ``data`` (bytes, or a file read from where it
@@ -111,6 +124,7 @@ class ConverterPool:
                     "(waiting included) and was stopped"
                 ) from None
             raise
+        worker.last_used = time.monotonic()
         self._free.put(worker)
         if isinstance(outcome, Exception):
             raise outcome
@@ -168,6 +182,26 @@ class ConverterPool:
                 ) from None
             raise
 
+    def retire_idle(self, idle: float) -> None:
+        """Stop the free converters unused for ``idle`` seconds; their slots start
+        new ones when needed."""
+        free = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                free.append(self._free.get_nowait())
+        cutoff = time.monotonic() - idle
+        retired = [worker for worker in free
+                   if worker is not None and worker.last_used < cutoff]
+        # Slots back at once, oldest first (the queue is last in, first out), so
+        # that no request waits while the retired ones stop.
+        for worker in reversed(free):
+            self._free.put(None if worker in retired else worker)
+        for worker in retired:
+            log.info("converter process %s idle, stopped", worker.process.pid)
+            with self._lock:
+                self._running.discard(worker)
+            worker.stop(STOP_GRACE)
+
     def _fill_slot(self, starting: "Future[_Converter]") -> None:
         """Put a late converter (or None, if it failed to start) in its slot."""
         self._free.put(None if starting.exception() else starting.result())
@@ -200,6 +234,8 @@ class _Converter:
         #: The converter's TMPDIR, in which each job gets a folder of its own; the
         #: server removes it, since a killed converter cannot.
         self.scratch = scratch
+        #: When it last finished a job (``time.monotonic()``).
+        self.last_used = time.monotonic()
 
     @classmethod
     def start(cls) -> "_Converter":
@@ -277,6 +313,18 @@ class _Converter:
             self.process.wait()
         self.outcomes.close()
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _reap_idle(
+    pool_ref: "weakref.ref[ConverterPool]", idle: float, stopping: threading.Event
+) -> None:
+    """Every half ``idle``, retire the pool's idle converters, until it is gone."""
+    while not stopping.wait(idle / 2):
+        pool = pool_ref()
+        if pool is None:
+            return
+        pool.retire_idle(idle)
+        del pool  # not held while waiting: the pool may be collected meanwhile
 
 
 def _pipe() -> tuple[int, int]:

@@ -73,7 +73,8 @@ class ImageService:
     def __post_init__(self) -> None:
         settings = self.settings
         pool = self.pool or ConverterPool(
-            settings.convert_workers, settings.convert_timeout, settings.convert_waiting
+            settings.convert_workers, settings.convert_timeout,
+            settings.convert_waiting, settings.convert_idle,
         )
         object.__setattr__(self, "converters", pool)
         # Settings are frozen: the encoders' defaults are worked out once per app.

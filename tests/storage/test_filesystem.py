@@ -6,11 +6,13 @@ Round trips, missing and malformed references are in the contract suite.
 import io
 import os
 import uuid
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from helpers import make_image, upload
 
+from progimage.exceptions import ImageNotFound
 from progimage.storage.filesystem import FilesystemStorage
 from storage_samples import RECORD, FailingStream
 
@@ -61,11 +63,14 @@ def _fsynced(monkeypatch) -> list[tuple[int, int]]:
     return synced
 
 
-def test_upload_is_fsynced_before_it_is_answered(client, settings, fsynced):
+@pytest.mark.parametrize("form", ["multipart", "raw"])
+def test_upload_is_fsynced_before_it_is_answered(client, settings, fsynced, form):
     """The README promises durable writes: by the time the upload answers, the
     original, its record and the folder that received the new image were fsynced
-    (a killed process cannot show this: the page cache outlives it)."""
-    response = upload(client, make_image("PNG"))
+    (a killed process cannot show this: the page cache outlives it); in both forms."""
+    data = make_image("PNG")
+    response = (upload(client, data) if form == "multipart" else
+                client.put("/storage/", data=data, content_type="image/png"))
     assert response.status_code == 200
     ref = response.get_data(as_text=True)
     folder = Path(settings.storage) / ref[:2] / ref[2:4] / ref
@@ -73,3 +78,41 @@ def test_upload_is_fsynced_before_it_is_answered(client, settings, fsynced):
     for path in expected:
         status = path.stat()
         assert (status.st_dev, status.st_ino) in fsynced, f"{path} not fsynced"
+
+
+def test_a_kept_record_does_not_outlive_a_delete_elsewhere(tmp_path):
+    """Each process keeps the records it read; a DELETE through another process
+    (another backend on the same folder) answers 404 here at once."""
+    here, elsewhere = FilesystemStorage(tmp_path), FilesystemStorage(tmp_path)
+    ref = str(uuid.uuid4())
+    here.save(ref, io.BytesIO(b"abc"), RECORD)
+    assert here.record(ref) == RECORD
+    elsewhere.delete(ref)
+    with pytest.raises(ImageNotFound):
+        here.record(ref)
+
+
+def test_a_kept_record_follows_a_restored_original(tmp_path):
+    """An image written again under its reference (a restore from backup) is read
+    afresh: its new record is answered, not the one kept."""
+    storage = FilesystemStorage(tmp_path)
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"abc"), RECORD)
+    assert storage.record(ref).size == 3
+    restored = replace(RECORD, size=5, sha256="0" * 64)
+    FilesystemStorage(tmp_path).delete(ref)
+    FilesystemStorage(tmp_path).save(ref, io.BytesIO(b"abcde"), restored)
+    assert storage.record(ref) == restored
+
+
+def test_a_kept_record_is_read_once(storage, monkeypatch):
+    """A second read of the same image stats the original, not its record."""
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"abc"), RECORD)
+    storage.record(ref)
+    opened = []
+    real_open = open
+    monkeypatch.setattr("builtins.open", lambda *a, **k: opened.append(a[0])
+                        or real_open(*a, **k))
+    assert storage.record(ref) == RECORD
+    assert opened == []

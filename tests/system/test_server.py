@@ -75,6 +75,19 @@ def test_curl_upload_without_the_slash(server, jpeg, method):
 
 
 @pytest.mark.usefixtures("curl_and_file")
+def test_curl_uploads_the_raw_image(server, jpeg):
+    """The second form: curl --data-binary with Content-Type image/jpeg, no form."""
+    uuid = _shell(
+        'curl -sf -X PUT "$host/storage/" -H "Content-Type: image/jpeg" '
+        '--data-binary "@$file"', host=server.url, file=str(jpeg),
+    ).decode()
+    assert len(uuid) == 36
+    assert _mime(server, f"/storage/{uuid}.png") == "image/png"
+    original = _shell(f'curl -sf "$host/storage/{uuid}"', host=server.url)
+    assert original == jpeg.read_bytes()
+
+
+@pytest.mark.usefixtures("curl_and_file")
 def test_curl_sees_status_codes(server):
     """Unknown references are 404 and non-images 400, as curl reports them."""
     code = _shell(

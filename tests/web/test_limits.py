@@ -87,21 +87,28 @@ def test_batch_over_limit_is_413(strict_app):
 
 
 @pytest.mark.system
-def test_streamed_body_over_limit_is_413(tmp_path):
-    """A chunked upload with no Content-Length is cut off at the limit with 413."""
+@pytest.mark.parametrize("content_type", ["multipart/form-data; boundary=x",
+                                          "image/png"])
+def test_streamed_body_over_limit_is_413(tmp_path, content_type):
+    """A chunked upload with no Content-Length is cut off at the limit with 413,
+    as a form or as the raw image."""
+    multipart = content_type.startswith("multipart")
+
     def body():
-        yield b'--x\r\nContent-Disposition: form-data; name="data"; filename="a"'
-        yield b"\r\n\r\n"
+        if multipart:
+            yield b'--x\r\nContent-Disposition: form-data; name="data"; filename="a"'
+            yield b"\r\n\r\n"
         for _ in range(64):
             yield b"\0" * 65536
-        yield b"\r\n--x--\r\n"
+        if multipart:
+            yield b"\r\n--x--\r\n"
 
     env = {"PROGIMAGE_STORAGE": str(tmp_path / "data"),
            "PROGIMAGE_MAX_UPLOAD_BYTES": "100000"}
     with Gunicorn(tmp_path, env) as server:
         response = requests.put(
             f"{server.url}/storage/", data=body(),
-            headers={"Content-Type": "multipart/form-data; boundary=x"}, timeout=30,
+            headers={"Content-Type": content_type}, timeout=30,
         )
         assert response.request.headers.get("Transfer-Encoding") == "chunked"
         assert response.status_code == 413

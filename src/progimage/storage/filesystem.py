@@ -8,11 +8,13 @@ the whole image or nothing. A crash leaves only a staging folder, named after th
 process that wrote it; it is removed at the next start-up once that process is gone.
 """
 
+import contextlib
 import errno
 import io
 import os
 import shutil
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -22,6 +24,8 @@ from ..references import check_reference
 from . import ImageRecord, verified_record
 
 CHUNK_SIZE = 1024 * 1024
+# Records kept per process (a few hundred bytes each).
+RECORDS_KEPT = 10_000
 INCOMING = ".incoming"
 ORIGINAL = "original"
 RECORD = "record.json"
@@ -40,6 +44,10 @@ class FilesystemStorage:
         :raises SettingsError: ``root`` or one of its parents is not a folder.
         """
         self.root = Path(root).resolve()
+        # ref -> (the original's identity and times, its record); see ``record``.
+        self._records: OrderedDict[str, tuple[tuple[int, ...], ImageRecord]] = (
+            OrderedDict()
+        )
         self._root = str(self.root)
         self._incoming = self.root / INCOMING
         try:
@@ -73,15 +81,30 @@ class FilesystemStorage:
         _sync_folder(os.path.dirname(final))
 
     def record(self, ref: str) -> ImageRecord:
-        """The record saved beside the original, checked against its size."""
+        """The record saved beside the original, checked against its size.
+
+        Kept per process while the original's file stays the same one (a stat per
+        read instead of reading and parsing the record): a ``DELETE`` through any
+        process or instance removes the file, and a restore writes a new one.
+        """
         folder = self._folder(ref)
         try:
+            status = os.stat(os.path.join(folder, ORIGINAL))
+            validator = (status.st_dev, status.st_ino, status.st_size,
+                         status.st_mtime_ns, status.st_ctime_ns)
+            known = self._records.get(ref)
+            if known is not None and known[0] == validator:
+                return known[1]
             with open(os.path.join(folder, RECORD), "rb") as file:
                 data = file.read()
-            size = os.stat(os.path.join(folder, ORIGINAL)).st_size
         except (FileNotFoundError, NotADirectoryError):
             raise ImageNotFound(f"no image is stored under {ref}") from None
-        return verified_record(ref, data, size)
+        record = verified_record(ref, data, status.st_size)
+        self._records[ref] = (validator, record)
+        if len(self._records) > RECORDS_KEPT:
+            with contextlib.suppress(KeyError):  # another thread evicted it first
+                self._records.popitem(last=False)
+        return record
 
     def open(self, ref: str, span: tuple[int, int] | None = None) -> BinaryIO:
         """The original file, opened for reading; with ``span``, only those bytes."""

@@ -4,7 +4,7 @@ import contextlib
 import functools
 import io
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import BinaryIO
 
@@ -22,7 +22,7 @@ from ..references import check_reference
 from ..service import Download
 from ..sizes import restrict
 from ..storage import ImageRecord
-from . import fetching, get_service, prefers_html
+from . import bodies, fetching, get_service, prefers_html
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
 from .hints import apply_hints
@@ -49,7 +49,8 @@ AUTO_REDIRECT_CACHE = "private, max-age=60"
 @bp.route("/storage/", methods=["PUT", "POST"], strict_slashes=False)
 @writers_only
 def upload() -> Response:
-    """Store the multipart file ``data``; answer its reference as plain text.
+    """Store the multipart file ``data``, or the body itself when its type is
+    ``image/*`` (no form to parse); answer its reference as plain text.
 
     Several ``data`` fields are a batch: all are stored, or none is, and the answer
     is the JSON list of their references in the order of the fields.
@@ -60,9 +61,15 @@ def upload() -> Response:
     :raises InvalidUpload: the field is missing or a file is empty.
     :raises ServiceError: what ``ImageService.store`` (``store_many``) raises.
     """
+    if bodies.is_raw_image():
+        eager = _eager(request.args)  # the body is the image: no form to look in
+        with bodies.spooled(request.stream) as body:
+            _check_not_empty("the body", body)
+            ref = get_service().store(body, eager=eager)
+        return _show([ref]) if prefers_html() else _stored(ref)
     files = request.files.getlist("data")
     url = None if files else fetching.requested_url()
-    eager = _eager()
+    eager = _eager(request.values)
     if url is not None:
         with fetching.fetch(url).file as fetched:
             _check_not_empty(f"the image at {url}", fetched)
@@ -70,8 +77,8 @@ def upload() -> Response:
         return _show([ref]) if prefers_html() else _stored(ref)
     if not files:
         raise InvalidUpload(
-            "missing the multipart file field 'data' (curl -F data=@image.jpg) "
-            "or the field 'url'"
+            "missing the multipart file field 'data' (curl -F data=@image.jpg), "
+            "the field 'url', or an image/* body"
         )
     with contextlib.ExitStack() as uploads:
         for file in files:
@@ -88,13 +95,14 @@ def upload() -> Response:
     return _show([ref]) if prefers_html() else _stored(ref)
 
 
-def _eager() -> tuple[str, ...]:
-    """The eager variants the upload asks for, in its field or parameter ``eager``.
+def _eager(fields: Mapping[str, str]) -> tuple[str, ...]:
+    """The eager variants the upload asks for in ``fields`` (its form fields or
+    query parameters) as ``eager``.
 
     :raises InvalidOptions: one names no preset, or a malformed extension.
     """
     try:
-        return parse_eager(request.values.get("eager", ""),
+        return parse_eager(fields.get("eager", ""),
                            get_service().settings.preset_table)
     except EagerError as error:
         raise InvalidOptions(f"field 'eager': {error}") from None

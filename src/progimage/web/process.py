@@ -1,8 +1,5 @@
 """``POST /process.<ext>``: convert the image in the request and keep nothing."""
 
-import shutil
-import tempfile
-
 from flask import Blueprint, Response, request
 
 from ..exceptions import InvalidUpload
@@ -10,11 +7,9 @@ from ..negotiation import AUTO
 from . import get_service
 from .api import SANDBOX, requested_options
 from .auth import writers_only
+from .bodies import spooled
 
 bp = Blueprint("process", __name__)
-
-#: Past this, a raw body goes to a temporary file rather than memory.
-SPOOL_BYTES = 4 * 1024 * 1024
 
 
 @bp.route("/process.<extension>", methods=["POST"])
@@ -33,11 +28,9 @@ def process(extension: str) -> Response:
         ``signing.checked_query`` raises when signed reads are on.
     """
     options = requested_options(f"/process.{extension}", conversion=True)
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
-        file = request.files.get("data")
-        # Within MAX_CONTENT_LENGTH: werkzeug stops reading at the upload limit.
-        shutil.copyfileobj(file.stream if file else request.stream, body)
-        if body.tell() == 0:
+    file = request.files.get("data")
+    with spooled(file.stream if file else request.stream) as body:
+        if not body.read(1):
             raise InvalidUpload("the body is empty: send the image, raw or as 'data'")
         body.seek(0)
         data, target = get_service().process(
