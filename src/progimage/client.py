@@ -171,6 +171,15 @@ class Client:
         with self._send("GET", ref, "/info") as response:
             return response.json()
 
+    def placeholder(self, ref: str) -> bytes:
+        """The image's placeholder: a tiny blurred PNG to show while it loads (its
+        BlurHash and average colour are in ``info``).
+
+        :raises ProgImageError: nothing is stored under ``ref``.
+        """
+        with self._send("GET", ref, "/placeholder") as response:
+            return response.content
+
     def delete(self, ref: str) -> None:
         """Remove the image and everything derived from it.
 

@@ -32,6 +32,10 @@ class ImageRecord:
     has_alpha: bool = False
     #: The URL the image was fetched from; empty for an upload (and older records).
     source_url: str = ""
+    #: The BlurHash and average colour (``#rrggbb``) for a placeholder; empty for
+    #: older records and for uploads the check did not decode.
+    blurhash: str = ""
+    colour: str = ""
 
     def to_json(self) -> bytes:
         """The record as stored: UTF-8 JSON."""

@@ -237,11 +237,30 @@ def info(ref: str) -> Response:
         orientation=record.orientation,
         has_alpha=record.has_alpha,
         created=record.created,
+        blurhash=record.blurhash or None,
+        colour=record.colour or None,
+        placeholder=f"/storage/{ref}/placeholder",
         **({"source_url": record.source_url} if record.source_url else {}),
     )
     if service.settings.private_reads:
         response.headers["Cache-Control"] = PRIVATE
     return response
+
+
+@bp.route("/storage/<ref>/placeholder", methods=["GET"])
+@readers_only
+def placeholder(ref: str) -> Response:
+    """A tiny blurred PNG of the image (its BlurHash decoded), to show while it loads.
+
+    :raises ImageNotFound: nothing is stored under ``ref``.
+    :raises ServiceError: what ``ImageService.placeholder`` raises.
+    """
+    check_reference(ref)
+    checked_query(f"/storage/{ref}/placeholder", conversion=False)
+    data, record = get_service().placeholder(ref)
+    etag = f"{record.sha256[:32]}-placeholder"
+    respond = functools.partial(_file, io.BytesIO(data), "image/png", len(data))
+    return _sandboxed(_send(respond, etag, record))
 
 
 def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Response:
