@@ -37,6 +37,11 @@ class ImageRecord:
     blurhash: str = ""
     colour: str = ""
 
+    @property
+    def upright_width(self) -> int:
+        """The width as shown, once the EXIF orientation (5-8 turn it) is applied."""
+        return self.height if self.orientation in (5, 6, 7, 8) else self.width
+
     def to_json(self) -> bytes:
         """The record as stored: UTF-8 JSON."""
         return json.dumps(asdict(self), sort_keys=True).encode()

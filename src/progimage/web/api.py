@@ -24,7 +24,7 @@ from ..storage import ImageRecord
 from . import fetching, get_service, prefers_html
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
-from .hints import apply_hints
+from .hints import advertise, apply_hints
 from .signing import checked_query, expires
 
 bp = Blueprint("api", __name__)
@@ -131,7 +131,10 @@ def download(name: str) -> Response:
     query = checked_query(f"/storage/{name}", conversion=bool(dot))
     settings = get_service().settings
     query = expand_presets(query, settings.preset_table, settings.only_presets)
-    query = restrict(apply_hints(query), settings.allowed_sizes, settings.snap_sizes)
+    query = apply_hints(
+        query, settings.allowed_sizes, lambda: get_service().info(ref).upright_width
+    )
+    query = restrict(query, settings.allowed_sizes, settings.snap_sizes)
     options = parse_options(query)
     found = get_service().resolve(
         ref, extension if dot else None, options, request.accept_mimetypes
@@ -166,8 +169,10 @@ def _negotiated(found: Download) -> Response:
 
 def _sandboxed(response: Response) -> Response:
     """An image answer: whatever its bytes, a browser must not run them; and a
-    signed URL's answer is kept by caches no longer than the URL is valid."""
+    signed URL's answer is kept by caches no longer than the URL is valid. It asks
+    for the client hints, as an image service's answers do."""
     response.headers["Content-Security-Policy"] = SANDBOX
+    advertise(response)
     deadline = expires()
     if deadline is not None and not get_service().settings.private_reads:
         left = max(0, min(ONE_YEAR, deadline - int(time.time())))
