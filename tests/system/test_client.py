@@ -84,6 +84,15 @@ def test_info_and_placeholder_show_the_average_colour(images):
     assert all(abs(value - 125) <= 12 for value in mean), mean
 
 
+def test_srcset_lists_served_widths(images):
+    """``srcset`` answers the server's srcset: 16w and 32w, then the original's 64w
+    for the 128 asked of a 64-pixel-wide image."""
+    ref = images.put(io.BytesIO(make_image("PNG", size=(64, 48))))
+    answer = images.srcset(ref, "webp", widths=[16, 32, 128], q=70)
+    assert answer["widths"] == [16, 32, 64]
+    assert answer["srcset"].endswith(f"/storage/{ref}.webp?q=70&w=64 64w")
+
+
 def test_delete_then_not_found(images):
     """After ``delete`` the image is gone, and the server says so."""
     ref = images.put(io.BytesIO(make_image("PNG")))

@@ -18,6 +18,7 @@ from ..exceptions import InvalidUpload
 from ..options import parse as parse_options
 from ..presets import expand as expand_presets
 from ..references import check_reference
+from .. import srcsets
 from ..service import Download
 from ..sizes import restrict
 from ..storage import ImageRecord
@@ -266,6 +267,42 @@ def placeholder(ref: str) -> Response:
     etag = f"{record.sha256[:32]}-placeholder"
     respond = functools.partial(_file, io.BytesIO(data), "image/png", len(data))
     return _sandboxed(_send(respond, etag, record))
+
+
+@bp.route("/storage/<name>/srcset", methods=["GET"])
+@readers_only
+def srcset(name: str) -> Response:
+    """A ready ``srcset`` (with ``sizes`` and a fallback ``src``) of ``<ref>[.<ext>]``
+    for ``?widths=`` or a ``?preset=``, with any other options, as JSON. When
+    signed reads are on, the request must be signed (it mints signed URLs).
+
+    :raises ImageNotFound: nothing is stored under ``ref``.
+    :raises UnknownFormat: the extension names no format we write.
+    :raises InvalidOptions: what ``srcsets.candidates`` raises.
+    :raises ServiceError: what ``signing.checked_query`` raises.
+    """
+    ref, dot, extension = name.partition(".")
+    check_reference(ref)
+    query = checked_query(f"/storage/{name}/srcset", True, preset_exempt=False)
+    service = get_service()
+    record = service.info(ref)
+    if dot and extension != "auto":
+        service.formats.for_extension(extension)
+    path = f"/storage/{name}"
+    found = srcsets.candidates(
+        query, service.settings, record.upright_width, path, expires()
+    )
+    urls = [f"{request.url_root.rstrip('/')}{path}?{item.query}" for item in found]
+    widest = found[-1].width
+    response = jsonify(
+        srcset=", ".join(f"{url} {item.width}w" for url, item in zip(urls, found)),
+        sizes=f"(max-width: {widest}px) 100vw, {widest}px",
+        src=urls[-1],
+        widths=[item.width for item in found],
+    )
+    if service.settings.private_reads:
+        response.headers["Cache-Control"] = PRIVATE
+    return response
 
 
 def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Response:
