@@ -2,11 +2,13 @@
 and the tiny PNG at /storage/<ref>/placeholder, checked against decoded pixels."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from PIL import Image, ImageStat
 
 from helpers import decode, encode, make_image, upload, with_orientation
+from progimage.signing import signed_query
 
 # How far (0-255, per channel) the placeholder's average colour may lie from the
 # image's: both average a reduced copy, and a BlurHash quantises its colours.
@@ -112,3 +114,16 @@ def test_no_placeholder_of_nothing(client):
     response = client.get("/storage/3f1c2b7e-9d4a-4c1e-8b2f-6a5d7e8f9012/placeholder")
     assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
+
+
+def test_signed_reads_of_everything_cover_the_placeholder(app_factory, settings):
+    """PROGIMAGE_SIGNED_READS=all: the placeholder needs a signature as /info does."""
+    client = app_factory(replace(
+        settings, signing_keys="k" * 32, signed_reads="all",
+    )).test_client()
+    ref = upload(client, make_image("PNG")).get_data(as_text=True)
+    path = f"/storage/{ref}/placeholder"
+    assert client.get(path).status_code == 403
+    response = client.get(f"{path}?{signed_query('k' * 32, path, {})}")
+    assert response.status_code == 200
+    assert decode(response.data).size == (32, 24)
