@@ -17,6 +17,9 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HOST PORT
 
+# `make test`: pytest-xdist workers for the parallel part (one per core by default).
+TEST_WORKERS ?= auto
+
 # `make fuzz`: atheris (libFuzzer for Python) on the decode/convert path for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_SEEDS ?= ../shared/corpus/images
@@ -52,9 +55,12 @@ run: install-runtime
 dev: install-runtime
 	$(PIPENV) run dev --host $(HOST) --port $(PORT)
 
+# In parallel on every core (pytest-xdist), then the `serial` tests (answers within
+# a time limit) alone, so that no other test's load decides them; coverage adds up.
 test: install
 	$(PIPENV) run lint
-	$(PIPENV) run test
+	$(PIPENV) run test -n $(TEST_WORKERS) -m "not serial"
+	$(PIPENV) run test -m serial --cov-append
 
 # The edit-test loop: everything but real servers (`system`) and the corpus, without
 # coverage (a part of the suite cannot reach its threshold).

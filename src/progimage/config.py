@@ -120,6 +120,10 @@ class Settings:
     fetch_timeout: float = 10.0
     # Seconds to open each connection of a fetch by URL.
     fetch_connect_timeout: float = 3.0
+    # POST /storage/bulk: at most this many entries in one request (more answer 400),
+    # and at most this many bytes of images in its ZIP (the rest are listed, not sent).
+    bulk_max_entries: int = 500
+    bulk_max_bytes: int = 512 * MIB
 
     def __post_init__(self) -> None:
         if not self.storage:
@@ -130,7 +134,8 @@ class Settings:
                 f"not {self.log_format!r}"
             )
         for name in ("max_upload_bytes", "max_pixels", "convert_timeout",
-                     "convert_workers", "fetch_timeout", "fetch_connect_timeout"):
+                     "convert_workers", "fetch_timeout", "fetch_connect_timeout",
+                     "bulk_max_entries", "bulk_max_bytes"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROGIMAGE_{name.upper()} must be positive")
         for name, low, high in RANGES:

@@ -274,20 +274,29 @@ class ImageService:
         return data
 
     def process(
-        self, upload: BinaryIO, extension: str, options: ImageOptions = NO_OPTIONS
+        self, upload: BinaryIO, extension: str, options: ImageOptions = NO_OPTIONS,
+        accept: Iterable[tuple[str, float]] = (),
     ) -> tuple[bytes, ImageFormat]:
-        """``upload`` after ``options``, as the format of ``extension``; nothing is
-        stored or cached. The upload passes the upload checks first.
+        """``upload`` after ``options``, as the format of ``extension`` (``auto``:
+        the best one ``accept`` takes, as for a stored image); nothing is stored or
+        cached. The upload passes the upload checks first.
 
         :raises UnknownFormat: the extension names no writable format.
+        :raises NotAcceptable: ``auto``, and the client takes none of the formats.
         :raises UnsupportedImage: the upload is not an image we read.
         :raises ImageTooLarge: above the pixel limit, before or after processing.
         :raises InvalidOptions: an option does not fit the image.
         :raises ConversionFailed: the image cannot be encoded in that format.
         :raises ConversionTimedOut: a converter stayed busy or ran past the limit.
         """
-        target = self.formats.for_extension(extension)
+        if extension != AUTO:
+            self.formats.for_extension(extension)  # refused before any decode
         record = self._examine(upload)
+        if extension == AUTO:
+            extension = choose(
+                record, self.settings.auto_format_order, accept, self.formats
+            )
+        target = self.formats.for_extension(extension)
         mask = self._mask(options.mask_reference) if options.mask_reference else None
         job = ConvertJob(
             target, self.formats, self.settings.max_pixels,

@@ -15,7 +15,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
 from ..exceptions import InvalidUpload
-from ..options import parse as parse_options
+from ..options import ImageOptions, parse as parse_options
 from ..presets import expand as expand_presets
 from ..references import check_reference
 from .. import srcsets
@@ -128,15 +128,10 @@ def download(name: str) -> Response:
     """
     ref, dot, extension = name.partition(".")
     check_reference(ref)
-    # The signature covers the query as sent: presets and hints are expanded after.
-    query = checked_query(f"/storage/{name}", conversion=bool(dot))
-    settings = get_service().settings
-    query = expand_presets(query, settings.preset_table, settings.only_presets)
-    query = apply_hints(
-        query, settings.allowed_sizes, lambda: get_service().info(ref).upright_width
+    options = requested_options(
+        f"/storage/{name}", conversion=bool(dot),
+        widest=lambda: get_service().info(ref).upright_width,
     )
-    query = restrict(query, settings.allowed_sizes, settings.snap_sizes)
-    options = parse_options(query)
     found = get_service().resolve(
         ref, extension if dot else None, options, request.accept_mimetypes
     )
@@ -149,6 +144,27 @@ def download(name: str) -> Response:
     filename = f"{ref}.{extension or found.target.extension}"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return _sandboxed(response)
+
+
+def requested_options(
+    path: str, conversion: bool, query: dict[str, list[str]] | None = None,
+    widest: Callable[[], int] | None = None,
+) -> ImageOptions:
+    """The options of a read of ``path`` from the request's query (or ``query``):
+    signature checked, presets expanded, client hints applied (a hinted width at
+    most ``widest()``, the original's), sizes held to the allowed ones;
+    ``conversion``: the read converts.
+
+    :raises InvalidOptions: see ``download``.
+    :raises ServiceError: what ``signing.checked_query`` raises.
+    """
+    # The signature covers the query as sent: presets and hints are expanded after.
+    query = checked_query(path, conversion, query)
+    settings = get_service().settings
+    query = expand_presets(query, settings.preset_table, settings.only_presets)
+    query = apply_hints(query, settings.allowed_sizes, widest)
+    query = restrict(query, settings.allowed_sizes, settings.snap_sizes)
+    return parse_options(query)
 
 
 def _negotiated(found: Download) -> Response:

@@ -19,18 +19,21 @@ PRESET = "preset"
 
 
 def checked_query(
-    path: str, conversion: bool, preset_exempt: bool = True
+    path: str, conversion: bool, query: dict[str, list[str]] | None = None,
+    preset_exempt: bool = True,
 ) -> dict[str, list[str]]:
-    """The request's query without ``sig`` and ``exp``, once its signature is
-    checked where the settings ask for one; ``conversion``: the read converts;
-    ``preset_exempt``: PROGIMAGE_UNSIGNED_PRESETS may spare it the signature.
+    """The request's query (or ``query``, a bulk entry's) without ``sig`` and
+    ``exp``, once its signature is checked where the settings ask for one;
+    ``conversion``: the read converts; ``preset_exempt``: PROGIMAGE_UNSIGNED_PRESETS
+    may spare it the signature.
 
     :raises MissingSignature: a signature is needed and the query has no ``sig``.
     :raises WrongSignature: ``sig`` signs something else, or under no known key.
     :raises ExpiredSignature: the signature is right but ``exp`` has passed.
     :raises InvalidOptions: ``exp`` is not a whole number of Unix seconds.
     """
-    query = request.args.to_dict(flat=False)
+    if query is None:
+        query = request.args.to_dict(flat=False)
     options = {name: values for name, values in query.items()
                if name not in (SIG, EXP)}
     if _needs_signature(options, conversion or bool(options), preset_exempt):
