@@ -26,11 +26,12 @@ from pathlib import Path
 import requests
 from PIL import Image, ImageFilter
 
+import placeholders
 import thumbor_server
 # The tests' launcher of real servers: `make bench` puts tests/ on PYTHONPATH.
 from live_servers import Gunicorn, deploy_site, memory_kib, nginx
 from progimage.config import Settings
-from progimage.imaging import encoder_params
+from progimage.imaging import FormatRegistry, encoder_params
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,6 +39,8 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 # deploy/gunicorn.conf.py's default: one worker per CPU.
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
 CONNECTIONS = 16
+# The Accept header of the .auto rows: WebP, so that they compare with the WebP ones.
+WEBP_ONLY = "image/webp"
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 STATIC_SITE = """
 server {{
@@ -84,12 +87,25 @@ def photo(width: int, height: int) -> bytes:
     return buffer.getvalue()
 
 
+def placeholder_rows(data: bytes) -> list[Result]:
+    """The upload check of ``data`` in one process, without and with the
+    placeholder (bench/placeholders.py), as checks per second."""
+    off, on = placeholders.check_ms(data, FormatRegistry.from_pillow())
+    return [Result("upload check 1 MP JPEG, one process: no placeholder", 1000 / off),
+            Result("upload check 1 MP JPEG, one process: with placeholder",
+                   1000 / on)]
+
+
 def wrk(
-    name: str, url: str, server: Gunicorn | None, script: Path | None = None
+    name: str, url: str, server: Gunicorn | None, script: Path | None = None,
+    accept: str = "",
 ) -> Result:
-    """Run wrk against ``url``; RSS is the largest of the server's workers after."""
+    """Run wrk against ``url`` (with an ``accept`` header if given); RSS is the
+    largest of the server's workers after."""
     command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency",
                "--timeout", "30s", url]
+    if accept:
+        command[1:1] = ["-H", f"Accept: {accept}"]
     if script:
         command[1:1] = ["-s", str(script)]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -207,6 +223,11 @@ def run(folder: Path) -> tuple[list[Result], dict, int]:
         (folder / "static" / "photo.webp").write_bytes(variant.content)
         results.append(wrk("warm variant (WebP, cached)", f"{base}/{refs[0]}.webp",
                            server))
+        # .auto over the same cached variant: the negotiation's own cost.
+        requests.get(f"{base}/{refs[0]}.auto", headers={"Accept": WEBP_ONLY},
+                     timeout=60).raise_for_status()
+        results.append(wrk("warm .auto -> WebP (cached)", f"{base}/{refs[0]}.auto",
+                           server, accept=WEBP_ONLY))
         # Last: thousands of fsynced uploads leave the disk busy writing back.
         results.append(wrk("upload 1 MP JPEG", f"{base}/", server,
                            multipart(small, folder)))
@@ -224,6 +245,10 @@ def run(folder: Path) -> tuple[list[Result], dict, int]:
             results.append(Result(f"Pillow alone, {workers} processes: {fmt}", ceiling))
         results.append(wrk("cold thumbnail 256 px JPEG (cache off)",
                            f"{server.url}/storage/{refs[0]}.jpg?w=256", server))
+        results.append(wrk("cold .auto -> WebP (cache off)",
+                           f"{server.url}/storage/{refs[0]}.auto", server,
+                           accept=WEBP_ONLY))
+    results += placeholder_rows(small)
     if thumbor_server.available():
         results += against_thumbor(folder, workers)
     bare = {"BENCH_FILE": str(folder / "static" / "photo.jpg")}

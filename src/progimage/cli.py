@@ -55,6 +55,8 @@ OPERATIONS = (
     ("icc", str, "keep (the colour profile, where the format can) or srgb"),
     ("preset", str, "a named option set of the server (PROGIMAGE_PRESETS)"),
 )
+# What Chromium sends for an image: ``get --auto`` negotiates as a browser does.
+BROWSER_ACCEPT = "image/avif,image/webp,*/*;q=0.8"
 FLAGS = (
     ("grayscale", "make it grey"),
     ("sepia", "sepia tone"),
@@ -123,11 +125,14 @@ def get(args: argparse.Namespace) -> int:
         return 2
     ref, extension = args.image[0]
     query = _operations(args)
+    accept = args.accept
+    if args.auto:
+        extension, accept = "auto", accept or BROWSER_ACCEPT
     # The file is named after what was asked for, never after the server's answer.
     named = ref + (f".{extension}" if extension else "")
     with (_client(args) as client, _output(args.output or named, args.force) as target,
           _bar(named) as progress):
-        client.download(target, ref, extension, progress, accept=args.accept, **query)
+        client.download(target, ref, extension, progress, accept=accept, **query)
     if args.output is None:
         _print(named)
     return 0
@@ -146,6 +151,17 @@ def _get_bulk(args: argparse.Namespace) -> int:
         client.bulk(target, entries, progress)
     if args.output is None:
         _print(named)
+    return 0
+
+
+def srcset(args: argparse.Namespace) -> int:
+    """Print the server's ready srcset of an image, as JSON."""
+    ref, extension = args.image
+    widths = [int(width) for width in args.widths.split(",")] if args.widths else None
+    with _client(args) as client:
+        print(json.dumps(
+            client.srcset(ref, extension, widths, **_operations(args)), indent=2
+        ))
     return 0
 
 
@@ -285,8 +301,21 @@ def _get_parser(commands: argparse._SubParsersAction) -> None:
     sub.add_argument("--accept", default="", metavar="TYPES",
                      help="the Accept header, for REF.auto (default */*: JPEG or PNG), "
                      "e.g. image/avif,image/webp")
+    sub.add_argument("--auto", action="store_true",
+                     help="ask for REF.auto as a browser showing AVIF and WebP does "
+                     f"(Accept: {BROWSER_ACCEPT} unless --accept is given)")
     _add_operations(sub)
     sub.set_defaults(command=get)
+    sub = commands.add_parser(
+        "srcset", help="print a ready srcset of an image, as JSON",
+        description="Print the srcset, sizes and src of REF or REF.EXT at each width "
+        "(or the preset's), with the options.",
+    )
+    sub.add_argument("image", metavar="REF[.EXT]", type=_image)
+    sub.add_argument("--widths", type=_widths, metavar="W,W,...",
+                     help="the widths in pixels, e.g. 320,640,1280")
+    _add_operations(sub)
+    sub.set_defaults(command=srcset)
     sub = commands.add_parser(
         "sign", help="print a signed URL of an image, converted and processed",
         description="Print the URL of REF or REF.EXT with the options, signed.",
@@ -308,6 +337,13 @@ def _add_operations(sub: argparse.ArgumentParser) -> None:
                          help=text)
     sub.add_argument("--no-orient", action="store_true",
                      help="do not apply the EXIF orientation")
+
+
+def _widths(text: str) -> str:
+    """:raises argparse.ArgumentTypeError: not whole numbers separated by commas."""
+    if not all(piece.strip().isdigit() for piece in text.split(",")):
+        raise argparse.ArgumentTypeError("widths are whole numbers: 320,640,1280")
+    return text
 
 
 def _reference(text: str) -> str:

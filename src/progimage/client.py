@@ -186,6 +186,33 @@ class Client:
         with self._send("GET", ref, "/info") as response:
             return response.json()
 
+    def srcset(self, ref: str, extension: str = "", widths: list[int] | None = None,
+               **operations: object) -> dict[str, object]:
+        """The server's ready ``srcset`` (and ``sizes``, ``src``, ``widths``) of the
+        image converted to ``extension`` at each of ``widths`` (or a ``preset=``'s),
+        after ``operations``; the request is signed if the client has a key.
+
+        :raises ProgImageError: unknown reference, format, preset or operation.
+        """
+        name = f"{ref}.{extension}" if extension else ref
+        if widths:
+            operations = {**operations, "widths": ",".join(map(str, widths))}
+        path = f"/storage/{name}/srcset"
+        query = (signed_query(self.signing_key, path, operations)
+                 if self.signing_key else urlencode(operations))
+        params = parse_qsl(query, keep_blank_values=True)
+        with self._send("GET", name, "/srcset", params=params) as response:
+            return response.json()
+
+    def placeholder(self, ref: str) -> bytes:
+        """The image's placeholder: a tiny blurred PNG to show while it loads (its
+        BlurHash and average colour are in ``info``).
+
+        :raises ProgImageError: nothing is stored under ``ref``.
+        """
+        with self._send("GET", ref, "/placeholder") as response:
+            return response.content
+
     def delete(self, ref: str) -> None:
         """Remove the image and everything derived from it.
 

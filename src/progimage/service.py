@@ -16,7 +16,8 @@ from .exceptions import (
     StoredImageCorrupt,
 )
 from .imaging import (
-    ConvertJob, FormatRegistry, ImageFormat, InspectJob, encoder_params,
+    ConvertJob, FormatRegistry, ImageFormat, InspectJob, PlaceholderJob,
+    encoder_params,
 )
 from .metrics import Metrics
 from .negotiation import AUTO, choose
@@ -185,6 +186,28 @@ class ImageService:
         """
         return self.storage.record(ref)
 
+    def placeholder(self, ref: str) -> tuple[bytes, ImageRecord]:
+        """The placeholder PNG of ``ref`` (a blur of its colours, ``RENDER_SIDE``
+        pixels on its longer side) and its record. Decoded from the record's
+        BlurHash; a record without one (older, or an image the upload check did
+        not decode) has the converter compute it from the original each time.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises UnsupportedImage: the image has no placeholder (its mode has no
+            colours) or cannot be decoded.
+        :raises ImageTooLarge: the image is above the pixel limit.
+        :raises ConversionTimedOut: the converters stayed busy.
+        """
+        record = self.storage.record(ref)
+        job = PlaceholderJob(
+            self.formats, self.settings.max_pixels, record.blurhash,
+            record.width, record.height, record.orientation,
+        )
+        if record.blurhash:
+            return cast(bytes, self.converters.convert(b"", job)), record
+        with self.storage.open(ref) as original:
+            return cast(bytes, self.converters.convert(original, job)), record
+
     def original_format(self, record: ImageRecord) -> ImageFormat:
         """The registry's format of a stored original: what it is served as, never
         the type string stored in its record.
@@ -267,6 +290,8 @@ class ImageService:
             created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             orientation=info.orientation,
             has_alpha=info.has_alpha,
+            blurhash=info.blurhash,
+            colour=info.colour,
         )
 
     def convert(

@@ -17,7 +17,8 @@ UNKNOWN = "3f1c2b7e-9d4a-4c1e-8b2f-6a5d7e8f9012"
 
 INFO_KEYS = {
     "format", "mime", "width", "height", "mode", "frames", "animated", "bytes",
-    "sha256", "orientation", "has_alpha", "created",
+    "sha256", "orientation", "has_alpha", "created", "blurhash", "colour",
+    "placeholder",
 }
 
 
@@ -30,10 +31,13 @@ def test_info_describes_the_original(client):
     assert response.mimetype == "application/json"
     body = response.get_json()
     assert set(body) == INFO_KEYS
-    assert body | {"sha256": None, "created": None} == {
+    unchecked = {"sha256": None, "created": None, "blurhash": None, "colour": None}
+    assert body | unchecked == {
         "format": "PNG", "mime": "image/png", "width": 40, "height": 30,
         "mode": "RGB", "frames": 1, "animated": False, "bytes": len(data),
         "sha256": None, "orientation": 1, "has_alpha": False, "created": None,
+        "blurhash": None, "colour": None,
+        "placeholder": f"/storage/{ref}/placeholder",
     }
     assert len(body["sha256"]) == 64
     assert datetime.fromisoformat(body["created"]).tzinfo is not None

@@ -141,6 +141,24 @@ def test_get_auto_negotiates_the_format(live_server, ref, tmp_path, options, fmt
     assert decode(target.read_bytes()).format == fmt
 
 
+def test_get_auto_asks_as_a_browser_does(live_server, ref, tmp_path):
+    """``get REF --auto`` is ``REF.auto`` with a browser's Accept: AVIF."""
+    target = tmp_path / "out.image"
+    result = run("get", ref, "--auto", "-o", str(target), url=live_server)
+    assert result.returncode == 0, result.stderr
+    assert decode(target.read_bytes()).format == "AVIF"
+
+
+def test_srcset_prints_the_servers_json(live_server, ref):
+    """``srcset REF.EXT --widths``: 80 is above the 40-pixel original, its stand-in."""
+    result = run("srcset", f"{ref}.webp", "--widths", "16,80", "--q", "60",
+                 url=live_server)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["widths"] == [16, 40]
+    assert answer["srcset"].endswith(f"/storage/{ref}.webp?q=60&w=40 40w")
+
+
 def test_get_passes_the_preset(live_server, ref, tmp_path):
     """``--preset`` reaches the server, which has none configured and says so."""
     result = run("get", f"{ref}.png", "--preset", "thumb", "-o",
@@ -205,6 +223,8 @@ def test_info_prints_json(live_server, ref):
     assert result.returncode == 0
     details = json.loads(result.stdout)
     assert (details["format"], details["width"], details["height"]) == ("PNG", 40, 30)
+    assert details["placeholder"] == f"/storage/{ref}/placeholder"
+    assert len(details["blurhash"]) == 28 and details["colour"].startswith("#")
 
 
 def test_delete_then_info_fails(live_server, ref):

@@ -9,6 +9,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
+from PIL import ImageStat
 
 from helpers import API_KEY, KEYED_SERVER_MAX_UPLOAD, decode, make_image
 from loopback import answer, read_body, serve
@@ -69,6 +70,30 @@ def test_info_describes_the_image(images):
     ref = images.put(io.BytesIO(make_image("GIF", size=(12, 10))))
     details = images.info(ref)
     assert (details["format"], details["width"], details["height"]) == ("GIF", 12, 10)
+
+
+def test_info_and_placeholder_show_the_average_colour(images):
+    """``info`` has the BlurHash and the average colour; ``placeholder`` is the tiny
+    PNG, of the image's shape and colour."""
+    ref = images.put(io.BytesIO(make_image("JPEG", size=(64, 32), mode="L")))
+    details = images.info(ref)
+    # make_image's grey mean is 125; JPEG and the BlurHash each move it a little.
+    red, green, blue = (int(details["colour"][i:i + 2], 16) for i in (1, 3, 5))
+    assert red == green == blue and abs(red - 125) <= 6
+    assert len(details["blurhash"]) == 28
+    shown = decode(images.placeholder(ref))
+    assert shown.size == (32, 16)
+    mean = ImageStat.Stat(shown.convert("RGB")).mean
+    assert all(abs(value - 125) <= 12 for value in mean), mean
+
+
+def test_srcset_lists_served_widths(images):
+    """``srcset`` answers the server's srcset: 16w and 32w, then the original's 64w
+    for the 128 asked of a 64-pixel-wide image."""
+    ref = images.put(io.BytesIO(make_image("PNG", size=(64, 48))))
+    answer = images.srcset(ref, "webp", widths=[16, 32, 128], q=70)
+    assert answer["widths"] == [16, 32, 64]
+    assert answer["srcset"].endswith(f"/storage/{ref}.webp?q=70&w=64 64w")
 
 
 def test_delete_then_not_found(images):

@@ -32,7 +32,21 @@ class ConvertJob:
     mask: bytes | None = None
 
 
-Job = InspectJob | ConvertJob
+@dataclass(frozen=True)
+class PlaceholderJob:
+    """The placeholder PNG: decoded from ``blurhash``, or with none (a record from
+    before placeholders, a large upload) computed from the stored image; shaped
+    as the stored ``width`` x ``height`` once turned upright (``orientation``)."""
+
+    formats: FormatRegistry
+    max_pixels: int
+    blurhash: str = ""
+    width: int = 1
+    height: int = 1
+    orientation: int = 1
+
+
+Job = InspectJob | ConvertJob | PlaceholderJob
 
 
 @dataclass(frozen=True)
@@ -48,6 +62,10 @@ class ImageInfo:
     orientation: int = 1
     #: The image has an alpha channel or a transparent palette entry or colour.
     has_alpha: bool = False
+    #: The BlurHash and average colour (``#rrggbb``) of the first frame, upright;
+    #: empty when the upload check did not decode it (see ``inspect``).
+    blurhash: str = ""
+    colour: str = ""
 
 
 def encoder_params(settings: Settings) -> dict[str, dict[str, object]]:

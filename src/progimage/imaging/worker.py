@@ -13,11 +13,12 @@ from multiprocessing.connection import Connection
 
 from PIL import Image
 
-from ..exceptions import ServiceError
+from ..exceptions import ServiceError, UnsupportedImage
 
-from . import converter, plugins
-from .inspect import ImageInfo, inspect
-from .jobs import InspectJob, Job
+from . import converter, placeholder, plugins
+from .inspect import ImageInfo, decode, inspect
+from .jobs import InspectJob, Job, PlaceholderJob
+from .processing import SWAPPING_ORIENTATIONS
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +81,33 @@ def run(job: Job, data: bytes) -> bytes | ImageInfo:
     with _private_temp_folder():
         if isinstance(job, InspectJob):
             return inspect(stream, job.formats, job.max_pixels)
+        if isinstance(job, PlaceholderJob):
+            return _placeholder(job, stream)
         return converter.convert(
             stream, job.target, job.formats, job.max_pixels,
             job.options, job.mask, job.encoder,
         )
+
+
+def _placeholder(job: PlaceholderJob, stream: io.BytesIO) -> bytes:
+    """The placeholder PNG of ``job``: from its hash, or from the image in
+    ``stream`` decoded at the smallest JPEG scale still larger than the sample.
+
+    :raises ServiceError: what ``decode`` and ``placeholder.render`` raise.
+    """
+    hash_ = job.blurhash
+    if not hash_:
+        side = placeholder.SAMPLE_SIDE
+        image = decode(stream, job.formats, job.max_pixels, toward=(side, side))
+        hash_, _ = placeholder.summarise(image, job.orientation)
+        if not hash_:
+            raise UnsupportedImage(
+                f"an image in mode {image.mode} has no placeholder"
+            )
+    size = (job.width, job.height)
+    if job.orientation in SWAPPING_ORIENTATIONS:
+        size = (job.height, job.width)
+    return placeholder.render(hash_, *size)
 
 
 @contextlib.contextmanager

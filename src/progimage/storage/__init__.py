@@ -35,6 +35,15 @@ class ImageRecord:
     #: The eager variants the upload asked for (``thumb.webp,hero``), beyond
     #: PROGIMAGE_EAGER_PRESETS; empty for none (and older records).
     eager: str = ""
+    #: The BlurHash and average colour (``#rrggbb``) for a placeholder; empty for
+    #: older records and for uploads the check did not decode.
+    blurhash: str = ""
+    colour: str = ""
+
+    @property
+    def upright_width(self) -> int:
+        """The width as shown, once the EXIF orientation (5-8 turn it) is applied."""
+        return self.height if self.orientation in (5, 6, 7, 8) else self.width
 
     def to_json(self) -> bytes:
         """The record as stored: UTF-8 JSON."""

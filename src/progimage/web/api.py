@@ -19,13 +19,14 @@ from ..exceptions import InvalidOptions, InvalidUpload
 from ..options import ImageOptions, parse as parse_options
 from ..presets import expand as expand_presets
 from ..references import check_reference
+from .. import srcsets
 from ..service import Download
 from ..sizes import restrict
 from ..storage import ImageRecord
 from . import bodies, fetching, get_service, prefers_html
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
-from .hints import apply_hints
+from .hints import advertise, apply_hints
 from .signing import checked_query, expires
 
 bp = Blueprint("api", __name__)
@@ -149,7 +150,10 @@ def download(name: str) -> Response:
     """
     ref, dot, extension = name.partition(".")
     check_reference(ref)
-    options = requested_options(f"/storage/{name}", conversion=bool(dot))
+    options = requested_options(
+        f"/storage/{name}", conversion=bool(dot),
+        widest=lambda: get_service().info(ref).upright_width,
+    )
     found = get_service().resolve(
         ref, extension if dot else None, options, request.accept_mimetypes
     )
@@ -165,11 +169,13 @@ def download(name: str) -> Response:
 
 
 def requested_options(
-    path: str, conversion: bool, query: dict[str, list[str]] | None = None
+    path: str, conversion: bool, query: dict[str, list[str]] | None = None,
+    widest: Callable[[], int] | None = None,
 ) -> ImageOptions:
     """The options of a read of ``path`` from the request's query (or ``query``):
-    signature checked, presets expanded, client hints applied, sizes held to the
-    allowed ones; ``conversion``: the read converts.
+    signature checked, presets expanded, client hints applied (a hinted width at
+    most ``widest()``, the original's), sizes held to the allowed ones;
+    ``conversion``: the read converts.
 
     :raises InvalidOptions: see ``download``.
     :raises ServiceError: what ``signing.checked_query`` raises.
@@ -178,7 +184,8 @@ def requested_options(
     query = checked_query(path, conversion, query)
     settings = get_service().settings
     query = expand_presets(query, settings.preset_table, settings.only_presets)
-    query = restrict(apply_hints(query), settings.allowed_sizes, settings.snap_sizes)
+    query = apply_hints(query, settings.allowed_sizes, widest)
+    query = restrict(query, settings.allowed_sizes, settings.snap_sizes)
     return parse_options(query)
 
 
@@ -201,8 +208,10 @@ def _negotiated(found: Download) -> Response:
 
 def _sandboxed(response: Response) -> Response:
     """An image answer: whatever its bytes, a browser must not run them; and a
-    signed URL's answer is kept by caches no longer than the URL is valid."""
+    signed URL's answer is kept by caches no longer than the URL is valid. It asks
+    for the client hints, as an image service's answers do."""
     response.headers["Content-Security-Policy"] = SANDBOX
+    advertise(response)
     deadline = expires()
     if deadline is not None and not get_service().settings.private_reads:
         left = max(0, min(ONE_YEAR, deadline - int(time.time())))
@@ -272,8 +281,63 @@ def info(ref: str) -> Response:
         orientation=record.orientation,
         has_alpha=record.has_alpha,
         created=record.created,
+        blurhash=record.blurhash or None,
+        colour=record.colour or None,
+        placeholder=f"/storage/{ref}/placeholder",
         **({"source_url": record.source_url} if record.source_url else {}),
         **({"eager": ready} if (ready := service.eager_ready(ref, record)) else {}),
+    )
+    if service.settings.private_reads:
+        response.headers["Cache-Control"] = PRIVATE
+    return response
+
+
+@bp.route("/storage/<ref>/placeholder", methods=["GET"])
+@readers_only
+def placeholder(ref: str) -> Response:
+    """A tiny blurred PNG of the image (its BlurHash decoded), to show while it loads.
+
+    :raises ImageNotFound: nothing is stored under ``ref``.
+    :raises ServiceError: what ``ImageService.placeholder`` raises.
+    """
+    check_reference(ref)
+    checked_query(f"/storage/{ref}/placeholder", conversion=False)
+    data, record = get_service().placeholder(ref)
+    etag = f"{record.sha256[:32]}-placeholder"
+    respond = functools.partial(_file, io.BytesIO(data), "image/png", len(data))
+    return _sandboxed(_send(respond, etag, record))
+
+
+@bp.route("/storage/<name>/srcset", methods=["GET"])
+@readers_only
+def srcset(name: str) -> Response:
+    """A ready ``srcset`` (with ``sizes`` and a fallback ``src``) of ``<ref>[.<ext>]``
+    for ``?widths=`` or a ``?preset=``, with any other options, as JSON. When
+    signed reads are on, the request must be signed (it mints signed URLs).
+
+    :raises ImageNotFound: nothing is stored under ``ref``.
+    :raises UnknownFormat: the extension names no format we write.
+    :raises InvalidOptions: what ``srcsets.candidates`` raises.
+    :raises ServiceError: what ``signing.checked_query`` raises.
+    """
+    ref, dot, extension = name.partition(".")
+    check_reference(ref)
+    query = checked_query(f"/storage/{name}/srcset", True, preset_exempt=False)
+    service = get_service()
+    record = service.info(ref)
+    if dot and extension != "auto":
+        service.formats.for_extension(extension)
+    path = f"/storage/{name}"
+    found = srcsets.candidates(
+        query, service.settings, record.upright_width, path, expires()
+    )
+    urls = [f"{request.url_root.rstrip('/')}{path}?{item.query}" for item in found]
+    widest = found[-1].width
+    response = jsonify(
+        srcset=", ".join(f"{url} {item.width}w" for url, item in zip(urls, found)),
+        sizes=f"(max-width: {widest}px) 100vw, {widest}px",
+        src=urls[-1],
+        widths=[item.width for item in found],
     )
     if service.settings.private_reads:
         response.headers["Cache-Control"] = PRIVATE

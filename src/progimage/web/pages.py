@@ -9,6 +9,7 @@ from ..references import is_reference
 from ..storage import ImageRecord
 from . import get_service, playground
 from .auth import check_reader, readers_only
+from .hints import advertise
 
 bp = Blueprint("pages", __name__)
 
@@ -75,7 +76,8 @@ def card(ref: str) -> str:
 @bp.after_request
 def _content_policy(response: Response) -> Response:
     response.headers["Content-Security-Policy"] = POLICY
-    return response
+    # A page's images may then use w=auto (web/hints.py).
+    return advertise(response)
 
 
 @bp.app_template_filter("bytes")

@@ -19,11 +19,13 @@ PRESET = "preset"
 
 
 def checked_query(
-    path: str, conversion: bool, query: dict[str, list[str]] | None = None
+    path: str, conversion: bool, query: dict[str, list[str]] | None = None,
+    preset_exempt: bool = True,
 ) -> dict[str, list[str]]:
     """The request's query (or ``query``, a bulk entry's) without ``sig`` and
     ``exp``, once its signature is checked where the settings ask for one;
-    ``conversion``: the read converts.
+    ``conversion``: the read converts; ``preset_exempt``: PROGIMAGE_UNSIGNED_PRESETS
+    may spare it the signature.
 
     :raises MissingSignature: a signature is needed and the query has no ``sig``.
     :raises WrongSignature: ``sig`` signs something else, or under no known key.
@@ -34,7 +36,7 @@ def checked_query(
         query = request.args.to_dict(flat=False)
     options = {name: values for name, values in query.items()
                if name not in (SIG, EXP)}
-    if _needs_signature(options, conversion or bool(options)):
+    if _needs_signature(options, conversion or bool(options), preset_exempt):
         _check(path, query)
     return options
 
@@ -45,11 +47,13 @@ def expires() -> int | None:
     return int(given) if given.isdigit() else None
 
 
-def _needs_signature(options: dict[str, list[str]], conversion: bool) -> bool:
+def _needs_signature(
+    options: dict[str, list[str]], conversion: bool, preset_exempt: bool
+) -> bool:
     settings = get_service().settings
     if settings.signed_reads == "off":
         return False
-    if settings.unsigned_presets and set(options) == {PRESET}:
+    if preset_exempt and settings.unsigned_presets and set(options) == {PRESET}:
         return False
     return settings.signed_reads == "all" or conversion
 
