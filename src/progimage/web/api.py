@@ -133,7 +133,7 @@ def _check_not_empty(label: str, stream: BinaryIO) -> None:
     stream.seek(0)
 
 
-@bp.route("/storage/<name>", methods=["GET"])
+@bp.route("/storage/<image:name>", methods=["GET"])
 @readers_only
 def download(name: str) -> Response:
     """The original (``<ref>``) or the image converted to ``<ref>.<ext>``, after the
@@ -226,7 +226,7 @@ def openapi() -> Response:
         return Response(document.read(), mimetype="application/json")
 
 
-@bp.route("/storage/<ref>", methods=["DELETE"])
+@bp.route("/storage/<image:ref>", methods=["DELETE"])
 @writers_only
 def delete(ref: str) -> Response:
     """Remove an image: afterwards it and everything derived from it answer 404.
