@@ -18,7 +18,8 @@ from .references import is_reference
 FITS = ("contain", "cover", "fill", "inside", "pad")
 # Where fit=cover cuts: the eight compass points, the centre, a focus point or the
 # window with the most detail.
-GRAVITIES = ("center", "n", "ne", "e", "se", "s", "sw", "w", "nw", "focus", "smart")
+COMPASS = ("center", "n", "ne", "e", "se", "s", "sw", "w", "nw")
+GRAVITIES = (*COMPASS, "focus", "smart")
 FLIPS = {"h": "h", "v": "v", "hv": "hv", "vh": "hv"}
 # Longest side a request may ask for; JPEG and WebP cannot store more anyway.
 MAX_SIDE = 16_383
@@ -78,6 +79,18 @@ class ImageOptions:
     pixelate: int = 0
     #: ``"circle"``, ``"rounded:<radius>"`` or the reference of a stored mask image.
     mask: str = ""
+    #: The reference of a stored image laid over the result; empty for none.
+    watermark: str = ""
+    #: Where the watermark lies: one of ``COMPASS``.
+    wm_gravity: str = "center"
+    #: ``(x, y)`` pixels from the edges ``wm_gravity`` names (right and down from
+    #: a centre); with ``wm_tile``, the gap between tiles.
+    wm_offset: tuple[int, int] | None = None
+    #: Watermark width as a fraction of the result's width; None: its own size.
+    wm_scale: float | None = None
+    wm_opacity: float = 1.0
+    #: Repeat the watermark over the whole result.
+    wm_tile: bool = False
     #: Encoder quality 1-100 for lossy formats; None for the encoder's default.
     quality: int | None = None
     lossless: bool = False
@@ -109,7 +122,7 @@ class ImageOptions:
             self.width or self.height or self.crop or self.rotate or self.flip
             or self.grayscale or self.sepia or self.blur or self.sharpen or self.mask
             or self.pad or self.trim is not None or self.adjusts_colour
-            or self.pixelate
+            or self.pixelate or self.watermark
         )
 
     @property
@@ -118,6 +131,11 @@ class ImageOptions:
         return (self.brightness, self.contrast, self.saturation, self.gamma) != (
             1.0, 1.0, 1.0, 1.0
         )
+
+    @property
+    def watermark_reference(self) -> str | None:
+        """The stored image laid over the result, if any."""
+        return self.watermark or None
 
     @property
     def mask_reference(self) -> str | None:
@@ -153,7 +171,7 @@ def parse(query: Mapping[str, list[str]]) -> ImageOptions:
             dpr = value
         else:
             values[field] = value
-    options = _check_gravity(ImageOptions(**values))
+    options = _check_watermark(_check_gravity(ImageOptions(**values)))
     if options.width is None and options.height is None:
         options = replace(options, fit="contain")
     elif (options.width is None or options.height is None) and options.fit != "inside":
@@ -176,6 +194,21 @@ def _check_gravity(options: ImageOptions) -> ImageOptions:
         )
     if options.focus is None and options.gravity == "focus":
         raise InvalidOptions("parameter 'gravity': focus needs focus=x,y")
+    return options
+
+
+def _check_watermark(options: ImageOptions) -> ImageOptions:
+    """The ``wm_*`` options change nothing without a watermark: the key leaves them
+    out. A tile gap cannot be negative."""
+    if not options.watermark:
+        return replace(
+            options, **{name: DEFAULTS[name] for name in WATERMARK_FIELDS}
+        )
+    if options.wm_tile and options.wm_offset and min(options.wm_offset) < 0:
+        raise InvalidOptions(
+            "parameter 'wm_offset': with wm_tile it is the gap between tiles, "
+            "at least 0,0"
+        )
     return options
 
 
@@ -255,6 +288,28 @@ def _focus(text: str) -> tuple[float, float]:
     return fraction(parts[0].strip()), fraction(parts[1].strip())
 
 
+def _compass(text: str) -> str:
+    if text not in COMPASS:
+        raise ValueError(f"must be one of {', '.join(COMPASS)}")
+    return text
+
+
+def _offset(text: str) -> tuple[int, int] | None:
+    parts = text.split(",")
+    if len(parts) != 2 or not all(re.fullmatch(r"-?[0-9]{1,5}", p) for p in parts):
+        raise ValueError("must be x,y in whole pixels, such as 10,-10")
+    x, y = (int(part) for part in parts)
+    if max(abs(x), abs(y)) > MAX_SIDE:
+        raise ValueError(f"each must be at most {MAX_SIDE} pixels either way")
+    return (x, y) if x or y else None
+
+
+def _watermark(text: str) -> str:
+    if not is_reference(text):
+        raise ValueError("must be the reference of a stored image")
+    return text
+
+
 def _flip(text: str) -> str:
     if text not in FLIPS:
         raise ValueError("must be h, v or hv")
@@ -321,7 +376,7 @@ def _render(field: str, value: object) -> str:
         return str(int(value)) if value.is_integer() else repr(value)
     if field == "background":
         return "".join(f"{channel:02x}" for channel in value)
-    if field in ("crop", "focus", "pad"):
+    if field in ("crop", "focus", "pad", "wm_offset"):
         return ",".join(_render("", part) for part in value)
     return str(value)
 
@@ -350,6 +405,12 @@ PARAMETERS: dict[str, tuple[str | None, Callable[[str], object]]] = {
     "sharpen": ("sharpen", _number(0, MAX_SHARPEN, low_open=True)),
     "pixelate": ("pixelate", _integer(2, MAX_PIXELATE)),
     "mask": ("mask", _mask),
+    "watermark": ("watermark", _watermark),
+    "wm_gravity": ("wm_gravity", _compass),
+    "wm_offset": ("wm_offset", _offset),
+    "wm_scale": ("wm_scale", _number(0, 1, low_open=True)),
+    "wm_opacity": ("wm_opacity", _number(0, 1)),
+    "wm_tile": ("wm_tile", _flag),
     "q": ("quality", _integer(1, 100)),
     "lossless": ("lossless", _flag),
     "bg": ("background", _colour),
@@ -357,3 +418,4 @@ PARAMETERS: dict[str, tuple[str | None, Callable[[str], object]]] = {
     "orient": ("orient", _flag),
 }
 DEFAULTS = {field.name: field.default for field in fields(ImageOptions)}
+WATERMARK_FIELDS = ("wm_gravity", "wm_offset", "wm_scale", "wm_opacity", "wm_tile")

@@ -229,17 +229,13 @@ class ImageService:
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         :raises InvalidOptions: an option does not fit the image, or the mask
-            reference names no stored image.
+            or watermark reference names no stored image.
         :raises ImageTooLarge: the result would be above the pixel limit.
         :raises ConversionFailed: the image cannot be encoded in that format.
         :raises ConversionTimedOut: the conversion ran past the time limit.
         """
-        mask = self._mask(options.mask_reference) if options.mask_reference else None
+        job = self._convert_job(target, options)
         started = time.perf_counter()
-        job = ConvertJob(
-            target, self.formats, self.settings.max_pixels,
-            options, self._encoder(target), mask,
-        )
         with self.storage.open(ref) as original:
             data = self.converters.convert(original, job)
         log.info(
@@ -263,11 +259,7 @@ class ImageService:
         """
         target = self.formats.for_extension(extension)
         record = self._examine(upload)
-        mask = self._mask(options.mask_reference) if options.mask_reference else None
-        job = ConvertJob(
-            target, self.formats, self.settings.max_pixels,
-            options, self._encoder(target), mask,
-        )
+        job = self._convert_job(target, options)
         with self.metrics.conversion(record.format, target.name):
             return self.converters.convert(upload, job), target
 
@@ -379,8 +371,27 @@ class ImageService:
     def _encoder(self, target: ImageFormat) -> dict[str, object]:
         return self._encoders.get(target.name, {})
 
-    def _mask(self, ref: str) -> bytes:
-        """The stored bytes of the image used as a mask (the converter decodes them).
+    def _convert_job(self, target: ImageFormat, options: ImageOptions) -> ConvertJob:
+        """The job converting to ``target`` after ``options``, with the stored
+        images the options name (read here, decoded in the converter).
+
+        :raises InvalidOptions: the mask or watermark names no stored image.
+        """
+        mask, mark = (
+            self._option_image(name, ref) if ref else None
+            for name, ref in (
+                ("mask", options.mask_reference),
+                ("watermark", options.watermark_reference),
+            )
+        )
+        return ConvertJob(
+            target, self.formats, self.settings.max_pixels,
+            options, self._encoder(target), mask, mark,
+        )
+
+    def _option_image(self, parameter: str, ref: str) -> bytes:
+        """The stored bytes of the image an option names (the converter decodes
+        them).
 
         :raises InvalidOptions: nothing is stored under ``ref``.
         """
@@ -388,7 +399,7 @@ class ImageService:
             stream = self.storage.open(ref)
         except ImageNotFound:
             raise InvalidOptions(
-                f"parameter 'mask': no image is stored under {ref}"
+                f"parameter '{parameter}': no image is stored under {ref}"
             ) from None
         with stream:
             return stream.read()

@@ -30,6 +30,8 @@ class ConvertJob:
     #: The stored bytes of the image a ``mask=<ref>`` option names: the converter
     #: decodes them, never the server.
     mask: bytes | None = None
+    #: The stored bytes of the image ``watermark=<ref>`` names, likewise.
+    watermark: bytes | None = None
 
 
 Job = InspectJob | ConvertJob

@@ -82,7 +82,7 @@ def run(job: Job, data: bytes) -> bytes | ImageInfo:
             return inspect(stream, job.formats, job.max_pixels)
         return converter.convert(
             stream, job.target, job.formats, job.max_pixels,
-            job.options, job.mask, job.encoder,
+            job.options, job.mask, job.encoder, job.watermark,
         )
 
 
