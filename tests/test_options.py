@@ -62,6 +62,7 @@ def options(query: str) -> ImageOptions:
     (f"watermark={REF}&wm_tile&wm_offset=0,0",
      ImageOptions(watermark=REF, wm_tile=True)),
     ("wm_gravity=se&wm_scale=0.5&wm_tile=1", ImageOptions()),
+    ("max_bytes=020000&q=70", ImageOptions(max_bytes=20000, quality=70)),
 ])
 def test_valid_queries(query, expected):
     """Each parameter converts to its typed, normalised field."""
@@ -121,6 +122,9 @@ def test_valid_queries(query, expected):
     (f"watermark={REF}&wm_scale=1.01", "parameter 'wm_scale'"),
     (f"watermark={REF}&wm_opacity=-0.1", "parameter 'wm_opacity'"),
     (f"watermark={REF}&wm_tile&wm_offset=0,-1", "parameter 'wm_offset': with wm_tile"),
+    ("max_bytes=0", "parameter 'max_bytes': must be a whole number from 1 to"),
+    ("max_bytes=1e6", "parameter 'max_bytes'"),
+    ("max_bytes=5000&lossless", "parameter 'max_bytes' lowers the quality"),
 ])
 def test_invalid_queries(query, message):
     """Bad parameters raise InvalidOptions naming the parameter and the reason."""
@@ -170,6 +174,7 @@ def test_equivalent_queries_share_a_key(first, second):
     (f"watermark={REF}", f"watermark={REF}&wm_tile"),
     (f"watermark={REF}&wm_offset=1,0", f"watermark={REF}&wm_offset=0,1"),
     (f"watermark={REF}", f"watermark={REF}&wm_scale=1"),
+    ("", "max_bytes=5000"), ("max_bytes=5000", "max_bytes=5001"),
 ])
 def test_different_queries_have_different_keys(first, second):
     """Requests for different results never share a key."""

@@ -56,6 +56,7 @@ OPERATIONS = (
     ("wm_scale", float, "watermark width as a fraction of the result's (0-1)"),
     ("wm_opacity", float, "watermark opacity, 0-1"),
     ("q", int, "quality 1-100 for lossy formats"),
+    ("max_bytes", int, "the highest quality (up to q) that fits in this many bytes"),
     ("bg", str, "background colour as hex, e.g. ff8800"),
     ("preset", str, "a named option set of the server (PROGIMAGE_PRESETS)"),
 )

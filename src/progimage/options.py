@@ -29,6 +29,7 @@ MAX_SHARPEN = 10.0
 # brightness, contrast, saturation and gamma: factors, 1 for no change.
 MAX_FACTOR = 10.0
 MAX_PIXELATE = 1000
+MAX_BYTES = 999_999_999
 # Decimal numbers (dpr, focus, rotate, colour factors, blur, sharpen) are rounded
 # to this many places when parsed, so that the conversion and the cache key see the
 # same value.
@@ -94,6 +95,9 @@ class ImageOptions:
     #: Encoder quality 1-100 for lossy formats; None for the encoder's default.
     quality: int | None = None
     lossless: bool = False
+    #: The highest quality (up to ``quality`` or the format's default) whose result
+    #: fits in this many bytes; None: no size target.
+    max_bytes: int | None = None
     #: RGBA fill for rotation corners and for flattening alpha; None for the default.
     background: Colour | None = None
     #: Drop EXIF, XMP and comments (the ICC colour profile stays).
@@ -172,6 +176,7 @@ def parse(query: Mapping[str, list[str]]) -> ImageOptions:
         else:
             values[field] = value
     options = _check_watermark(_check_gravity(ImageOptions(**values)))
+    _check_max_bytes(options)
     if options.width is None and options.height is None:
         options = replace(options, fit="contain")
     elif (options.width is None or options.height is None) and options.fit != "inside":
@@ -210,6 +215,15 @@ def _check_watermark(options: ImageOptions) -> ImageOptions:
             "at least 0,0"
         )
     return options
+
+
+def _check_max_bytes(options: ImageOptions) -> None:
+    """:raises InvalidOptions: ``max_bytes`` with ``lossless``, which has no
+    quality to lower."""
+    if options.lossless and options.max_bytes is not None:
+        raise InvalidOptions(
+            "parameter 'max_bytes' lowers the quality to fit: not with lossless"
+        )
 
 
 def _apply_dpr(options: ImageOptions, dpr: float) -> ImageOptions:
@@ -413,6 +427,7 @@ PARAMETERS: dict[str, tuple[str | None, Callable[[str], object]]] = {
     "wm_tile": ("wm_tile", _flag),
     "q": ("quality", _integer(1, 100)),
     "lossless": ("lossless", _flag),
+    "max_bytes": ("max_bytes", _integer(1, MAX_BYTES)),
     "bg": ("background", _colour),
     "strip": ("strip", _flag),
     "orient": ("orient", _flag),

@@ -4,7 +4,7 @@ import hashlib
 import io
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import BinaryIO, cast
@@ -15,7 +15,7 @@ from .exceptions import (
     StoredImageCorrupt,
 )
 from .imaging import (
-    ConvertJob, FormatRegistry, ImageFormat, InspectJob, encoder_params,
+    ConvertJob, Encoded, FormatRegistry, ImageFormat, InspectJob, encoder_params,
 )
 from .metrics import Metrics
 from .negotiation import AUTO, choose
@@ -26,6 +26,8 @@ from .storage import ImageRecord, Storage
 from .variants import VariantCache, variant_key, variant_tag
 
 log = logging.getLogger(__name__)
+# Beside a ``max_bytes`` variant in the cache: the quality chosen, for X-Quality.
+QUALITY_ENTRY = "#quality"
 
 
 @dataclass(frozen=True)
@@ -270,9 +272,9 @@ class ImageService:
         ``options`` (cache, ETag); computed once per request, by ``resolve``."""
         return variant_key(target.variant_name, self._encoder(target), options.key())
 
-    def variant(self, download: Download) -> BinaryIO:
+    def variant(self, download: Download) -> tuple[BinaryIO, int | None]:
         """The variant ``download`` resolved (see ``resolve``), from the cache or
-        converted once.
+        converted once, and the quality ``max_bytes`` chose for it (else None).
 
         Concurrent first requests for one variant wait for a single conversion; the
         wait is admitted and timed as a conversion is, since it holds a thread too.
@@ -281,7 +283,8 @@ class ImageService:
             while it was converted.
         :raises InvalidOptions: an option does not fit the image.
         :raises ImageTooLarge: the result would be above the pixel limit.
-        :raises ConversionFailed: the image cannot be encoded in that format.
+        :raises ConversionFailed: the image cannot be encoded in that format, or
+            not within ``max_bytes``.
         :raises ConvertersBusy: as many conversions as allowed are in already.
         :raises ConversionTimedOut: the conversion (waiting included) ran past the
             time limit.
@@ -292,8 +295,9 @@ class ImageService:
         # resolve gave a target: this is a variant, not the original.
         target = cast(ImageFormat, download.target)
         if self.cache is None:
-            return io.BytesIO(self._counted_convert(record, ref, target, options))
-        cached = self.cache.open(ref, key)
+            data = self._counted_convert(record, ref, target, options)
+            return io.BytesIO(data), chosen_quality(data)
+        cached = self._cached(self.cache.open, ref, key, options)
         if cached is None:
             with (
                 self.converters.admission.admit() as deadline,
@@ -301,15 +305,36 @@ class ImageService:
             ):
                 # Whoever held the lock before us on this machine stored it locally;
                 # another machine's copy in the bucket was looked for just now.
-                cached = self.cache.open_local(ref, key)
+                cached = self._cached(self.cache.open_local, ref, key, options)
                 if cached is None:
                     self._count(hit=False, target=target)
                     data = self._counted_convert(record, ref, target, options)
+                    quality = chosen_quality(data)
+                    if quality is not None:
+                        # Before the variant: whoever finds it finds its quality.
+                        self.cache.put(ref, key + QUALITY_ENTRY, b"%d" % quality)
                     self.cache.put(ref, key, data)
                     self._drop_if_deleted(self.cache, ref)
-                    return io.BytesIO(data)
+                    return io.BytesIO(data), quality
         self._count(hit=True, target=target)
         return cached
+
+    def _cached(
+        self, opener: Callable[[str, str], BinaryIO | None], ref: str, key: str,
+        options: ImageOptions,
+    ) -> tuple[BinaryIO, int | None] | None:
+        """The cached variant (``opener``: the cache's ``open`` or ``open_local``)
+        and, for ``max_bytes``, the quality kept beside it; None if either is
+        missing (evicted apart: the variant is converted again)."""
+        file = opener(ref, key)
+        if file is None or options.max_bytes is None:
+            return None if file is None else (file, None)
+        entry = opener(ref, key + QUALITY_ENTRY)
+        if entry is None:
+            file.close()
+            return None
+        with entry:
+            return file, int(entry.read())
 
     def internal_path(self, ref: str) -> str | None:
         """``<ab>/<cd>/<ref>/original``: where the original lies under the storage
@@ -408,3 +433,8 @@ class ImageService:
         """Stop the converter processes, unless the pool was handed in."""
         if self.pool is None:
             self.converters.close()
+
+
+def chosen_quality(data: bytes) -> int | None:
+    """The quality ``max_bytes`` chose for a converted result, if it chose one."""
+    return data.quality if isinstance(data, Encoded) else None

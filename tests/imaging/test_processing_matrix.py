@@ -106,6 +106,7 @@ def queries(draw) -> str:
         "wm_tile": st.just("1"),
         "q": st.integers(1, 100).map(str),
         "lossless": st.just("1"),
+        "max_bytes": st.sampled_from(["1", "700", "5000", "999999999"]),
         "bg": st.sampled_from(["f00", "00ff0080", "0000"]),
         "strip": st.just("1"),
         "orient": st.just("0"),
@@ -190,6 +191,7 @@ def test_every_mode_and_option_converts_or_is_refused(image, query, extension):
     "w=90&h=7&fit=cover&gravity=smart", "trim=9&w=30&h=20&fit=pad&pad=1,2,3,4",
     "brightness=1.2&contrast=0.8&saturation=2&gamma=2.2", "pixelate=7&w=50",
     f"w=50&watermark={WATERMARK_REF}&wm_scale=0.3&wm_opacity=0.5&wm_tile=1",
+    "w=50&max_bytes=1", "w=50&max_bytes=99999",
 ])
 def test_each_mode_is_resized_and_filtered(mode, query):
     """Every mode goes through resizing (with reduction) and the filters."""

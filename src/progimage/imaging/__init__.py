@@ -4,9 +4,9 @@ import Pillow: only building a registry (FormatRegistry.from_pillow) and the
 modules a converter runs do."""
 
 from .formats import FormatRegistry, ImageFormat
-from .jobs import ConvertJob, ImageInfo, InspectJob, Job, encoder_params
+from .jobs import ConvertJob, Encoded, ImageInfo, InspectJob, Job, encoder_params
 
 __all__ = [
-    "ConvertJob", "FormatRegistry", "ImageFormat", "ImageInfo", "InspectJob", "Job",
-    "encoder_params",
+    "ConvertJob", "Encoded", "FormatRegistry", "ImageFormat", "ImageInfo",
+    "InspectJob", "Job", "encoder_params",
 ]

@@ -9,7 +9,7 @@ from PIL import Image, ImageSequence
 
 from ..exceptions import ConversionFailed, ImageTooLarge, UnsupportedImage
 from ..options import NO_OPTIONS, ImageOptions
-from . import encoding, modes, processing, watermark
+from . import encoding, modes, processing, size_target, watermark
 from .formats import FormatRegistry, ImageFormat
 from .inspect import (
     DECODE_ERRORS, decode, frame_count, load, open_image, pillow_warnings, too_large,
@@ -72,8 +72,12 @@ def convert_image(
     :raises UnsupportedImage: the image cannot be decoded.
     :raises ImageTooLarge: the result or a step on the way is above the pixel limit.
     :raises InvalidOptions: an option does not fit this image (a crop outside it).
-    :raises ConversionFailed: the encoder refused the image.
+    :raises ConversionFailed: the encoder refused the image, or no quality makes it
+        fit in ``max_bytes``.
+
+    With ``max_bytes`` the result is an ``Encoded``, naming the quality chosen.
     """
+    size_target.check(target, options)
     full_size = processing.oriented_size(image, options)
     processing.draft(image, options)
     frames = _decoded_frames(
@@ -106,9 +110,26 @@ def convert_image(
     )
     if len(adapted) > 1:
         params["append_images"] = adapted[1:]
+    if options.max_bytes is None:
+        return _save(adapted[0], source, target, params)
+    return size_target.highest_fitting(
+        lambda level: _save(adapted[0], source, target, {**params, "quality": level}),
+        int(params.get("quality", size_target.CEILING)),
+        options.max_bytes,
+    )
+
+
+def _save(
+    image: Image.Image, source: ImageFormat, target: ImageFormat,
+    params: Mapping[str, object],
+) -> bytes:
+    """``image`` (and ``append_images``) encoded as ``target``.
+
+    :raises ConversionFailed: the encoder refused it.
+    """
     output = io.BytesIO()
     try:
-        adapted[0].save(output, target.name, **params)
+        image.save(output, target.name, **params)
     except DECODE_ERRORS as error:
         raise ConversionFailed(
             f"the {source.name} image cannot be written as {target.name} "

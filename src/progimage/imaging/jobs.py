@@ -37,6 +37,20 @@ class ConvertJob:
 Job = InspectJob | ConvertJob
 
 
+class Encoded(bytes):
+    """An encoded result (it is its bytes) and the quality ``max_bytes`` chose."""
+
+    #: The encoder quality that made these bytes fit; None if none was chosen.
+    quality: int | None = None
+
+    @classmethod
+    def at(cls, data: bytes, quality: int) -> "Encoded":
+        """``data``, encoded at ``quality``."""
+        encoded = cls(data)
+        encoded.quality = quality
+        return encoded
+
+
 @dataclass(frozen=True)
 class ImageInfo:
     """What an upload is, as Pillow decoded it."""

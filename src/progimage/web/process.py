@@ -7,6 +7,7 @@ from flask import Blueprint, Response, request
 
 from ..exceptions import InvalidUpload
 from ..options import parse as parse_options
+from ..service import chosen_quality
 from . import get_service
 from .api import SANDBOX
 from .auth import writers_only
@@ -40,4 +41,7 @@ def process(extension: str) -> Response:
     # Made for this request alone: no cache may keep or share it.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = SANDBOX
+    quality = chosen_quality(data)
+    if quality is not None:
+        response.headers["X-Quality"] = str(quality)
     return response
