@@ -188,6 +188,17 @@ def parse(query: Mapping[str, list[str]]) -> ImageOptions:
     return _apply_dpr(options, dpr)
 
 
+def parse_focus(text: str) -> tuple[float, float]:
+    """A focus point written as ``focus=`` takes it: ``x,y`` fractions.
+
+    :raises InvalidOptions: it is not one; the message says why.
+    """
+    try:
+        return _focus(text.strip())
+    except ValueError as error:
+        raise InvalidOptions(f"focus: {error}") from None
+
+
 def _check_gravity(options: ImageOptions) -> ImageOptions:
     """``focus=x,y`` alone means ``gravity=focus``; with another gravity it is an
     error, and ``gravity=focus`` needs it."""

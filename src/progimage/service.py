@@ -184,6 +184,7 @@ class ImageService:
             fmt = self.original_format(record)
             extension = fmt.extension if fmt.writable else "png"
         target = self.formats.for_extension(extension)
+        options = _with_stored_focus(options, record)
         key = self.variant_key(target, options)
         etag = variant_tag(record.sha256, key)
         return Download(ref, record, etag, target, options, key, negotiated)
@@ -354,6 +355,16 @@ class ImageService:
         if self.cache is not None:
             self.cache.purge(ref)
 
+    def set_focus(self, ref: str, focus: tuple[float, float]) -> None:
+        """Store the point ``fit=cover`` cuts of ``ref`` centre on when a request
+        names no gravity. Variants need no purge: their key names the focus.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises StorageUnavailable: the store cannot be written.
+        """
+        record = self.storage.record(ref)
+        self.storage.update_record(ref, replace(record, focus=focus))
+
     def purge_variants(self, ref: str) -> None:
         """Remove every cached variant of ``ref``, here and in the shared bucket;
         the original stays, and the next reads convert again.
@@ -438,3 +449,12 @@ class ImageService:
 def chosen_quality(data: bytes) -> int | None:
     """The quality ``max_bytes`` chose for a converted result, if it chose one."""
     return data.quality if isinstance(data, Encoded) else None
+
+
+def _with_stored_focus(options: ImageOptions, record: ImageRecord) -> ImageOptions:
+    """A cover cut that names no gravity (the centre) centres on the image's stored
+    focus instead, and its key says so: a changed focus is another variant, never
+    an old crop."""
+    if record.focus is None or options.fit != "cover" or options.gravity != "center":
+        return options
+    return replace(options, gravity="focus", focus=record.focus)

@@ -36,7 +36,8 @@ def create_app(
     # Imported here, as the Flask tutorial does: the views import get_service from
     # this package.
     from . import (
-        access_log, api, cors, errors, health, monitoring, pages, paths, process,
+        access_log, api, cors, errors, focus, health, monitoring, pages, paths,
+        process,
     )
 
     settings = settings or Settings.from_env()
@@ -59,6 +60,7 @@ def create_app(
     )
     app.register_blueprint(api.bp)
     app.register_blueprint(process.bp)
+    app.register_blueprint(focus.bp)
     app.register_blueprint(health.bp)
     access_log.init_app(app)
     app.register_blueprint(pages.bp)

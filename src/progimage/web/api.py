@@ -238,6 +238,7 @@ def info(ref: str) -> Response:
         has_alpha=record.has_alpha,
         created=record.created,
         **({"source_url": record.source_url} if record.source_url else {}),
+        **({"focus": list(record.focus)} if record.focus else {}),
     )
     if service.settings.private_reads:
         response.headers["Cache-Control"] = PRIVATE
