@@ -58,6 +58,13 @@ def options(query: str) -> ImageOptions:
     ("pixelate=08", ImageOptions(pixelate=8)),
     ("icc=srgb&strip", ImageOptions(icc="srgb", strip=True)),
     ("icc=keep", ImageOptions()),
+    (f"watermark={REF}&wm_gravity=se&wm_offset=-3,04&wm_scale=.25&wm_opacity=0.5",
+     ImageOptions(watermark=REF, wm_gravity="se", wm_offset=(-3, 4), wm_scale=0.25,
+                  wm_opacity=0.5)),
+    (f"watermark={REF}&wm_tile&wm_offset=0,0",
+     ImageOptions(watermark=REF, wm_tile=True)),
+    ("wm_gravity=se&wm_scale=0.5&wm_tile=1", ImageOptions()),
+    ("max_bytes=020000&q=70", ImageOptions(max_bytes=20000, quality=70)),
 ])
 def test_valid_queries(query, expected):
     """Each parameter converts to its typed, normalised field."""
@@ -111,6 +118,16 @@ def test_valid_queries(query, expected):
     ("gamma=0.004", "parameter 'gamma': must be a number above 0"),
     ("pixelate=1", "parameter 'pixelate': must be a whole number from 2 to 1000"),
     ("icc=p3", "parameter 'icc': must be one of keep, srgb"),
+    ("watermark=logo", "parameter 'watermark': must be the reference of a stored"),
+    (f"watermark={REF}&wm_gravity=focus", "parameter 'wm_gravity': must be one of"),
+    (f"watermark={REF}&wm_offset=1", "parameter 'wm_offset': must be x,y"),
+    (f"watermark={REF}&wm_offset=0,16384", "parameter 'wm_offset': each must be"),
+    (f"watermark={REF}&wm_scale=1.01", "parameter 'wm_scale'"),
+    (f"watermark={REF}&wm_opacity=-0.1", "parameter 'wm_opacity'"),
+    (f"watermark={REF}&wm_tile&wm_offset=0,-1", "parameter 'wm_offset': with wm_tile"),
+    ("max_bytes=0", "parameter 'max_bytes': must be a whole number from 1 to"),
+    ("max_bytes=1e6", "parameter 'max_bytes'"),
+    ("max_bytes=5000&lossless", "parameter 'max_bytes' lowers the quality"),
 ])
 def test_invalid_queries(query, message):
     """Bad parameters raise InvalidOptions naming the parameter and the reason."""
@@ -136,6 +153,9 @@ def test_invalid_queries(query, message):
     ("w=5&h=5&gravity=s", "w=5&h=5"),
     ("w=5&h=5&fit=cover&focus=0.5,0.2", "w=5&h=5&fit=cover&gravity=focus&focus=.5,.2"),
     ("w=5&h=5&fit=cover&focus=0.501,1", "w=5&h=5&fit=cover&focus=0.5,1.0"),
+    ("wm_opacity=0.5&wm_tile", ""),
+    (f"watermark={REF}&wm_gravity=center&wm_opacity=1&wm_offset=0,0",
+     f"watermark={REF}"),
 ])
 def test_equivalent_queries_share_a_key(first, second):
     """Requests for the same result have the same canonical key."""
@@ -153,6 +173,12 @@ def test_equivalent_queries_share_a_key(first, second):
     ("w=5&h=5&fit=cover&gravity=n", "w=5&h=5&fit=cover&gravity=s"),
     ("w=5&h=5&fit=cover&gravity=smart", "w=5&h=5&fit=cover"),
     ("w=5&h=5&fit=cover&focus=0.5,0.2", "w=5&h=5&fit=cover&focus=0.5,0.21"),
+    ("", f"watermark={REF}"),
+    (f"watermark={REF}", f"watermark={REF.replace('3f', '4f', 1)}"),
+    (f"watermark={REF}", f"watermark={REF}&wm_tile"),
+    (f"watermark={REF}&wm_offset=1,0", f"watermark={REF}&wm_offset=0,1"),
+    (f"watermark={REF}", f"watermark={REF}&wm_scale=1"),
+    ("", "max_bytes=5000"), ("max_bytes=5000", "max_bytes=5001"),
 ])
 def test_different_queries_have_different_keys(first, second):
     """Requests for different results never share a key."""
@@ -164,6 +190,15 @@ def test_key_is_a_canonical_query_string():
     query = "orient=0&bg=fff&mask=circle&grayscale&crop=0,0,5,5&w=10&dpr=2&q=70"
     assert options(query).key() == (
         "w=20&crop=0,0,5,5&grayscale=1&mask=circle&q=70&bg=ffffffff&orient=0"
+    )
+
+
+def test_watermark_in_the_key():
+    """The key names the watermark's reference and its set wm_* options, so it
+    stays as short as the options: at most a reference long, plus numbers."""
+    query = f"wm_opacity=0.255&wm_offset=-1,2&watermark={REF}&wm_gravity=sw"
+    assert options(query).key() == (
+        f"watermark={REF}&wm_gravity=sw&wm_offset=-1,2&wm_opacity=0.26"
     )
 
 

@@ -50,7 +50,13 @@ OPERATIONS = (
     ("sharpen", float, "sharpening amount"),
     ("pixelate", int, "side of the square blocks to average the image into"),
     ("mask", str, "circle, rounded:<radius> or another image's reference"),
+    ("watermark", str, "the reference of an image laid over the result"),
+    ("wm_gravity", str, "where the watermark lies: center, n, ne... nw"),
+    ("wm_offset", str, "x,y pixels inward from those edges (with tiles: the gap)"),
+    ("wm_scale", float, "watermark width as a fraction of the result's (0-1)"),
+    ("wm_opacity", float, "watermark opacity, 0-1"),
     ("q", int, "quality 1-100 for lossy formats"),
+    ("max_bytes", int, "the highest quality (up to q) that fits in this many bytes"),
     ("bg", str, "background colour as hex, e.g. ff8800"),
     ("icc", str, "keep (the colour profile, where the format can) or srgb"),
     ("preset", str, "a named option set of the server (PROGIMAGE_PRESETS)"),
@@ -62,6 +68,7 @@ FLAGS = (
     ("sepia", "sepia tone"),
     ("lossless", "lossless WebP or AVIF"),
     ("strip", "drop EXIF and XMP metadata"),
+    ("wm_tile", "repeat the watermark over the whole result"),
 )
 
 

@@ -18,9 +18,8 @@ from .references import is_reference
 FITS = ("contain", "cover", "fill", "inside", "pad")
 # Where fit=cover cuts: the eight compass points, the centre, a focus point, the
 # window with the most detail or the faces (with the optional face detector).
-GRAVITIES = (
-    "center", "n", "ne", "e", "se", "s", "sw", "w", "nw", "focus", "smart", "face",
-)
+COMPASS = ("center", "n", "ne", "e", "se", "s", "sw", "w", "nw")
+GRAVITIES = (*COMPASS, "focus", "smart", "face")
 # icc=keep carries a colour profile where the target can; icc=srgb converts to sRGB.
 ICC_CHOICES = ("keep", "srgb")
 FLIPS = {"h": "h", "v": "v", "hv": "hv", "vh": "hv"}
@@ -32,6 +31,7 @@ MAX_SHARPEN = 10.0
 # brightness, contrast, saturation and gamma: factors, 1 for no change.
 MAX_FACTOR = 10.0
 MAX_PIXELATE = 1000
+MAX_BYTES = 999_999_999
 # Decimal numbers (dpr, focus, rotate, colour factors, blur, sharpen) are rounded
 # to this many places when parsed, so that the conversion and the cache key see the
 # same value.
@@ -82,9 +82,24 @@ class ImageOptions:
     pixelate: int = 0
     #: ``"circle"``, ``"rounded:<radius>"`` or the reference of a stored mask image.
     mask: str = ""
+    #: The reference of a stored image laid over the result; empty for none.
+    watermark: str = ""
+    #: Where the watermark lies: one of ``COMPASS``.
+    wm_gravity: str = "center"
+    #: ``(x, y)`` pixels from the edges ``wm_gravity`` names (right and down from
+    #: a centre); with ``wm_tile``, the gap between tiles.
+    wm_offset: tuple[int, int] | None = None
+    #: Watermark width as a fraction of the result's width; None: its own size.
+    wm_scale: float | None = None
+    wm_opacity: float = 1.0
+    #: Repeat the watermark over the whole result.
+    wm_tile: bool = False
     #: Encoder quality 1-100 for lossy formats; None for the encoder's default.
     quality: int | None = None
     lossless: bool = False
+    #: The highest quality (up to ``quality`` or the format's default) whose result
+    #: fits in this many bytes; None: no size target.
+    max_bytes: int | None = None
     #: RGBA fill for rotation corners and for flattening alpha; None for the default.
     background: Colour | None = None
     #: Drop EXIF, XMP and comments (the ICC colour profile stays).
@@ -116,7 +131,7 @@ class ImageOptions:
             self.width or self.height or self.crop or self.rotate or self.flip
             or self.grayscale or self.sepia or self.blur or self.sharpen or self.mask
             or self.pad or self.trim is not None or self.adjusts_colour
-            or self.pixelate
+            or self.pixelate or self.watermark
         )
 
     @property
@@ -125,6 +140,11 @@ class ImageOptions:
         return (self.brightness, self.contrast, self.saturation, self.gamma) != (
             1.0, 1.0, 1.0, 1.0
         )
+
+    @property
+    def watermark_reference(self) -> str | None:
+        """The stored image laid over the result, if any."""
+        return self.watermark or None
 
     @property
     def mask_reference(self) -> str | None:
@@ -164,7 +184,9 @@ def parse(query: Mapping[str, list[str]]) -> ImageOptions:
             dpr = value
         else:
             values[field] = value
-    return _apply_dpr(_normalised(_check_gravity(ImageOptions(**values))), dpr)
+    options = _check_watermark(_check_gravity(ImageOptions(**values)))
+    _check_max_bytes(options)
+    return _apply_dpr(_normalised(options), dpr)
 
 
 def _normalised(options: ImageOptions) -> ImageOptions:
@@ -180,6 +202,17 @@ def _normalised(options: ImageOptions) -> ImageOptions:
     return options
 
 
+def parse_focus(text: str) -> tuple[float, float]:
+    """A focus point written as ``focus=`` takes it: ``x,y`` fractions.
+
+    :raises InvalidOptions: it is not one; the message says why.
+    """
+    try:
+        return _focus(text.strip())
+    except ValueError as error:
+        raise InvalidOptions(f"focus: {error}") from None
+
+
 def _check_gravity(options: ImageOptions) -> ImageOptions:
     """``focus=x,y`` alone means ``gravity=focus``; with another gravity it is an
     error, and ``gravity=focus`` needs it."""
@@ -192,6 +225,30 @@ def _check_gravity(options: ImageOptions) -> ImageOptions:
     if options.focus is None and options.gravity == "focus":
         raise InvalidOptions("parameter 'gravity': focus needs focus=x,y")
     return options
+
+
+def _check_watermark(options: ImageOptions) -> ImageOptions:
+    """The ``wm_*`` options change nothing without a watermark: the key leaves them
+    out. A tile gap cannot be negative."""
+    if not options.watermark:
+        return replace(
+            options, **{name: DEFAULTS[name] for name in WATERMARK_FIELDS}
+        )
+    if options.wm_tile and options.wm_offset and min(options.wm_offset) < 0:
+        raise InvalidOptions(
+            "parameter 'wm_offset': with wm_tile it is the gap between tiles, "
+            "at least 0,0"
+        )
+    return options
+
+
+def _check_max_bytes(options: ImageOptions) -> None:
+    """:raises InvalidOptions: ``max_bytes`` with ``lossless``, which has no
+    quality to lower."""
+    if options.lossless and options.max_bytes is not None:
+        raise InvalidOptions(
+            "parameter 'max_bytes' lowers the quality to fit: not with lossless"
+        )
 
 
 def _apply_dpr(options: ImageOptions, dpr: float) -> ImageOptions:
@@ -276,6 +333,28 @@ def _icc(text: str) -> str:
     return text
 
 
+def _compass(text: str) -> str:
+    if text not in COMPASS:
+        raise ValueError(f"must be one of {', '.join(COMPASS)}")
+    return text
+
+
+def _offset(text: str) -> tuple[int, int] | None:
+    parts = text.split(",")
+    if len(parts) != 2 or not all(re.fullmatch(r"-?[0-9]{1,5}", p) for p in parts):
+        raise ValueError("must be x,y in whole pixels, such as 10,-10")
+    x, y = (int(part) for part in parts)
+    if max(abs(x), abs(y)) > MAX_SIDE:
+        raise ValueError(f"each must be at most {MAX_SIDE} pixels either way")
+    return (x, y) if x or y else None
+
+
+def _watermark(text: str) -> str:
+    if not is_reference(text):
+        raise ValueError("must be the reference of a stored image")
+    return text
+
+
 def _flip(text: str) -> str:
     if text not in FLIPS:
         raise ValueError("must be h, v or hv")
@@ -342,7 +421,7 @@ def _render(field: str, value: object) -> str:
         return str(int(value)) if value.is_integer() else repr(value)
     if field == "background":
         return "".join(f"{channel:02x}" for channel in value)
-    if field in ("crop", "focus", "pad"):
+    if field in ("crop", "focus", "pad", "wm_offset"):
         return ",".join(_render("", part) for part in value)
     return str(value)
 
@@ -371,11 +450,19 @@ PARAMETERS: dict[str, tuple[str | None, Callable[[str], object]]] = {
     "sharpen": ("sharpen", _number(0, MAX_SHARPEN, low_open=True)),
     "pixelate": ("pixelate", _integer(2, MAX_PIXELATE)),
     "mask": ("mask", _mask),
+    "watermark": ("watermark", _watermark),
+    "wm_gravity": ("wm_gravity", _compass),
+    "wm_offset": ("wm_offset", _offset),
+    "wm_scale": ("wm_scale", _number(0, 1, low_open=True)),
+    "wm_opacity": ("wm_opacity", _number(0, 1)),
+    "wm_tile": ("wm_tile", _flag),
     "q": ("quality", _integer(1, 100)),
     "lossless": ("lossless", _flag),
+    "max_bytes": ("max_bytes", _integer(1, MAX_BYTES)),
     "bg": ("background", _colour),
     "strip": ("strip", _flag),
     "icc": ("icc", _icc),
     "orient": ("orient", _flag),
 }
 DEFAULTS = {field.name: field.default for field in fields(ImageOptions)}
+WATERMARK_FIELDS = ("wm_gravity", "wm_offset", "wm_scale", "wm_opacity", "wm_tile")

@@ -37,7 +37,7 @@ from typing import BinaryIO
 
 from .admission import Admission, remaining
 from .exceptions import ConversionFailed, ConversionOverran, ConversionTimedOut
-from .imaging import ImageInfo, InspectJob, Job
+from .imaging import Encoded, ImageInfo, InspectJob, Job
 
 log = logging.getLogger(__name__)
 
@@ -355,5 +355,11 @@ def _send_chunks(connection: Connection, data: bytes | BinaryIO) -> None:
 
 
 def _receive(connection: Connection) -> bytes | ImageInfo | Exception:
+    """An outcome as the converter's ``_send`` sent it: raw bytes after None or
+    after their quality (an ``Encoded``), else pickled."""
     outcome = connection.recv()
-    return connection.recv_bytes() if outcome is None else outcome
+    if outcome is None:
+        return connection.recv_bytes()
+    if isinstance(outcome, int):
+        return Encoded.at(connection.recv_bytes(), outcome)
+    return outcome

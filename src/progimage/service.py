@@ -4,7 +4,7 @@ import hashlib
 import io
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import BinaryIO, cast
@@ -16,7 +16,7 @@ from .exceptions import (
     StoredImageCorrupt,
 )
 from .imaging import (
-    ConvertJob, FormatRegistry, ImageFormat, InspectJob, PlaceholderJob,
+    ConvertJob, Encoded, FormatRegistry, ImageFormat, InspectJob, PlaceholderJob,
     encoder_params,
 )
 from .metrics import Metrics
@@ -29,6 +29,8 @@ from .storage import ImageRecord, Storage
 from .variants import VariantCache, variant_key, variant_tag
 
 log = logging.getLogger(__name__)
+# Beside a ``max_bytes`` variant in the cache: the quality chosen, for X-Quality.
+QUALITY_ENTRY = "#quality"
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ class ImageService:
         """
         download = self._eager_download(ref, spec)
         if download.target is not None:  # else the preset changes nothing
-            self.variant(download).close()
+            self.variant(download)[0].close()
 
     def eager_ready(self, ref: str, record: ImageRecord) -> dict[str, bool]:
         """Each eager variant of ``ref``, and whether it is in the cache now."""
@@ -252,6 +254,7 @@ class ImageService:
             fmt = self.original_format(record)
             extension = fmt.extension if fmt.writable else "png"
         target = self.formats.for_extension(extension)
+        options = _with_stored_focus(options, record)
         key = self.variant_key(target, options)
         etag = variant_tag(record.sha256, key)
         return Download(ref, record, etag, target, options, key, negotiated)
@@ -301,17 +304,13 @@ class ImageService:
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         :raises InvalidOptions: an option does not fit the image, or the mask
-            reference names no stored image.
+            or watermark reference names no stored image.
         :raises ImageTooLarge: the result would be above the pixel limit.
         :raises ConversionFailed: the image cannot be encoded in that format.
         :raises ConversionTimedOut: the conversion ran past the time limit.
         """
-        mask = self._mask(options.mask_reference) if options.mask_reference else None
+        job = self._convert_job(target, options)
         started = time.perf_counter()
-        job = ConvertJob(
-            target, self.formats, self.settings.max_pixels,
-            options, self._encoder(target), mask,
-        )
         with self.storage.open(ref) as original:
             data = self.converters.convert(original, job)
         log.info(
@@ -344,11 +343,7 @@ class ImageService:
                 record, self.settings.auto_format_order, accept, self.formats
             )
         target = self.formats.for_extension(extension)
-        mask = self._mask(options.mask_reference) if options.mask_reference else None
-        job = ConvertJob(
-            target, self.formats, self.settings.max_pixels,
-            options, self._encoder(target), mask,
-        )
+        job = self._convert_job(target, options)
         with self.metrics.conversion(record.format, target.name):
             return self.converters.convert(upload, job), target
 
@@ -359,9 +354,9 @@ class ImageService:
         ``options`` (cache, ETag); computed once per request, by ``resolve``."""
         return variant_key(target.variant_name, self._encoder(target), options.key())
 
-    def variant(self, download: Download) -> BinaryIO:
+    def variant(self, download: Download) -> tuple[BinaryIO, int | None]:
         """The variant ``download`` resolved (see ``resolve``), from the cache or
-        converted once.
+        converted once, and the quality ``max_bytes`` chose for it (else None).
 
         Concurrent first requests for one variant wait for a single conversion; the
         wait is admitted and timed as a conversion is, since it holds a thread too.
@@ -370,7 +365,8 @@ class ImageService:
             while it was converted.
         :raises InvalidOptions: an option does not fit the image.
         :raises ImageTooLarge: the result would be above the pixel limit.
-        :raises ConversionFailed: the image cannot be encoded in that format.
+        :raises ConversionFailed: the image cannot be encoded in that format, or
+            not within ``max_bytes``.
         :raises ConvertersBusy: as many conversions as allowed are in already.
         :raises ConversionTimedOut: the conversion (waiting included) ran past the
             time limit.
@@ -381,8 +377,9 @@ class ImageService:
         # resolve gave a target: this is a variant, not the original.
         target = cast(ImageFormat, download.target)
         if self.cache is None:
-            return io.BytesIO(self._counted_convert(record, ref, target, options))
-        cached = self.cache.open(ref, key)
+            data = self._counted_convert(record, ref, target, options)
+            return io.BytesIO(data), chosen_quality(data)
+        cached = self._cached(self.cache.open, ref, key, options)
         if cached is None:
             with (
                 self.converters.admission.admit() as deadline,
@@ -390,15 +387,36 @@ class ImageService:
             ):
                 # Whoever held the lock before us on this machine stored it locally;
                 # another machine's copy in the bucket was looked for just now.
-                cached = self.cache.open_local(ref, key)
+                cached = self._cached(self.cache.open_local, ref, key, options)
                 if cached is None:
                     self._count(hit=False, target=target)
                     data = self._counted_convert(record, ref, target, options)
+                    quality = chosen_quality(data)
+                    if quality is not None:
+                        # Before the variant: whoever finds it finds its quality.
+                        self.cache.put(ref, key + QUALITY_ENTRY, b"%d" % quality)
                     self.cache.put(ref, key, data)
                     self._drop_if_deleted(self.cache, ref)
-                    return io.BytesIO(data)
+                    return io.BytesIO(data), quality
         self._count(hit=True, target=target)
         return cached
+
+    def _cached(
+        self, opener: Callable[[str, str], BinaryIO | None], ref: str, key: str,
+        options: ImageOptions,
+    ) -> tuple[BinaryIO, int | None] | None:
+        """The cached variant (``opener``: the cache's ``open`` or ``open_local``)
+        and, for ``max_bytes``, the quality kept beside it; None if either is
+        missing (evicted apart: the variant is converted again)."""
+        file = opener(ref, key)
+        if file is None or options.max_bytes is None:
+            return None if file is None else (file, None)
+        entry = opener(ref, key + QUALITY_ENTRY)
+        if entry is None:
+            file.close()
+            return None
+        with entry:
+            return file, int(entry.read())
 
     def internal_path(self, ref: str) -> str | None:
         """``<ab>/<cd>/<ref>/original``: where the original lies under the storage
@@ -417,6 +435,16 @@ class ImageService:
         self.storage.delete(ref)
         if self.cache is not None:
             self.cache.purge(ref)
+
+    def set_focus(self, ref: str, focus: tuple[float, float]) -> None:
+        """Store the point ``fit=cover`` cuts of ``ref`` centre on when a request
+        names no gravity. Variants need no purge: their key names the focus.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises StorageUnavailable: the store cannot be written.
+        """
+        record = self.storage.record(ref)
+        self.storage.update_record(ref, replace(record, focus=focus))
 
     def purge_variants(self, ref: str) -> None:
         """Remove every cached variant of ``ref``, here and in the shared bucket;
@@ -460,8 +488,27 @@ class ImageService:
     def _encoder(self, target: ImageFormat) -> dict[str, object]:
         return self._encoders.get(target.name, {})
 
-    def _mask(self, ref: str) -> bytes:
-        """The stored bytes of the image used as a mask (the converter decodes them).
+    def _convert_job(self, target: ImageFormat, options: ImageOptions) -> ConvertJob:
+        """The job converting to ``target`` after ``options``, with the stored
+        images the options name (read here, decoded in the converter).
+
+        :raises InvalidOptions: the mask or watermark names no stored image.
+        """
+        mask, mark = (
+            self._option_image(name, ref) if ref else None
+            for name, ref in (
+                ("mask", options.mask_reference),
+                ("watermark", options.watermark_reference),
+            )
+        )
+        return ConvertJob(
+            target, self.formats, self.settings.max_pixels,
+            options, self._encoder(target), mask, mark,
+        )
+
+    def _option_image(self, parameter: str, ref: str) -> bytes:
+        """The stored bytes of the image an option names (the converter decodes
+        them).
 
         :raises InvalidOptions: nothing is stored under ``ref``.
         """
@@ -469,7 +516,7 @@ class ImageService:
             stream = self.storage.open(ref)
         except ImageNotFound:
             raise InvalidOptions(
-                f"parameter 'mask': no image is stored under {ref}"
+                f"parameter '{parameter}': no image is stored under {ref}"
             ) from None
         with stream:
             return stream.read()
@@ -478,3 +525,17 @@ class ImageService:
         """Stop the converter processes, unless the pool was handed in."""
         if self.pool is None:
             self.converters.close()
+
+
+def chosen_quality(data: bytes) -> int | None:
+    """The quality ``max_bytes`` chose for a converted result, if it chose one."""
+    return data.quality if isinstance(data, Encoded) else None
+
+
+def _with_stored_focus(options: ImageOptions, record: ImageRecord) -> ImageOptions:
+    """A cover cut that names no gravity (the centre) centres on the image's stored
+    focus instead, and its key says so: a changed focus is another variant, never
+    an old crop."""
+    if record.focus is None or options.fit != "cover" or options.gravity != "center":
+        return options
+    return replace(options, gravity="focus", focus=record.focus)

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings, strategies as st
 from PIL import Image
 
-from helpers import decode, display_p3_profile, largest_image, upload
-from progimage.imaging.converter import convert, convert_image
+from helpers import decode, display_p3_profile, encode, largest_image, upload
+from progimage.imaging.converter import convert, convert_image, watermark_source
 from progimage.web.errors import STATUS_BY_ERROR
 from progimage.exceptions import ServiceError
 from progimage.imaging.formats import FormatRegistry
@@ -44,6 +44,9 @@ HTTP_CLIENT_ERRORS = frozenset(range(400, 500))
 FIXED_SIZE_ENCODERS = frozenset({"icns"})
 
 REGISTRY = FormatRegistry.from_pillow()
+# The watermark every ``watermark=`` example lays over: half transparent, tall.
+WATERMARK_REF = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+WATERMARK = encode(Image.new("RGBA", (7, 30), (255, 0, 0, 128)))
 
 
 @st.composite
@@ -100,8 +103,15 @@ def queries(draw) -> str:
         "pixelate": st.sampled_from(["2", "7", "1000", "1"]),
         "sharpen": st.sampled_from(["0.5", "3"]),
         "mask": st.sampled_from(["circle", "rounded:3", "rounded:500"]),
+        "watermark": st.just(WATERMARK_REF),
+        "wm_gravity": st.sampled_from(["center", "se", "w"]),
+        "wm_offset": st.sampled_from(["0,0", "3,-2", "-500,500", "16383,0"]),
+        "wm_scale": st.sampled_from(["0.01", "0.5", "1"]),
+        "wm_opacity": st.sampled_from(["0", "0.33", "1"]),
+        "wm_tile": st.just("1"),
         "q": st.integers(1, 100).map(str),
         "lossless": st.just("1"),
+        "max_bytes": st.sampled_from(["1", "700", "5000", "999999999"]),
         "bg": st.sampled_from(["f00", "00ff0080", "0000"]),
         "strip": st.just("1"),
         "icc": st.sampled_from(["keep", "srgb"]),
@@ -150,11 +160,13 @@ def check(image: Image.Image, query: str, extension: str) -> None:
     """Convert; a refusal must be a client error, a result must have its size, and
     no image on the way may be above the pixel limit."""
     target = REGISTRY.for_extension(extension)
+    mark = watermark_source(WATERMARK, REGISTRY, MAX_PIXELS)
     try:
         with largest_image() as largest:
+            options = query_options(query)
             data = convert_image(
-                image, REGISTRY.for_name("TIFF"), target, MAX_PIXELS,
-                query_options(query),
+                image, REGISTRY.for_name("TIFF"), target, MAX_PIXELS, options,
+                mark=mark if options.watermark else None,
             )
     except ServiceError as error:
         assert STATUS_BY_ERROR[type(error)] in HTTP_CLIENT_ERRORS, error.detail
@@ -184,6 +196,8 @@ def test_every_mode_and_option_converts_or_is_refused(image, query, extension):
     "w=40", "w=7&h=90&fit=cover", "blur=2&rotate=33",
     "w=90&h=7&fit=cover&gravity=smart", "trim=9&w=30&h=20&fit=pad&pad=1,2,3,4",
     "brightness=1.2&contrast=0.8&saturation=2&gamma=2.2", "pixelate=7&w=50",
+    f"w=50&watermark={WATERMARK_REF}&wm_scale=0.3&wm_opacity=0.5&wm_tile=1",
+    "w=50&max_bytes=1", "w=50&max_bytes=99999",
 ])
 def test_each_mode_is_resized_and_filtered(mode, query):
     """Every mode goes through resizing (with reduction) and the filters."""

@@ -39,11 +39,14 @@ def test_preflight_from_allowed_origin(cors_client, method, path):
 
 
 def test_scripts_can_read_the_headers_that_say_what_to_do_next(cors_client):
-    """Where an upload went, its ETag for conditional requests, when to retry and
-    which credentials to send: none is CORS-safelisted, so each must be exposed."""
+    """Where an upload went, its ETag for conditional requests, when to retry,
+    which credentials to send and the quality max_bytes chose: none is
+    CORS-safelisted, so each must be exposed."""
     response = cors_client.get("/storage/abc", headers={"Origin": ALLOWED})
     exposed = response.headers["Access-Control-Expose-Headers"].split(", ")
-    assert set(exposed) == {"Location", "Retry-After", "WWW-Authenticate", "ETag"}
+    assert set(exposed) == {
+        "Location", "Retry-After", "WWW-Authenticate", "ETag", "X-Quality",
+    }
 
 
 def test_upload_from_allowed_origin_exposes_location(cors_client):

@@ -4,9 +4,11 @@ import Pillow: only building a registry (FormatRegistry.from_pillow) and the
 modules a converter runs do."""
 
 from .formats import FormatRegistry, ImageFormat
-from .jobs import ConvertJob, ImageInfo, InspectJob, Job, PlaceholderJob, encoder_params
+from .jobs import (
+    ConvertJob, Encoded, ImageInfo, InspectJob, Job, PlaceholderJob, encoder_params,
+)
 
 __all__ = [
-    "ConvertJob", "FormatRegistry", "ImageFormat", "ImageInfo", "InspectJob", "Job",
-    "PlaceholderJob", "encoder_params",
+    "ConvertJob", "Encoded", "FormatRegistry", "ImageFormat", "ImageInfo",
+    "InspectJob", "Job", "PlaceholderJob", "encoder_params",
 ]

@@ -9,7 +9,7 @@ from PIL import Image, ImageSequence
 
 from ..exceptions import ConversionFailed, ImageTooLarge, UnsupportedImage
 from ..options import NO_OPTIONS, ImageOptions
-from . import colour, encoding, modes, processing
+from . import colour, encoding, modes, processing, size_target, watermark
 from .formats import FormatRegistry, ImageFormat
 from .inspect import (
     DECODE_ERRORS, decode, frame_count, load, open_image, pillow_warnings, too_large,
@@ -29,27 +29,30 @@ def convert(
     options: ImageOptions = NO_OPTIONS,
     mask: bytes | None = None,
     encoder: Mapping[str, object] | None = None,
+    mark: bytes | None = None,
 ) -> bytes:
     """Encode the image in ``stream`` as ``target``, after the operations in
-    ``options`` (``mask``: the stored bytes of the image a ``mask=<ref>`` option
-    names), with ``encoder`` as the format's default save settings (the options
-    override them).
+    ``options`` (``mask``, ``mark``: the stored bytes of the images ``mask=<ref>``
+    and ``watermark=<ref>`` name), with ``encoder`` as the format's default save
+    settings (the options override them).
 
     Multi-frame sources keep all frames, durations and loop count when the target
     can store several frames; otherwise the first frame is used. Operations apply
     to every frame.
 
-    :raises UnsupportedImage: the stored image (or mask) cannot be decoded.
-    :raises ImageTooLarge: the stored image, the mask or the result is above the
-        pixel limit.
+    :raises UnsupportedImage: the stored image (or mask, or watermark) cannot be
+        decoded.
+    :raises ImageTooLarge: the stored image, the mask, the watermark or the result
+        is above the pixel limit.
     :raises InvalidOptions: an option does not fit this image (a crop outside it).
     :raises ConversionFailed: the encoder refused the image.
     """
     stored_mask = _mask_source(mask, registry, max_pixels) if mask else None
+    stored_mark = watermark_source(mark, registry, max_pixels) if mark else None
     with open_image(stream, registry, max_pixels) as image:
         return convert_image(
             image, registry.for_name(image.format), target, max_pixels,
-            options, stored_mask, encoder,
+            options, stored_mask, encoder, stored_mark,
         )
 
 
@@ -61,6 +64,7 @@ def convert_image(
     options: ImageOptions = NO_OPTIONS,
     mask: processing.MaskSource | None = None,
     encoder: Mapping[str, object] | None = None,
+    mark: watermark.WatermarkSource | None = None,
 ) -> bytes:
     """``convert`` for an image already opened (within the pixel limit) from a file
     in the ``source`` format, or made in memory.
@@ -68,8 +72,12 @@ def convert_image(
     :raises UnsupportedImage: the image cannot be decoded.
     :raises ImageTooLarge: the result or a step on the way is above the pixel limit.
     :raises InvalidOptions: an option does not fit this image (a crop outside it).
-    :raises ConversionFailed: the encoder refused the image.
+    :raises ConversionFailed: the encoder refused the image, or no quality makes it
+        fit in ``max_bytes``.
+
+    With ``max_bytes`` the result is an ``Encoded``, naming the quality chosen.
     """
+    size_target.check(target, options)
     full_size = processing.oriented_size(image, options)
     processing.draft(image, options)
     frames = _decoded_frames(
@@ -90,7 +98,7 @@ def convert_image(
     frames = [
         processing.apply(
             frame, options, full_size=full_size, mask=mask,
-            max_pixels=max_pixels // len(frames),
+            max_pixels=max_pixels // len(frames), mark=mark,
         )
         for frame in frames
     ]
@@ -107,9 +115,26 @@ def convert_image(
     )
     if len(adapted) > 1:
         params["append_images"] = adapted[1:]
+    if options.max_bytes is None:
+        return _save(adapted[0], source, target, params)
+    return size_target.highest_fitting(
+        lambda level: _save(adapted[0], source, target, {**params, "quality": level}),
+        int(params.get("quality", size_target.CEILING)),
+        options.max_bytes,
+    )
+
+
+def _save(
+    image: Image.Image, source: ImageFormat, target: ImageFormat,
+    params: Mapping[str, object],
+) -> bytes:
+    """``image`` (and ``append_images``) encoded as ``target``.
+
+    :raises ConversionFailed: the encoder refused it.
+    """
     output = io.BytesIO()
     try:
-        adapted[0].save(output, target.name, **params)
+        image.save(output, target.name, **params)
     except DECODE_ERRORS as error:
         raise ConversionFailed(
             f"the {source.name} image cannot be written as {target.name} "
@@ -131,6 +156,24 @@ def _mask_source(
         except (UnsupportedImage, ImageTooLarge) as error:
             raise type(error)(f"parameter 'mask': {error.detail}") from None
         return processing.mask_shape(image, size)
+
+    return shaped
+
+
+def watermark_source(
+    data: bytes, registry: FormatRegistry, max_pixels: int
+) -> watermark.WatermarkSource:
+    """The stored watermark, decoded once per width it is asked for (a JPEG at the
+    smallest draft scale still that wide)."""
+
+    @functools.cache
+    def shaped(width: int | None) -> Image.Image:
+        toward = (width, 1) if width else None
+        try:
+            image = decode(io.BytesIO(data), registry, max_pixels, toward=toward)
+            return watermark.shape(image, width, max_pixels)
+        except (UnsupportedImage, ImageTooLarge) as error:
+            raise type(error)(f"parameter 'watermark': {error.detail}") from None
 
     return shaped
 

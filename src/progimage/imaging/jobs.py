@@ -30,6 +30,8 @@ class ConvertJob:
     #: The stored bytes of the image a ``mask=<ref>`` option names: the converter
     #: decodes them, never the server.
     mask: bytes | None = None
+    #: The stored bytes of the image ``watermark=<ref>`` names, likewise.
+    watermark: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,20 @@ class PlaceholderJob:
 
 
 Job = InspectJob | ConvertJob | PlaceholderJob
+
+
+class Encoded(bytes):
+    """An encoded result (it is its bytes) and the quality ``max_bytes`` chose."""
+
+    #: The encoder quality that made these bytes fit; None if none was chosen.
+    quality: int | None = None
+
+    @classmethod
+    def at(cls, data: bytes, quality: int) -> "Encoded":
+        """``data``, encoded at ``quality``."""
+        encoded = cls(data)
+        encoded.quality = quality
+        return encoded
 
 
 @dataclass(frozen=True)

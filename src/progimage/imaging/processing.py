@@ -1,7 +1,8 @@
 """The pixel operations of a request, in their fixed order, applied to one frame.
 
 The order is: orient (EXIF), trim, crop, resize, rotate, flip, filters (brightness,
-contrast, saturation, gamma, grayscale, sepia, blur, sharpen, pixelate), mask, pad.
+contrast, saturation, gamma, grayscale, sepia, blur, sharpen, pixelate), watermark,
+mask, pad.
 Conversion to sRGB (``icc``, see ``colour``) and encoding come after, in the
 converter. Every step that can enlarge the image checks the result against the pixel
 limit before doing the work.
@@ -15,7 +16,7 @@ from PIL import Image, ImageChops, ImageColor, ImageDraw, ImageFilter, ImageOps
 
 from ..exceptions import ImageTooLarge, InvalidOptions
 from ..options import ImageOptions
-from . import adjust, borders, gravity, modes
+from . import adjust, borders, gravity, modes, watermark
 from .inspect import orientation
 
 # Clockwise angles that are exact transpositions (Pillow's names count anticlockwise).
@@ -94,9 +95,11 @@ def apply(
     full_size: tuple[int, int],
     mask: MaskSource | None,
     max_pixels: int,
+    mark: watermark.WatermarkSource | None = None,
 ) -> Image.Image:
     """Run every requested operation on one frame, in the documented order
-    (``mask``: the stored image a ``mask=<ref>`` option names).
+    (``mask``, ``mark``: the stored images ``mask=<ref>`` and ``watermark=<ref>``
+    name).
 
     ``full_size`` is the oriented size before any draft decoding, so that sizes
     come out the same whether or not the decoder reduced the frame.
@@ -121,6 +124,8 @@ def apply(
     for method in FLIPS.get(options.flip, ()):
         frame = frame.transpose(method)
     frame = _filter(frame, options)
+    if mark is not None:
+        frame = watermark.overlay(frame, options, mark)
     if options.mask:
         frame = _mask(frame, options.mask, mask, max_pixels)
     if options.pad:
@@ -136,7 +141,7 @@ def _prepare(frame: Image.Image, options: ImageOptions) -> Image.Image:
     geometry_only = not (
         options.rotate not in (0.0, *RIGHT_ANGLES) or options.mask or options.pad
         or options.trim is not None or options.fit == "pad" or options.adjusts_colour
-        or options.pixelate
+        or options.pixelate or options.watermark
         or options.grayscale or options.sepia or options.blur or options.sharpen
     )
     if frame.mode in DEEP_MODES:

@@ -54,9 +54,10 @@ def _receive_chunks(connection: Connection) -> bytes:
 
 
 def _send(connection: Connection, outcome: bytes | ImageInfo | Exception) -> None:
-    """Bytes go raw (flagged by None), errors pickled."""
+    """Bytes go raw (flagged by None, or by the quality ``max_bytes`` chose for
+    them), errors pickled."""
     if isinstance(outcome, bytes):
-        connection.send(None)
+        connection.send(getattr(outcome, "quality", None))
         connection.send_bytes(outcome)
     else:
         connection.send(outcome)
@@ -85,7 +86,7 @@ def run(job: Job, data: bytes) -> bytes | ImageInfo:
             return _placeholder(job, stream)
         return converter.convert(
             stream, job.target, job.formats, job.max_pixels,
-            job.options, job.mask, job.encoder,
+            job.options, job.mask, job.encoder, job.watermark,
         )
 
 

@@ -32,6 +32,9 @@ class ImageRecord:
     has_alpha: bool = False
     #: The URL the image was fetched from; empty for an upload (and older records).
     source_url: str = ""
+    #: ``(x, y)`` fractions of width and height that ``fit=cover`` centres on when
+    #: a request names no gravity; None: the centre.
+    focus: tuple[float, float] | None = None
     #: The eager variants the upload asked for (``thumb.webp,hero``), beyond
     #: PROGIMAGE_EAGER_PRESETS; empty for none (and older records).
     eager: str = ""
@@ -54,6 +57,8 @@ class ImageRecord:
         """Read a record back; unknown keys from newer versions are ignored, keys
         missing from older versions take their defaults."""
         values = json.loads(data)
+        if values.get("focus") is not None:
+            values["focus"] = tuple(values["focus"])  # a JSON array
         return cls(**{key: values[key] for key in cls.__dataclass_fields__
                       if key in values})
 
@@ -86,6 +91,13 @@ class Storage(Protocol):
         original``), for ``X-Accel-Redirect``; None if the store has no local files.
 
         :raises ImageNotFound: nothing is stored under ``ref`` (local files only).
+        """
+
+    def update_record(self, ref: str, record: ImageRecord) -> None:
+        """Replace the record of a stored image at once; the bytes stay.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises StorageUnavailable: the store cannot be written.
         """
 
     def delete(self, ref: str) -> None:

@@ -106,6 +106,25 @@ class FilesystemStorage:
                 self._records.popitem(last=False)
         return record
 
+    def update_record(self, ref: str, record: ImageRecord) -> None:
+        """Write the new record beside the old one, then replace it with a rename.
+
+        :raises ImageNotFound: nothing is stored under ``ref``.
+        :raises StorageFull: no space left; the old record stays.
+        :raises StorageUnavailable: the folder is read-only; the old record stays.
+        """
+        self.record(ref)
+        folder = Path(self._folder(ref))
+        staging = folder / f".{RECORD}.{uuid.uuid4().hex}"
+        try:
+            _write_synced(staging, io.BytesIO(record.to_json()))
+            os.replace(staging, folder / RECORD)
+        except OSError as error:
+            staging.unlink(missing_ok=True)
+            _refuse_unwritable(error)
+            raise
+        _sync_folder(str(folder))
+
     def open(self, ref: str, span: tuple[int, int] | None = None) -> BinaryIO:
         """The original file, opened for reading; with ``span``, only those bytes."""
         try:

@@ -144,6 +144,19 @@ class S3Storage(_Bucket):
         record = head["Metadata"]["record"].encode()
         return verified_record(ref, record, head["ContentLength"])
 
+    def update_record(self, ref: str, record: ImageRecord) -> None:
+        """Copy the object onto itself with the new record: S3 replaces an object's
+        metadata only so, at once, server side."""
+        self._head(ref)
+        key = self._key(ref)
+        with self._translated(ref):
+            self.client.copy_object(
+                Bucket=self.bucket, Key=key,
+                CopySource={"Bucket": self.bucket, "Key": key},
+                Metadata={"record": record.to_json().decode("ascii")},
+                MetadataDirective="REPLACE", ContentType=record.mime,
+            )
+
     def open(self, ref: str, span: tuple[int, int] | None = None) -> BinaryIO:
         """The object's body: a stream read from the network as the caller reads.
 

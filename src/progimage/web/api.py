@@ -285,6 +285,7 @@ def info(ref: str) -> Response:
         colour=record.colour or None,
         placeholder=f"/storage/{ref}/placeholder",
         **({"source_url": record.source_url} if record.source_url else {}),
+        **({"focus": list(record.focus)} if record.focus else {}),
         **({"eager": ready} if (ready := service.eager_ready(ref, record)) else {}),
     )
     if service.settings.private_reads:
@@ -412,12 +413,16 @@ def _wanted_span(record: ImageRecord) -> tuple[int, int] | None:
 
 
 def _variant(found: Download) -> Response:
-    """The converted image: from the variant cache, or converted now. Never handed to
-    nginx: nginx caches variants itself (deploy/nginx.conf)."""
-    file = get_service().variant(found)
+    """The converted image: from the variant cache, or converted now (with
+    ``max_bytes``, ``X-Quality`` names the quality chosen). Never handed to nginx:
+    nginx caches variants itself (deploy/nginx.conf)."""
+    file, quality = get_service().variant(found)
     size = file.seek(0, io.SEEK_END)
     file.seek(0)
-    return _file(file, found.target.mime, size)
+    response = _file(file, found.target.mime, size)
+    if quality is not None:
+        response.headers["X-Quality"] = str(quality)
+    return response
 
 
 def _file(file: BinaryIO, mime: str, size: int) -> Response:

@@ -157,7 +157,7 @@ def _read(entry: Entry) -> tuple[BinaryIO, str, int]:
     if found.target is None:
         extension = service.original_format(found.record).extension
         return service.storage.open(entry.ref), extension, found.record.size
-    file = service.variant(found)
+    file, _ = service.variant(found)
     if not file.seekable():  # a variant streamed from the shared bucket
         with file:
             file = io.BytesIO(file.read())

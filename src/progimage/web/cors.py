@@ -15,7 +15,10 @@ def init_app(app: Flask, settings: Settings) -> None:
         origins=list(settings.origins),
         methods=["GET", "HEAD", "PUT", "POST", "DELETE", "OPTIONS"],
         allow_headers=["Authorization", "Content-Type"],
-        # Scripts may read where an upload went, its ETag and how long to wait to retry.
-        expose_headers=["ETag", "Location", "Retry-After", "WWW-Authenticate"],
+        # Scripts may read where an upload went, its ETag, how long to wait to retry
+        # and the quality max_bytes chose.
+        expose_headers=[
+            "ETag", "Location", "Retry-After", "WWW-Authenticate", "X-Quality",
+        ],
         max_age=3600,
     )

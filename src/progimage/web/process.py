@@ -4,6 +4,7 @@ from flask import Blueprint, Response, request
 
 from ..exceptions import InvalidUpload
 from ..negotiation import AUTO
+from ..service import chosen_quality
 from . import get_service
 from .api import SANDBOX, requested_options
 from .auth import writers_only
@@ -42,4 +43,7 @@ def process(extension: str) -> Response:
     # Made for this request alone: no cache may keep or share it.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = SANDBOX
+    quality = chosen_quality(data)
+    if quality is not None:
+        response.headers["X-Quality"] = str(quality)
     return response
