@@ -63,13 +63,21 @@ def _fsynced(monkeypatch) -> list[tuple[int, int]]:
 
 def test_upload_is_fsynced_before_it_is_answered(client, settings, fsynced):
     """The README promises durable writes: by the time the upload answers, the
-    original, its record and the folder that received the new image were fsynced
-    (a killed process cannot show this: the page cache outlives it)."""
+    original, its record, the image's folder (their entries), the two shard
+    folders created for it and the root (their entries), and the shard that
+    received the new image were fsynced (a killed process cannot show this: the
+    page cache outlives it)."""
     response = upload(client, make_image("PNG"))
     assert response.status_code == 200
     ref = response.get_data(as_text=True)
-    folder = Path(settings.storage) / ref[:2] / ref[2:4] / ref
-    expected = [folder / "original", folder / "record.json", folder.parent]
-    for path in expected:
-        status = path.stat()
-        assert (status.st_dev, status.st_ino) in fsynced, f"{path} not fsynced"
+    root = Path(settings.storage)
+    folder = root / ref[:2] / ref[2:4] / ref
+    # In the order that makes each entry durable after what it points to: the
+    # files, their folder, the root and the first shard (each got a new shard
+    # folder), then the shard that received the image.
+    expected = {"original": folder / "original", "record": folder / "record.json",
+                "image folder": folder, "root": root,
+                "first shard": folder.parent.parent, "second shard": folder.parent}
+    identities = {(path.stat().st_dev, path.stat().st_ino): name
+                  for name, path in expected.items()}
+    assert [identities[i] for i in fsynced if i in identities] == list(expected)
