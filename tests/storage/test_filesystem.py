@@ -4,12 +4,15 @@ Round trips, missing and malformed references are in the contract suite.
 """
 
 import io
+import json
 import os
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
 import pytest
-from helpers import make_image, upload
+from helpers import make_image, upload, wait_until
 
 from progimage.storage.filesystem import FilesystemStorage
 from storage_samples import RECORD, FailingStream
@@ -41,9 +44,33 @@ def test_abandoned_staging_is_removed_at_start(tmp_path):
     incoming.mkdir(parents=True)
     (incoming / "999999999.dead").mkdir()
     (incoming / f"{os.getpid()}.alive").mkdir()
+    (incoming / f"{os.getpid()}.abc.probe").write_bytes(b"probe")  # check()'s file
     (incoming / "junk").mkdir()
     FilesystemStorage(tmp_path / "store")
-    assert sorted(p.name for p in incoming.iterdir()) == [f"{os.getpid()}.alive"]
+    assert sorted(p.name for p in incoming.iterdir()) == [
+        f"{os.getpid()}.abc.probe", f"{os.getpid()}.alive"]
+
+
+def test_staging_of_a_zombie_writer_is_removed_at_start(tmp_path):
+    """A writer killed but not yet reaped (a zombie) will never write again."""
+    writer = subprocess.Popen([sys.executable, "-c", "pass"])
+    stat = Path(f"/proc/{writer.pid}/stat")
+    wait_until(lambda: stat.read_text().rpartition(")")[2].split()[0] == "Z",
+               "the writer's exit")
+    staging = tmp_path / "store" / ".incoming" / f"{writer.pid}.abc"
+    staging.mkdir(parents=True)
+    FilesystemStorage(tmp_path / "store")
+    writer.wait()
+    assert not staging.exists()
+
+
+def test_saved_record_reads_back(storage):
+    """The record written beside the original is the one given."""
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"abc"), RECORD)
+    assert storage.record(ref) == RECORD
+    assert json.loads((storage.root / ref[:2] / ref[2:4] / ref / "record.json")
+                      .read_bytes())["size"] == 3
 
 
 @pytest.fixture(name="fsynced")

@@ -7,8 +7,6 @@ import json
 import re
 import signal
 import socket
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -107,19 +105,6 @@ def test_no_published_image_is_partial(tmp_path):
         original = (folder / "original").read_bytes()
         assert len(original) == record["size"]
         assert hashlib.sha256(original).hexdigest() == record["sha256"]
-
-
-def test_staging_of_a_zombie_writer_is_removed_at_start(tmp_path):
-    """A writer killed but not yet reaped (a zombie) counts as gone at start-up."""
-    writer = subprocess.Popen([sys.executable, "-c", "pass"])
-    stat = Path(f"/proc/{writer.pid}/stat")
-    wait_until(lambda: stat.read_text().rpartition(")")[2].split()[0] == "Z",
-               "the writer's exit")
-    staging = tmp_path / "data" / ".incoming" / f"{writer.pid}.abc"
-    staging.mkdir(parents=True)
-    FilesystemStorage(tmp_path / "data")
-    writer.wait()
-    assert not staging.exists()
 
 
 @pytest.mark.system
