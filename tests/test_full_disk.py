@@ -86,8 +86,11 @@ def test_full_disk_is_507_and_leaves_no_partial_file(disk_client, small_disk):
 def test_uploads_work_again_once_space_is_back(disk_client):
     """A full disk is not sticky: the next upload that fits is stored."""
     assert upload(disk_client, big_image()).status_code == 507
-    response = upload(disk_client, make_image("PNG"))
+    data = make_image("PNG")
+    response = upload(disk_client, data)
     assert response.status_code == 200
+    with disk_client.get(f"/storage/{response.get_data(as_text=True)}") as stored:
+        assert stored.data == data
 
 
 def noise_png(side: int = 200) -> bytes:
@@ -229,7 +232,8 @@ def test_read_only_storage_is_unavailable_not_an_error(read_only_client):
 @pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
 def test_unwritable_storage_answers_503(client, monkeypatch, code):
     """The same refusal simulated (EROFS, EACCES), for machines that cannot mount."""
-    ref = upload(client, make_image("PNG")).get_data(as_text=True)
+    data = make_image("PNG")
+    ref = upload(client, data).get_data(as_text=True)
 
     def refuse(*_args, **_kwargs):
         raise OSError(code, os.strerror(code))
@@ -240,4 +244,4 @@ def test_unwritable_storage_answers_503(client, monkeypatch, code):
     assert client.delete(f"/storage/{ref}").status_code == 503
     monkeypatch.undo()
     with client.get(f"/storage/{ref}") as response:
-        assert response.status_code == 200
+        assert (response.status_code, response.data) == (200, data)

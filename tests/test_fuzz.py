@@ -1,6 +1,8 @@
 """Property: random and mutated bytes at upload and conversion never answer 500."""
 
+import importlib.util
 import os
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -74,6 +76,32 @@ BROKEN_EPS = (
     b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n%%EndComments\n"
     b"this is not { PostScript ]\n%%EOF\n"
 )
+
+
+def _harness():
+    """fuzz/fuzz_convert.py, the atheris harness of ``make fuzz`` (importable
+    without atheris)."""
+    spec = importlib.util.spec_from_file_location(
+        "fuzz_convert", Path(__file__).parents[1] / "fuzz" / "fuzz_convert.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+HARNESS = _harness()
+
+
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")  # big reprs
+@settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")) // 4, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=mutated(), target=st.sampled_from(HARNESS.TARGETS))
+def test_the_fuzz_harness_finds_no_crash(data, target):
+    """``make fuzz`` runs in nothing CI runs: its check, inspect then convert to
+    any writable format with only domain errors allowed, runs here on mutated
+    seeds, a bounded profile of it."""
+    HARNESS.check(data, target)
 
 
 def test_broken_eps_found_by_fuzzing_stays_fixed(client):

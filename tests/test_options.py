@@ -65,6 +65,17 @@ def options(query: str) -> ImageOptions:
      ImageOptions(watermark=REF, wm_tile=True)),
     ("wm_gravity=se&wm_scale=0.5&wm_tile=1", ImageOptions()),
     ("max_bytes=020000&q=70", ImageOptions(max_bytes=20000, quality=70)),
+    # The edges of each range are inside it.
+    ("w=1", ImageOptions(width=1)),
+    ("w=16383&h=16383", ImageOptions(16383, 16383)),
+    ("crop=0,0,5,1", ImageOptions(crop=(0, 0, 5, 1))),
+    ("pad=16383,16383,16383,16383", ImageOptions(pad=(16383, 16383, 16383, 16383))),
+    ("rotate=3600", ImageOptions()),
+    ("rotate=-3600", ImageOptions()),
+    ("rotate=359.999", ImageOptions()),  # rounds to 360: no turn
+    # Without a side, inside is contain; with one, it stays (it never enlarges).
+    ("fit=inside", ImageOptions()),
+    ("h=9&fit=inside", ImageOptions(height=9, fit="inside")),
 ])
 def test_valid_queries(query, expected):
     """Each parameter converts to its typed, normalised field."""
@@ -136,6 +147,37 @@ def test_invalid_queries(query, message):
     assert message in error.value.detail
 
 
+KNOWN = ("w, h, fit, gravity, focus, dpr, crop, trim, pad, rotate, flip, grayscale, "
+         "sepia, brightness, contrast, saturation, gamma, blur, sharpen, pixelate, "
+         "mask, watermark, wm_gravity, wm_offset, wm_scale, wm_opacity, wm_tile, q, "
+         "lossless, max_bytes, bg, strip, icc, orient")
+
+
+@pytest.mark.parametrize("query, message", [
+    ("zz=1", f"unknown parameter 'zz'; known: {KNOWN}"),
+    ("gravity=focus", "parameter 'gravity': focus needs focus=x,y"),
+    ("focus=0.5", "parameter 'focus': must be x,y: fractions of the width and "
+                  "height, such as 0.25,0.5"),
+    ("rotate=3601", "parameter 'rotate': must be a number at least -3600 and at "
+                    "most 3600 (rounded to 2 decimals)"),
+    ("rotate=-3601", "parameter 'rotate': must be a number at least -3600 and at "
+                     "most 3600 (rounded to 2 decimals)"),
+    ("pad=1,2,3", "parameter 'pad': must be top,right,bottom,left in whole pixels, "
+                  "such as 10,0,10,0"),
+    ("pad=0,16384,0,0", "parameter 'pad': each side must be at most 16383"),
+    ("pad=0,0,16384,0", "parameter 'pad': each side must be at most 16383"),
+    ("pad=0,0,0,16384", "parameter 'pad': each side must be at most 16383"),
+    ("mask=rounded:5:5", "parameter 'mask': the radius in rounded:<radius> must be "
+                         "a whole number of pixels, at least 1"),
+    ("w=8192&dpr=2", "parameter 'w': 8192 x dpr 2 is above the largest side of 16383"),
+])
+def test_invalid_queries_say_exactly_why(query, message):
+    """The whole message, as the problem's detail shows it."""
+    with pytest.raises(InvalidOptions) as error:
+        options(query)
+    assert error.value.detail == message
+
+
 @pytest.mark.parametrize("first, second", [
     ("w=100&dpr=2", "w=200"),
     ("rotate=-90", "rotate=270"),
@@ -187,9 +229,11 @@ def test_different_queries_have_different_keys(first, second):
 
 def test_key_is_a_canonical_query_string():
     """The key lists the set parameters in table order, defaults left out."""
-    query = "orient=0&bg=fff&mask=circle&grayscale&crop=0,0,5,5&w=10&dpr=2&q=70"
+    query = ("orient=0&bg=fff&mask=circle&grayscale&crop=0,0,5,5&w=10&dpr=2&q=70"
+             "&pad=10,0,3,0")
     assert options(query).key() == (
-        "w=20&crop=0,0,5,5&grayscale=1&mask=circle&q=70&bg=ffffffff&orient=0"
+        "w=20&crop=0,0,5,5&pad=10,0,3,0&grayscale=1&mask=circle&q=70&bg=ffffffff"
+        "&orient=0"
     )
 
 

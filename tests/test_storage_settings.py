@@ -3,7 +3,7 @@ setting, instead of failing requests later."""
 
 import pytest
 
-from helpers import make_image, upload
+from helpers import decode, make_image, upload
 from progimage import create_app
 from progimage.config import Settings, SettingsError
 
@@ -66,5 +66,8 @@ def test_cache_apart_from_the_originals_works(tmp_path, cache):
     ref = upload(client, make_image("PNG")).get_data(as_text=True)
     for _ in range(2):
         with client.get(f"/storage/{ref}.webp") as response:
-            assert response.status_code == 200
+            assert (response.status_code, response.mimetype) == (200, "image/webp")
+            assert decode(response.data).size == (64, 48)
     app.extensions["progimage"].close()
+    folder = storage / (cache or ".variants")
+    assert [path for path in folder.rglob("*") if path.is_file()], "no variant kept"

@@ -132,8 +132,10 @@ def test_delete_or_info_of_unknown_is_404(client, path):
 
 def test_delete_leaves_other_images(client):
     """Deleting one image keeps the others."""
-    keep = upload(client, make_image()).get_data(as_text=True)
+    kept = make_image(size=(30, 20))
+    keep = upload(client, kept).get_data(as_text=True)
     gone = upload(client, make_image()).get_data(as_text=True)
-    client.delete(f"/storage/{gone}")
+    assert client.delete(f"/storage/{gone}").status_code == 204
     with client.get(f"/storage/{keep}") as response:
-        assert response.status_code == 200
+        assert (response.status_code, response.data) == (200, kept)
+    assert client.get(f"/storage/{gone}").status_code == 404

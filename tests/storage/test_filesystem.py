@@ -4,13 +4,16 @@ Round trips, missing and malformed references are in the contract suite.
 """
 
 import io
+import json
 import os
+import subprocess
+import sys
 import uuid
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from helpers import make_image, upload
+from helpers import make_image, upload, wait_until
 
 from progimage.exceptions import ImageNotFound
 from progimage.storage.filesystem import FilesystemStorage
@@ -43,9 +46,33 @@ def test_abandoned_staging_is_removed_at_start(tmp_path):
     incoming.mkdir(parents=True)
     (incoming / "999999999.dead").mkdir()
     (incoming / f"{os.getpid()}.alive").mkdir()
+    (incoming / f"{os.getpid()}.abc.probe").write_bytes(b"probe")  # check()'s file
     (incoming / "junk").mkdir()
     FilesystemStorage(tmp_path / "store")
-    assert sorted(p.name for p in incoming.iterdir()) == [f"{os.getpid()}.alive"]
+    assert sorted(p.name for p in incoming.iterdir()) == [
+        f"{os.getpid()}.abc.probe", f"{os.getpid()}.alive"]
+
+
+def test_staging_of_a_zombie_writer_is_removed_at_start(tmp_path):
+    """A writer killed but not yet reaped (a zombie) will never write again."""
+    writer = subprocess.Popen([sys.executable, "-c", "pass"])
+    stat = Path(f"/proc/{writer.pid}/stat")
+    wait_until(lambda: stat.read_text().rpartition(")")[2].split()[0] == "Z",
+               "the writer's exit")
+    staging = tmp_path / "store" / ".incoming" / f"{writer.pid}.abc"
+    staging.mkdir(parents=True)
+    FilesystemStorage(tmp_path / "store")
+    writer.wait()
+    assert not staging.exists()
+
+
+def test_saved_record_reads_back(storage):
+    """The record written beside the original is the one given."""
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"abc"), RECORD)
+    assert storage.record(ref) == RECORD
+    assert json.loads((storage.root / ref[:2] / ref[2:4] / ref / "record.json")
+                      .read_bytes())["size"] == 3
 
 
 @pytest.fixture(name="fsynced")
@@ -66,18 +93,26 @@ def _fsynced(monkeypatch) -> list[tuple[int, int]]:
 @pytest.mark.parametrize("form", ["multipart", "raw"])
 def test_upload_is_fsynced_before_it_is_answered(client, settings, fsynced, form):
     """The README promises durable writes: by the time the upload answers, the
-    original, its record and the folder that received the new image were fsynced
-    (a killed process cannot show this: the page cache outlives it); in both forms."""
+    original, its record, the image's folder (their entries), the two shard
+    folders created for it and the root (their entries), and the shard that
+    received the new image were fsynced (a killed process cannot show this: the
+    page cache outlives it); in both forms."""
     data = make_image("PNG")
     response = (upload(client, data) if form == "multipart" else
                 client.put("/storage/", data=data, content_type="image/png"))
     assert response.status_code == 200
     ref = response.get_data(as_text=True)
-    folder = Path(settings.storage) / ref[:2] / ref[2:4] / ref
-    expected = [folder / "original", folder / "record.json", folder.parent]
-    for path in expected:
-        status = path.stat()
-        assert (status.st_dev, status.st_ino) in fsynced, f"{path} not fsynced"
+    root = Path(settings.storage)
+    folder = root / ref[:2] / ref[2:4] / ref
+    # In the order that makes each entry durable after what it points to: the
+    # files, their folder, the root and the first shard (each got a new shard
+    # folder), then the shard that received the image.
+    expected = {"original": folder / "original", "record": folder / "record.json",
+                "image folder": folder, "root": root,
+                "first shard": folder.parent.parent, "second shard": folder.parent}
+    identities = {(path.stat().st_dev, path.stat().st_ino): name
+                  for name, path in expected.items()}
+    assert [identities[i] for i in fsynced if i in identities] == list(expected)
 
 
 def test_a_kept_record_does_not_outlive_a_delete_elsewhere(tmp_path):

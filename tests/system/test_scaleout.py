@@ -245,13 +245,11 @@ def test_nginx_refuses_an_upload_over_the_limit_with_a_problem(nginx):
 
 def test_nginx_routes_around_a_stopped_instance(tmp_path, pair, instance_env):
     """When one instance goes away, nginx keeps serving every image from the other."""
-    ref = put_image(pair[0].url, make_image("PNG"))
+    data = make_image("PNG")
+    ref = put_image(pair[0].url, data)
     with live_servers.Gunicorn(tmp_path, instance_env, workers=1) as doomed, \
             live_servers.nginx(tmp_path, live_servers.scaleout_site(
                 [pair[0].port, doomed.port])) as url:
         doomed.stop()
-        statuses = [
-            requests.get(f"{url}/storage/{ref}", timeout=30).status_code
-            for _ in range(4)
-        ]
-    assert statuses == [200] * 4
+        answers = [requests.get(f"{url}/storage/{ref}", timeout=30) for _ in range(4)]
+    assert [(a.status_code, a.content) for a in answers] == [(200, data)] * 4

@@ -25,8 +25,11 @@ def test_put_answers_reference_as_plain_text(client):
 
 def test_post_works_like_put(client):
     """HTML forms cannot PUT, so POST stores too."""
-    response = upload(client, make_image("JPEG"), method="POST")
+    data = make_image("JPEG")
+    response = upload(client, data, method="POST")
     assert response.status_code == 200
+    with client.get(f"/storage/{response.get_data(as_text=True)}") as stored:
+        assert stored.data == data
 
 
 @pytest.mark.parametrize("method", ["PUT", "POST"])

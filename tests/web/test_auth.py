@@ -4,7 +4,7 @@ import io
 
 import pytest
 
-from helpers import make_image, upload
+from helpers import decode, make_image, upload
 from progimage import create_app
 from progimage.config import Settings, SettingsError
 
@@ -45,7 +45,8 @@ def test_upload_without_bearer_key_is_401(keyed, headers):
     assert response.status_code == 401
     assert response.mimetype == "application/problem+json"
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert "Authorization: Bearer <key>" in response.get_json()["detail"]
+    assert response.get_json()["detail"] == (
+        "this needs an API key: send 'Authorization: Bearer <key>'")
 
 
 @pytest.mark.parametrize("key", ["gamma", "alph", "alphaa", "ALPHA", "alpha,beta"])
@@ -59,8 +60,11 @@ def test_upload_with_wrong_key_is_403(keyed, key):
 @pytest.mark.parametrize("header", ["Bearer alpha", "Bearer beta", "bearer  beta"])
 def test_upload_with_a_configured_key_is_stored(keyed, header):
     """Any configured key works, whatever the scheme's letter case."""
-    response = put(keyed(), {"Authorization": header})
+    client = keyed()
+    response = put(client, {"Authorization": header})
     assert response.status_code == 200
+    with client.get(f"/storage/{response.get_data(as_text=True)}") as stored:
+        assert stored.data == make_image()
 
 
 def test_reads_stay_open_by_default(keyed):
@@ -68,7 +72,7 @@ def test_reads_stay_open_by_default(keyed):
     client = keyed()
     ref = put(client, {"Authorization": "Bearer alpha"}).get_data(as_text=True)
     with client.get(f"/storage/{ref}") as response:
-        assert response.status_code == 200
+        assert (response.status_code, response.data) == (200, make_image())
 
 
 @pytest.mark.parametrize("headers, status", [
@@ -79,14 +83,21 @@ def test_private_reads_need_a_key(keyed, headers, status):
     """With PROGIMAGE_PRIVATE_READS=1, reading needs a valid key too."""
     client = keyed(private_reads=True)
     ref = put(client, {"Authorization": "Bearer alpha"}).get_data(as_text=True)
-    for path in (f"/storage/{ref}", f"/storage/{ref}.webp"):
+    for path, kind in ((f"/storage/{ref}", "image/png"),
+                       (f"/storage/{ref}.webp", "image/webp")):
         with client.get(path, headers=headers) as response:
             assert response.status_code == status
+            if status == 200:
+                assert response.mimetype == kind
+                assert decode(response.data).size == (64, 48)
 
 
 def test_no_keys_means_open_uploads(client):
     """Without PROGIMAGE_API_KEYS, uploads need no key."""
-    assert upload(client, make_image()).status_code == 200
+    response = upload(client, make_image())
+    assert response.status_code == 200
+    with client.get(f"/storage/{response.get_data(as_text=True)}") as stored:
+        assert stored.data == make_image()
 
 
 def test_private_reads_without_keys_fail_at_startup(tmp_path):
@@ -126,6 +137,8 @@ def test_delete_needs_a_writer_key(keyed, headers, status):
     assert client.delete(f"/storage/{ref}", headers=headers).status_code == status
     with client.get(f"/storage/{ref}") as response:
         assert response.status_code == (404 if status == 204 else 200)
+        if status != 204:
+            assert response.data == make_image()
 
 
 @pytest.mark.parametrize("private_reads, headers, status", [
@@ -138,6 +151,9 @@ def test_info_is_a_read(keyed, private_reads, headers, status):
     ref = put(client, {"Authorization": "Bearer alpha"}).get_data(as_text=True)
     response = client.get(f"/storage/{ref}/info", headers=headers)
     assert response.status_code == status
+    if status == 200:
+        info = response.get_json()
+        assert (info["format"], info["width"], info["height"]) == ("PNG", 64, 48)
 
 
 @pytest.mark.parametrize("headers, status", [

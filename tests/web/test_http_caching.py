@@ -72,6 +72,7 @@ def test_older_if_modified_since_answers_200(client, ref):
     headers = {"If-Modified-Since": http_date(0)}
     with client.get(f"/storage/{ref}", headers=headers) as response:
         assert response.status_code == 200
+        assert response.data == make_image("JPEG")
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -211,6 +212,7 @@ def test_if_unmodified_since_after_the_upload_answers_200(client, ref, path):
         headers = {"If-Unmodified-Since": value}
         with client.get(url, headers=headers) as response:
             assert response.status_code == 200, value
+            assert decode(response.data).size == (64, 48)
 
 
 def test_412_is_a_problem_document(client, ref):
@@ -226,7 +228,8 @@ def test_if_match_is_checked_before_if_none_match(client, ref):
         etag = first.headers["ETag"]
     headers = {"If-Match": etag, "If-None-Match": etag}
     response = client.get(f"/storage/{ref}", headers=headers)
-    assert response.status_code == 304
+    assert (response.status_code, response.data) == (304, b"")
+    assert response.headers["ETag"] == etag
 
 
 @pytest.mark.parametrize("validator, condition", [

@@ -9,8 +9,8 @@ import requests
 from PIL import Image
 
 from helpers import (
-    CORPUS, SLOW_CONVERSION, SLOW_ENCODER, corpus_required, hold_converter, make_image,
-    slow_png, upload,
+    CORPUS, SLOW_CONVERSION, SLOW_ENCODER, corpus_required, decode, hold_converter,
+    make_image, slow_png, upload,
 )
 from live_servers import Gunicorn
 from progimage import create_app
@@ -167,13 +167,20 @@ def test_gif_frame_larger_than_the_screen_is_counted_at_conversion(
     frame over Pillow's own bomb limit used to answer 500.)"""
     client = pixel_app.test_client()
     ref = upload(client, growing_gif(side, side)).get_data(as_text=True)
-    assert client.get(f"/storage/{ref}.{ext}").status_code == status
+    response = client.get(f"/storage/{ref}.{ext}")
+    assert response.status_code == status
+    if status == 200:
+        # Only the first frame, at the logical screen's size.
+        assert decode(response.data).size == (10, 10)
 
 
 def test_frames_within_limit_are_stored(client):
     """A GIF whose frames sum to less than the limit is accepted."""
-    response = upload(client, many_frames_gif(40, size=(30, 30)))
+    data = many_frames_gif(40, size=(30, 30))
+    response = upload(client, data)
     assert response.status_code == 200
+    info = client.get(f"/storage/{response.get_data(as_text=True)}/info").get_json()
+    assert (info["width"], info["height"], info["frames"]) == (30, 30, 40)
 
 
 @needs_corpus

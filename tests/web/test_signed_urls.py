@@ -90,6 +90,7 @@ def test_keys_rotate_the_old_verifies_a_removed_one_does_not(signed_client):
     ref = stored(client)
     with client.get(signed(f"/storage/{ref}.webp", OLD, w=32)) as old:
         assert old.status_code == 200
+        assert decode(old.data).width == 32
     refused(client.get(signed(f"/storage/{ref}.webp", "removed-key", w=32)),
             "does not match")
 

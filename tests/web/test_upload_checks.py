@@ -126,14 +126,20 @@ def _hasty_client(tmp_path):
 
 def test_progressive_jpeg_with_normal_scans_is_stored(client):
     """An ordinary progressive JPEG (10 scans) uploads."""
-    assert upload(client, _progressive_jpeg((640, 480))).status_code == 200
+    response = upload(client, _progressive_jpeg((640, 480)))
+    assert response.status_code == 200
+    info = client.get(f"/storage/{response.get_data(as_text=True)}/info").get_json()
+    assert (info["format"], info["width"], info["height"]) == ("JPEG", 640, 480)
 
 
 def test_scan_marker_bytes_in_metadata_are_not_counted(client):
     """Bytes that look like 200 scan markers inside a comment do not make a JPEG a
     scan bomb: only real segments count."""
     data = make_image("JPEG", comment=b"\xff\xda" * 200)
-    assert upload(client, data).status_code == 200
+    response = upload(client, data)
+    assert response.status_code == 200
+    with client.get(f"/storage/{response.get_data(as_text=True)}") as stored:
+        assert stored.data == data
 
 
 @pytest.mark.serial

@@ -2,9 +2,11 @@
 
 An image is the folder ``<root>/<ab>/<cd>/<ref>/`` (``ab`` and ``cd`` are the first
 hex digits of the reference, so no folder holds more than 256 shards) holding
-``original`` and ``record.json``. Both files are written and fsynced in a private
-folder under ``<root>/.incoming/`` which is then renamed into place: a reader sees
-the whole image or nothing. A crash leaves only a staging folder, named after the
+``original`` and ``record.json``. Both files, and then their folder, are written
+and fsynced in a private folder under ``<root>/.incoming/`` which is then renamed
+into place (shard folders it creates fsynced in their parents, the new entry in its
+shard): a reader sees the whole image or nothing, and an answered upload survives
+a power cut. A crash leaves only a staging folder, named after the
 process that wrote it; it is removed at the next start-up once that process is gone.
 """
 
@@ -71,7 +73,8 @@ class FilesystemStorage:
             staging.mkdir()
             _write_synced(staging / ORIGINAL, data)
             _write_synced(staging / RECORD, io.BytesIO(record.to_json()))
-            os.makedirs(os.path.dirname(final), exist_ok=True)
+            _sync_folder(str(staging))  # its entries for the two files
+            _make_synced_folders(os.path.dirname(final))
             os.rename(staging, final)
         except BaseException as error:
             shutil.rmtree(staging, ignore_errors=True)
@@ -257,6 +260,22 @@ def _write_synced(path: Path, data: BinaryIO) -> None:
             target.write(chunk)
         target.flush()
         os.fsync(target.fileno())
+
+
+def _make_synced_folders(path: str) -> None:
+    """Create ``path`` and the missing folders above it, each entry fsynced in its
+    parent: a new shard folder that a crash forgets would take its images along.
+    A folder another writer is creating at the same moment is fsynced here too."""
+    missing = []
+    while not os.path.isdir(path):
+        missing.append(path)
+        path = os.path.dirname(path)
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass
+        _sync_folder(os.path.dirname(folder))
 
 
 def _sync_folder(path: str) -> None:
