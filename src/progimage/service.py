@@ -4,7 +4,7 @@ import hashlib
 import io
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import BinaryIO, cast
@@ -278,9 +278,12 @@ class ImageService:
         ``options`` (cache, ETag); computed once per request, by ``resolve``."""
         return variant_key(target.variant_name, self._encoder(target), options.key())
 
-    def variant(self, download: Download) -> BinaryIO:
+    def variant(
+        self, download: Download, starting: Callable[[], None] = lambda: None
+    ) -> BinaryIO:
         """The variant ``download`` resolved (see ``resolve``), from the cache or
-        converted once.
+        converted once; ``starting`` is called just before a conversion starts
+        (a cache miss), and may refuse it by raising.
 
         Concurrent first requests for one variant wait for a single conversion; the
         wait is admitted and timed as a conversion is, since it holds a thread too.
@@ -293,6 +296,7 @@ class ImageService:
         :raises ConvertersBusy: as many conversions as allowed are in already.
         :raises ConversionTimedOut: the conversion (waiting included) ran past the
             time limit.
+        :raises ServiceError: what ``starting`` raises.
         """
         ref, record, options, key = (
             download.ref, download.record, download.options, download.key
@@ -300,6 +304,7 @@ class ImageService:
         # resolve gave a target: this is a variant, not the original.
         target = cast(ImageFormat, download.target)
         if self.cache is None:
+            starting()
             return io.BytesIO(self._counted_convert(record, ref, target, options))
         cached = self.cache.open(ref, key)
         if cached is None:
@@ -311,6 +316,7 @@ class ImageService:
                 # another machine's copy in the bucket was looked for just now.
                 cached = self.cache.open_local(ref, key)
                 if cached is None:
+                    starting()
                     self._count(hit=False, target=target)
                     data = self._counted_convert(record, ref, target, options)
                     self.cache.put(ref, key, data)

@@ -37,6 +37,7 @@ def create_app(
     # this package.
     from . import (
         access_log, api, cors, errors, health, monitoring, pages, paths, process,
+        ratelimits,
     )
 
     settings = settings or Settings.from_env()
@@ -57,6 +58,7 @@ def create_app(
         metrics=metrics,
         pool=converters,
     )
+    ratelimits.init_app(app, settings)
     app.register_blueprint(api.bp)
     app.register_blueprint(process.bp)
     app.register_blueprint(health.bp)

@@ -21,7 +21,7 @@ from ..references import check_reference
 from ..service import Download
 from ..sizes import restrict
 from ..storage import ImageRecord
-from . import fetching, get_service, prefers_html
+from . import fetching, get_service, prefers_html, ratelimits
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
 from .hints import apply_hints
@@ -58,7 +58,9 @@ def upload() -> Response:
 
     :raises InvalidUpload: the field is missing or a file is empty.
     :raises ServiceError: what ``ImageService.store`` (``store_many``) raises.
+    :raises RateLimited: the client has made as many uploads as it may.
     """
+    ratelimits.count("uploads")
     files = request.files.getlist("data")
     url = None if files else fetching.requested_url()
     if url is not None:
@@ -124,7 +126,10 @@ def download(name: str) -> Response:
     :raises NotAcceptable: ``<ref>.auto``, and the Accept header takes no candidate.
     :raises ServiceError: what ``ImageService.variant`` raises converting it, and
         what ``signing.checked_query`` raises when signed reads are on.
+    :raises RateLimited: the client has made as many reads, or started as many
+        conversions, as it may.
     """
+    ratelimits.count("reads")
     ref, dot, extension = name.partition(".")
     check_reference(ref)
     # The signature covers the query as sent: presets and hints are expanded after.
@@ -219,7 +224,9 @@ def info(ref: str) -> Response:
     """What is known about a stored image, as JSON.
 
     :raises ImageNotFound: nothing is stored under ``ref``.
+    :raises RateLimited: the client has made as many reads as it may.
     """
+    ratelimits.count("reads")
     check_reference(ref)
     checked_query(f"/storage/{ref}/info", conversion=False)
     service = get_service()
@@ -314,7 +321,9 @@ def _wanted_span(record: ImageRecord) -> tuple[int, int] | None:
 def _variant(found: Download) -> Response:
     """The converted image: from the variant cache, or converted now. Never handed to
     nginx: nginx caches variants itself (deploy/nginx.conf)."""
-    file = get_service().variant(found)
+    file = get_service().variant(
+        found, starting=functools.partial(ratelimits.count, "conversions")
+    )
     size = file.seek(0, io.SEEK_END)
     file.seek(0)
     return _file(file, found.target.mime, size)

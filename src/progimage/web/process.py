@@ -7,7 +7,7 @@ from flask import Blueprint, Response, request
 
 from ..exceptions import InvalidUpload
 from ..options import parse as parse_options
-from . import get_service
+from . import get_service, ratelimits
 from .api import SANDBOX
 from .auth import writers_only
 
@@ -26,7 +26,9 @@ def process(extension: str) -> Response:
     :raises InvalidUpload: the body is empty.
     :raises InvalidOptions: a query parameter is unknown or has a bad value.
     :raises ServiceError: what ``ImageService.process`` raises.
+    :raises RateLimited: the client has started as many conversions as it may.
     """
+    ratelimits.count("conversions")
     options = parse_options(request.args.to_dict(flat=False))
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
         file = request.files.get("data")
