@@ -21,7 +21,7 @@ from ..references import check_reference
 from ..service import Download
 from ..sizes import restrict
 from ..storage import ImageRecord
-from . import fetching, get_service, prefers_html, ratelimits
+from . import fetching, get_service, prefers_html, ratelimits, uploaded
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
 from .hints import apply_hints
@@ -48,7 +48,8 @@ AUTO_REDIRECT_CACHE = "private, max-age=60"
 @bp.route("/storage/", methods=["PUT", "POST"], strict_slashes=False)
 @writers_only
 def upload() -> Response:
-    """Store the multipart file ``data``; answer its reference as plain text.
+    """Store the multipart file ``data``; answer its reference as plain text, or
+    as JSON with signed preset URLs when asked (see ``uploaded``).
 
     Several ``data`` fields are a batch: all are stored, or none is, and the answer
     is the JSON list of their references in the order of the fields.
@@ -67,7 +68,7 @@ def upload() -> Response:
         with fetching.fetch(url).file as fetched:
             _check_not_empty(f"the image at {url}", fetched)
             ref = get_service().store(fetched, source_url=url)
-        return _show([ref]) if prefers_html() else _stored(ref)
+        return _show([ref]) if prefers_html() else uploaded.stored(ref)
     if not files:
         raise InvalidUpload(
             "missing the multipart file field 'data' (curl -F data=@image.jpg) "
@@ -85,14 +86,7 @@ def upload() -> Response:
             return _show(refs) if prefers_html() else jsonify(refs)
         _check_not_empty("the file in field 'data'", files[0].stream)
         ref = get_service().store(files[0].stream)
-    return _show([ref]) if prefers_html() else _stored(ref)
-
-
-def _stored(ref: str) -> Response:
-    """The reference of a stored image, as plain text, with its location."""
-    response = Response(ref, mimetype="text/plain")
-    response.headers["Location"] = f"/storage/{ref}"
-    return response
+    return _show([ref]) if prefers_html() else uploaded.stored(ref)
 
 
 def _show(refs: list[str]) -> Response:
