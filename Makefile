@@ -23,7 +23,7 @@ FUZZ_SEEDS ?= ../shared/corpus/images
 ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
-.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders fuzz attack mutate
+.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders bench-signatures fuzz attack mutate
 
 # `make run` needs the runtime packages only; `make test` adds the development ones
 # (pytest, Playwright, moto, Schemathesis...). A stamp for each, so switching works.
@@ -78,6 +78,9 @@ bench: install $(TOOLS)/thumbor/bin/thumbor
 
 bench-encoders: install
 	PYTHONPATH=src:tests:bench .venv/bin/python bench/encoders.py
+
+bench-signatures: install
+	PYTHONPATH=src:tests:bench .venv/bin/python bench/signatures.py
 
 $(TOOLS)/thumbor/bin/thumbor:
 	$(PYTHON) -m venv $(TOOLS)/thumbor
