@@ -17,13 +17,17 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 export HOST PORT
 
+# `make test`: pytest-xdist workers for the parallel part (one per core by default).
+TEST_WORKERS ?= auto
+
 # `make fuzz`: atheris (libFuzzer for Python) on the decode/convert path for FUZZ_SECONDS.
 FUZZ_SECONDS ?= 60
 FUZZ_SEEDS ?= ../shared/corpus/images
 ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
-.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders bench-signatures fuzz attack mutate
+.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders bench-signatures fuzz attack mutate \
+	docs-pictures screenshots
 
 # `make run` needs the runtime packages only; `make test` adds the development ones
 # (pytest, Playwright, moto, Schemathesis...). A stamp for each, so switching works.
@@ -52,9 +56,12 @@ run: install-runtime
 dev: install-runtime
 	$(PIPENV) run dev --host $(HOST) --port $(PORT)
 
+# In parallel on every core (pytest-xdist), then the `serial` tests (answers within
+# a time limit) alone, so that no other test's load decides them; coverage adds up.
 test: install
 	$(PIPENV) run lint
-	$(PIPENV) run test
+	$(PIPENV) run test -n $(TEST_WORKERS) -m "not serial"
+	$(PIPENV) run test -m serial --cov-append
 
 # The edit-test loop: everything but real servers (`system`) and the corpus, without
 # coverage (a part of the suite cannot reach its threshold).
@@ -76,11 +83,20 @@ mutate: install
 bench: install $(TOOLS)/thumbor/bin/thumbor
 	PYTHONPATH=src:tests .venv/bin/python bench/run.py
 
+# `make screenshots`: the browser test of the URL builder writes docs/playground.png.
+screenshots: install
+	UPDATE_DOCS_SCREENSHOTS=1 $(PIPENV) run test --no-cov -q -p no:randomly \
+		tests/system/test_playground.py::test_screenshot_of_the_playground
+
 bench-encoders: install
 	PYTHONPATH=src:tests:bench .venv/bin/python bench/encoders.py
 
 bench-signatures: install
 	PYTHONPATH=src:tests:bench .venv/bin/python bench/signatures.py
+
+# One picture per processing option in docs/pictures/, shown in docs/processing.md.
+docs-pictures: install-runtime
+	PYTHONPATH=src .venv/bin/python docs/make_pictures.py
 
 $(TOOLS)/thumbor/bin/thumbor:
 	$(PYTHON) -m venv $(TOOLS)/thumbor

@@ -1,5 +1,6 @@
 """Fixtures that build the world: an app on a temporary folder, real servers."""
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,7 +10,7 @@ from progimage import create_app
 from progimage.config import Settings
 from progimage.pool import ConverterPool
 from helpers import API_KEY, BUCKET, KEYED_SERVER_MAX_UPLOAD
-from live_servers import CREDENTIALS, Gunicorn
+from live_servers import CREDENTIALS, Gunicorn, moto_server
 
 
 SYSTEM = Path(__file__).resolve().parent / "system"
@@ -83,15 +84,44 @@ def _aws_env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(name="s3_bucket")
-def _s3_bucket(aws_env):
-    """An empty bucket in moto's in-process S3; yields its name."""
-    import boto3
-    from moto import mock_aws
+@pytest.fixture(name="s3_endpoint", scope="session")
+def _s3_endpoint() -> Iterator[str]:
+    """The URL of moto's S3 server, in a process of its own on a free loopback port:
+    one per session (per xdist worker), so boto3 signs, sends and retries real HTTP
+    requests, streams real responses and uploads real parts."""
+    with moto_server() as url:
+        yield url
 
-    with mock_aws():
-        boto3.client("s3").create_bucket(Bucket=BUCKET)
-        yield BUCKET
+
+@pytest.fixture(name="s3_bucket")
+def _s3_bucket(aws_env, monkeypatch, s3_endpoint: str) -> Iterator[str]:
+    """A fresh, empty bucket on the session's S3 server, which boto3 finds through
+    AWS_ENDPOINT_URL as an operator would configure it; its name. A name of its own
+    keeps tests independent of each other and of their order."""
+    import boto3
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    name = f"{BUCKET}-{uuid.uuid4().hex[:12]}"
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=name)
+    yield name
+    _remove_bucket(s3, name)
+
+
+def _remove_bucket(s3, name: str) -> None:
+    """Empty and delete bucket ``name`` (some tests delete it themselves), so the
+    session's server does not keep every test's objects in memory."""
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+            for item in page.get("Contents", []):
+                s3.delete_object(Bucket=name, Key=item["Key"])
+        for upload in s3.list_multipart_uploads(Bucket=name).get("Uploads", []):
+            s3.abort_multipart_upload(
+                Bucket=name, Key=upload["Key"], UploadId=upload["UploadId"]
+            )
+        s3.delete_bucket(Bucket=name)
+    except s3.exceptions.NoSuchBucket:
+        pass
 
 
 @pytest.fixture(name="live_server", scope="session")

@@ -2,6 +2,7 @@
 
 import contextlib
 import io
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -193,3 +194,46 @@ def hold_converter(pool, hold: bool = True) -> HeldConverter:
     pool._free.get_nowait()
     pool._free.put(held)
     return held
+
+
+# Display P3 (Apple's profile): the primaries adapted to the D50 connection space.
+DISPLAY_P3_COLORANTS = (
+    (0.51512146, 0.24119568, -0.00105286),
+    (0.29197693, 0.69224548, 0.04188538),
+    (0.15710449, 0.06657410, 0.78407288),
+)
+# The sRGB tone curve as ICC parametric function 3: g, a, b, c, d.
+SRGB_CURVE = (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)
+
+
+def display_p3_profile() -> bytes:
+    """An ICC v2 matrix/TRC profile of Display P3, written byte by byte here (Pillow
+    can only make sRGB ones): its colorants and the sRGB tone curve."""
+
+    def fixed(*values: float) -> bytes:
+        return b"".join(struct.pack(">i", round(value * 65536)) for value in values)
+
+    name = b"Display P3 (test)\0"
+    tags = {
+        b"desc": b"desc\0\0\0\0" + struct.pack(">I", len(name)) + name + bytes(79),
+        b"cprt": b"text\0\0\0\0No copyright\0",
+        b"wtpt": b"XYZ \0\0\0\0" + fixed(0.9642, 1.0, 0.8249),
+        b"rXYZ": b"XYZ \0\0\0\0" + fixed(*DISPLAY_P3_COLORANTS[0]),
+        b"gXYZ": b"XYZ \0\0\0\0" + fixed(*DISPLAY_P3_COLORANTS[1]),
+        b"bXYZ": b"XYZ \0\0\0\0" + fixed(*DISPLAY_P3_COLORANTS[2]),
+    }
+    curve = b"para\0\0\0\0" + struct.pack(">HH", 3, 0) + fixed(*SRGB_CURVE)
+    tags.update({b"rTRC": curve, b"gTRC": curve, b"bTRC": curve})
+    offset = 128 + 4 + 12 * len(tags)
+    table, body = struct.pack(">I", len(tags)), b""
+    for signature, data in tags.items():
+        data += bytes(-len(data) % 4)  # every tag starts on a 4-byte boundary
+        table += signature + struct.pack(">II", offset + len(body), len(data))
+        body += data
+    size = offset + len(body)
+    header = (
+        struct.pack(">I", size) + bytes(4) + bytes((2, 0x10, 0, 0)) + b"mntrRGB XYZ "
+        + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 0)
+        + fixed(0.9642, 1.0, 0.8249)
+    )
+    return header + bytes(128 - len(header)) + table + body

@@ -103,7 +103,7 @@ class Gunicorn:
             return False
         self.port = int(listening.group(1))
         self.url = f"http://127.0.0.1:{self.port}"
-        # A worker still booting on a loaded machine may not answer in time: ask again.
+        # A worker still importing under load may take a while: ask again.
         with contextlib.suppress(requests.ConnectionError, requests.Timeout):
             _probe(f"{self.url}/readyz", 2 * self.expected_workers)
             if not self.logs_requests:

@@ -280,6 +280,7 @@ def _timed_get(url: str) -> tuple[float, requests.Response]:
     return time.monotonic() - started, response
 
 
+@pytest.mark.serial
 @pytest.mark.system
 def test_a_storm_of_conversions_is_refused_at_once_and_probes_answer(tmp_path):
     """24 slow conversions at once against gunicorn with the shipped settings: those

@@ -192,6 +192,7 @@ def test_an_endless_body_is_cut_at_the_upload_limit():
             fetcher.fetch(url)
 
 
+@pytest.mark.serial
 def test_a_slow_drip_is_cut_at_the_time_limit():
     """One byte every 20 ms: every read succeeds, the whole fetch still ends."""
     hung_up = threading.Event()
@@ -217,6 +218,7 @@ def test_a_slow_drip_is_cut_at_the_time_limit():
     assert 0.5 <= elapsed < 2
 
 
+@pytest.mark.serial
 def test_a_stuck_header_is_cut_at_the_time_limit():
     stop = threading.Event()
 

@@ -56,6 +56,8 @@ def options(query: str) -> ImageOptions:
      ImageOptions(brightness=1.23, contrast=0.0, saturation=10.0, gamma=0.01)),
     ("brightness=1&gamma=1.004", ImageOptions()),
     ("pixelate=08", ImageOptions(pixelate=8)),
+    ("icc=srgb&strip", ImageOptions(icc="srgb", strip=True)),
+    ("icc=keep", ImageOptions()),
 ])
 def test_valid_queries(query, expected):
     """Each parameter converts to its typed, normalised field."""
@@ -108,6 +110,7 @@ def test_valid_queries(query, expected):
     ("saturation=inf", "parameter 'saturation'"),
     ("gamma=0.004", "parameter 'gamma': must be a number above 0"),
     ("pixelate=1", "parameter 'pixelate': must be a whole number from 2 to 1000"),
+    ("icc=p3", "parameter 'icc': must be one of keep, srgb"),
 ])
 def test_invalid_queries(query, message):
     """Bad parameters raise InvalidOptions naming the parameter and the reason."""
@@ -128,6 +131,7 @@ def test_invalid_queries(query, message):
     ("w=10&fit=cover", "w=10"),
     ("h=10&fit=fill", "h=10"),
     ("mask=rounded:07", "mask=rounded:7"),
+    ("icc=keep", ""),
     ("w=5&h=5&fit=cover&gravity=center", "w=5&h=5&fit=cover"),
     ("w=5&h=5&gravity=s", "w=5&h=5"),
     ("w=5&h=5&fit=cover&focus=0.5,0.2", "w=5&h=5&fit=cover&gravity=focus&focus=.5,.2"),

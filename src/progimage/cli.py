@@ -34,7 +34,7 @@ OPERATIONS = (
     ("w", int, "width in pixels"),
     ("h", int, "height in pixels"),
     ("fit", str, "contain, cover, fill, inside or pad"),
-    ("gravity", str, "the part cover keeps: center, n, ne... nw, focus or smart"),
+    ("gravity", str, "the part cover keeps: center, n, ne... nw, focus, smart, face"),
     ("focus", str, "x,y fractions of the image that cover centres on"),
     ("dpr", float, "device pixel ratio (1-4), multiplies w and h"),
     ("crop", str, "x,y,w,h before resizing"),
@@ -52,6 +52,7 @@ OPERATIONS = (
     ("mask", str, "circle, rounded:<radius> or another image's reference"),
     ("q", int, "quality 1-100 for lossy formats"),
     ("bg", str, "background colour as hex, e.g. ff8800"),
+    ("icc", str, "keep (the colour profile, where the format can) or srgb"),
     ("preset", str, "a named option set of the server (PROGIMAGE_PRESETS)"),
 )
 FLAGS = (
@@ -115,13 +116,34 @@ def get(args: argparse.Namespace) -> int:
 
     :raises FileExistsError: the output file exists and ``--force`` is not given.
     """
-    ref, extension = args.image
+    if args.bulk:
+        return _get_bulk(args)
+    if len(args.image) > 1:
+        _say("several images are read in one request with --bulk")
+        return 2
+    ref, extension = args.image[0]
     query = _operations(args)
     # The file is named after what was asked for, never after the server's answer.
     named = ref + (f".{extension}" if extension else "")
     with (_client(args) as client, _output(args.output or named, args.force) as target,
           _bar(named) as progress):
         client.download(target, ref, extension, progress, accept=args.accept, **query)
+    if args.output is None:
+        _print(named)
+    return 0
+
+
+def _get_bulk(args: argparse.Namespace) -> int:
+    """Every image in one request, written as one ZIP (``progimage.zip``)."""
+    query = _operations(args)
+    entries: list[dict[str, object]] = [
+        {"ref": ref, "ext": extension, "options": query}
+        for ref, extension in args.image
+    ]
+    named = args.output or "progimage.zip"
+    with (_client(args) as client, _output(named, args.force) as target,
+          _bar(named) as progress):
+        client.bulk(target, entries, progress)
     if args.output is None:
         _print(named)
     return 0
@@ -249,9 +271,13 @@ def _parser() -> argparse.ArgumentParser:
 def _get_parser(commands: argparse._SubParsersAction) -> None:
     sub = commands.add_parser(
         "get", help="download an image, converted to .EXT and processed",
-        description="Download REF (the original) or REF.EXT (converted to EXT).",
+        description="Download REF (the original) or REF.EXT (converted to EXT); "
+        "with --bulk, several in one request, as one ZIP.",
     )
-    sub.add_argument("image", metavar="REF[.EXT]", type=_image)
+    sub.add_argument("image", metavar="REF[.EXT]", type=_image, nargs="+")
+    sub.add_argument("--bulk", action="store_true",
+                     help="read every REF[.EXT] in one request into a ZIP with a "
+                     "manifest.json of each one's status (default: progimage.zip)")
     sub.add_argument("-o", "--output", help="file to write, - for standard output "
                      "(default: REF[.EXT] in this folder)")
     sub.add_argument("-f", "--force", action="store_true",

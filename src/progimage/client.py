@@ -11,7 +11,7 @@ import os
 import re
 import uuid
 from collections.abc import Callable, Iterator
-from typing import BinaryIO
+from typing import BinaryIO, cast
 from urllib.parse import parse_qsl, quote, urlencode
 
 import requests
@@ -129,15 +129,30 @@ class Client:
         params = parse_qsl(self._query(name, operations), keep_blank_values=True)
         with self._send("GET", name, params=params, headers=headers,
                         stream=True) as response:
-            length = response.headers.get("Content-Length")
-            total = int(length) if length else None
-            done = 0
-            for chunk in response.iter_content(CHUNK_SIZE):
-                target.write(chunk)
-                done += len(chunk)
-                if progress:
-                    progress(done, total)
+            _copy(response, target, progress)
             return response.headers.get("Content-Type", "")
+
+    def bulk(self, target: BinaryIO, entries: list[dict[str, object]],
+             progress: Progress | None = None) -> None:
+        """Stream into ``target`` the ZIP of ``entries`` (``{"ref", "ext",
+        "options"}`` each), read in one request; its ``manifest.json`` lists each
+        entry's status. Signs each entry's options if the client has a key.
+
+        :raises ProgImageError: the list is refused (bad entries, too many).
+        """
+        signed = [self._signed_entry(entry) for entry in entries]
+        with self._send("POST", "bulk", json=signed, stream=True) as response:
+            _copy(response, target, progress)
+
+    def _signed_entry(self, entry: dict[str, object]) -> dict[str, object]:
+        """A bulk entry with ``sig`` among its options when the client signs."""
+        options = cast(dict[str, object], entry.get("options") or {})
+        if not self.signing_key:
+            return entry
+        extension = entry.get("ext") or ""
+        name = f"{entry['ref']}.{extension}" if extension else str(entry["ref"])
+        query = dict(parse_qsl(self._query(name, options), keep_blank_values=True))
+        return {**entry, "options": {**options, "sig": query["sig"]}}
 
     def url(self, ref: str, extension: str = "", expires: int | None = None,
             **operations: object) -> str:
@@ -194,6 +209,19 @@ class Client:
             response.close()
             raise
         return response
+
+
+def _copy(response: requests.Response, target: BinaryIO,
+          progress: Progress | None) -> None:
+    """Stream the body of ``response`` into ``target``, telling ``progress``."""
+    length = response.headers.get("Content-Length")
+    total = int(length) if length else None
+    done = 0
+    for chunk in response.iter_content(CHUNK_SIZE):
+        target.write(chunk)
+        done += len(chunk)
+        if progress:
+            progress(done, total)
 
 
 class MultipartBody:

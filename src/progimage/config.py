@@ -7,6 +7,7 @@ from functools import cached_property
 
 from limits import parse_many
 
+from .eager import EagerError, parse_eager
 from .presets import Presets, PresetError, combine, load_file, parse_presets
 
 MIB = 1024 * 1024
@@ -132,6 +133,13 @@ class Settings:
     fetch_timeout: float = 10.0
     # Seconds to open each connection of a fetch by URL.
     fetch_connect_timeout: float = 3.0
+    # POST /storage/bulk: at most this many entries in one request (more answer 400),
+    # and at most this many bytes of images in its ZIP (the rest are listed, not sent).
+    bulk_max_entries: int = 500
+    bulk_max_bytes: int = 512 * MIB
+    # Presets converted right after every upload, in the background, so the first
+    # reader hits the cache: "thumb.webp,hero.avif" (or "thumb": the original's format).
+    eager_presets: str = ""
 
     def __post_init__(self) -> None:
         if not self.storage:
@@ -142,7 +150,8 @@ class Settings:
                 f"not {self.log_format!r}"
             )
         for name in ("max_upload_bytes", "max_pixels", "convert_timeout",
-                     "convert_workers", "fetch_timeout", "fetch_connect_timeout"):
+                     "convert_workers", "fetch_timeout", "fetch_connect_timeout",
+                     "bulk_max_entries", "bulk_max_bytes"):
             if getattr(self, name) <= 0:
                 raise SettingsError(f"PROGIMAGE_{name.upper()} must be positive")
         for name, low, high in RANGES:
@@ -212,11 +221,23 @@ class Settings:
         """:raises SettingsError: a preset is malformed or invalid, or presets are
         required and none is defined."""
         defined = self.preset_table  # parsed here, so that a bad one stops the start
+        self.eager_variants  # noqa: B018 - the same for the eager presets
         if self.only_presets and not defined:
             raise SettingsError(
                 "PROGIMAGE_ONLY_PRESETS needs PROGIMAGE_PRESETS or "
                 "PROGIMAGE_PRESETS_FILE"
             )
+
+    @cached_property
+    def eager_variants(self) -> tuple[str, ...]:
+        """PROGIMAGE_EAGER_PRESETS as a list; checked when the settings are made.
+
+        :raises SettingsError: one names no preset, or a malformed extension.
+        """
+        try:
+            return parse_eager(self.eager_presets, self.preset_table)
+        except EagerError as error:
+            raise SettingsError(f"PROGIMAGE_EAGER_PRESETS: {error}") from None
 
     @cached_property
     def preset_table(self) -> Presets:

@@ -16,9 +16,13 @@ from .exceptions import InvalidOptions
 from .references import is_reference
 
 FITS = ("contain", "cover", "fill", "inside", "pad")
-# Where fit=cover cuts: the eight compass points, the centre, a focus point or the
-# window with the most detail.
-GRAVITIES = ("center", "n", "ne", "e", "se", "s", "sw", "w", "nw", "focus", "smart")
+# Where fit=cover cuts: the eight compass points, the centre, a focus point, the
+# window with the most detail or the faces (with the optional face detector).
+GRAVITIES = (
+    "center", "n", "ne", "e", "se", "s", "sw", "w", "nw", "focus", "smart", "face",
+)
+# icc=keep carries a colour profile where the target can; icc=srgb converts to sRGB.
+ICC_CHOICES = ("keep", "srgb")
 FLIPS = {"h": "h", "v": "v", "hv": "hv", "vh": "hv"}
 # Longest side a request may ask for; JPEG and WebP cannot store more anyway.
 MAX_SIDE = 16_383
@@ -85,6 +89,9 @@ class ImageOptions:
     background: Colour | None = None
     #: Drop EXIF, XMP and comments (the ICC colour profile stays).
     strip: bool = False
+    #: ``"keep"``: the ICC profile stays where the target stores one, else the
+    #: pixels are converted to sRGB; ``"srgb"``: always converted, no profile.
+    icc: str = "keep"
     #: Apply the EXIF orientation.
     orient: bool = True
 
@@ -255,6 +262,12 @@ def _focus(text: str) -> tuple[float, float]:
     return fraction(parts[0].strip()), fraction(parts[1].strip())
 
 
+def _icc(text: str) -> str:
+    if text not in ICC_CHOICES:
+        raise ValueError(f"must be one of {', '.join(ICC_CHOICES)}")
+    return text
+
+
 def _flip(text: str) -> str:
     if text not in FLIPS:
         raise ValueError("must be h, v or hv")
@@ -354,6 +367,7 @@ PARAMETERS: dict[str, tuple[str | None, Callable[[str], object]]] = {
     "lossless": ("lossless", _flag),
     "bg": ("background", _colour),
     "strip": ("strip", _flag),
+    "icc": ("icc", _icc),
     "orient": ("orient", _flag),
 }
 DEFAULTS = {field.name: field.default for field in fields(ImageOptions)}

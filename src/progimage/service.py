@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import BinaryIO, cast
 
 from .config import Settings
+from .eager import EagerQueue
 from .exceptions import (
     ConversionOverran, ImageNotFound, ImageTooLarge, InvalidOptions, ServiceError,
     StoredImageCorrupt,
@@ -19,8 +20,9 @@ from .imaging import (
 )
 from .metrics import Metrics
 from .negotiation import AUTO, choose
-from .options import NO_OPTIONS, ImageOptions
+from .options import NO_OPTIONS, ImageOptions, parse
 from .pool import ConverterPool
+from .presets import PRESET, expand
 from .references import new_reference
 from .storage import ImageRecord, Storage
 from .variants import VariantCache, variant_key, variant_tag
@@ -65,6 +67,8 @@ class ImageService:
     _encoders: dict[str, dict[str, object]] = field(
         init=False, repr=False, compare=False
     )
+    #: Eager variants waiting to be converted after their uploads.
+    eager: EagerQueue = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         settings = self.settings
@@ -74,18 +78,59 @@ class ImageService:
         object.__setattr__(self, "converters", pool)
         # Settings are frozen: the encoders' defaults are worked out once per app.
         object.__setattr__(self, "_encoders", encoder_params(settings))
+        object.__setattr__(self, "eager", EagerQueue(self.warm))
 
-    def store(self, upload: BinaryIO, source_url: str = "") -> str:
+    def store(self, upload: BinaryIO, source_url: str = "",
+              eager: tuple[str, ...] = ()) -> str:
         """Check that ``upload`` is a readable image, store it and return its reference;
-        ``source_url`` is where it was fetched from, if it was.
+        ``source_url`` is where it was fetched from, if it was. Its eager variants
+        (PROGIMAGE_EAGER_PRESETS and ``eager``, checked by ``parse_eager``) are
+        then queued for conversion.
 
         :raises UnsupportedImage: the upload is not an image Pillow can read.
         :raises ImageTooLarge: the image is above the pixel limit.
         """
-        record = replace(self._examine(upload), source_url=source_url)
+        record = replace(self._examine(upload), source_url=source_url,
+                         eager=",".join(eager))
         ref = new_reference()
         self.storage.save(ref, upload, record)
+        self.eager.submit(ref, self.eager_variants(record))
         return ref
+
+    def eager_variants(self, record: ImageRecord) -> tuple[str, ...]:
+        """The eager variants of an image: the settings' and its upload's."""
+        asked = tuple(filter(None, record.eager.split(",")))
+        return tuple(dict.fromkeys(self.settings.eager_variants + asked))
+
+    def warm(self, ref: str, spec: str) -> None:
+        """Convert the eager variant ``spec`` (``thumb.webp``) of ``ref`` into the
+        cache, as its first read would.
+
+        :raises ServiceError: what ``resolve`` and ``variant`` raise.
+        """
+        download = self._eager_download(ref, spec)
+        if download.target is not None:  # else the preset changes nothing
+            self.variant(download).close()
+
+    def eager_ready(self, ref: str, record: ImageRecord) -> dict[str, bool]:
+        """Each eager variant of ``ref``, and whether it is in the cache now."""
+        ready = {}
+        for spec in self.eager_variants(record):
+            cached = None
+            download = self._eager_download(ref, spec, record)
+            if self.cache is not None and download.target is not None:
+                cached = self.cache.open(ref, download.key)
+            ready[spec] = cached is not None or download.target is None
+            if cached is not None:
+                cached.close()
+        return ready
+
+    def _eager_download(self, ref: str, spec: str,
+                        record: ImageRecord | None = None) -> Download:
+        """What a read of the eager variant ``spec`` of ``ref`` resolves to."""
+        name, _, extension = spec.partition(".")
+        query = expand({PRESET: [name]}, self.settings.preset_table)
+        return self.resolve(ref, extension or None, parse(query), record=record)
 
     def store_many(self, uploads: Mapping[str, BinaryIO]) -> list[str]:
         """Store a batch: every upload, or none if any one fails; references in order.
@@ -156,13 +201,14 @@ class ImageService:
 
     def resolve(
         self, ref: str, extension: str | None, options: ImageOptions = NO_OPTIONS,
-        accept: Iterable[tuple[str, float]] = (),
+        accept: Iterable[tuple[str, float]] = (), record: ImageRecord | None = None,
     ) -> Download:
         """What a read of ``ref`` as ``extension`` (None: no extension) after
         ``options`` answers: the original, or a variant with its key and ETag.
         Without an extension a variant is in the original's format (PNG if that
         is read-only); as ``auto``, in the best format that the client's Accept
-        header (``accept``: media range, q-value) takes.
+        header (``accept``: media range, q-value) takes. ``record``: the image's
+        record, when the caller has read it already.
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         :raises UnknownFormat: the extension names no writable format (an empty
@@ -170,7 +216,7 @@ class ImageService:
         :raises StoredImageCorrupt: the record names a format unknown here.
         :raises NotAcceptable: ``auto``, and the client takes none of the formats.
         """
-        record = self.storage.record(ref)
+        record = record or self.storage.record(ref)
         negotiated = extension == AUTO
         if negotiated:
             extension = choose(
@@ -249,20 +295,29 @@ class ImageService:
         return data
 
     def process(
-        self, upload: BinaryIO, extension: str, options: ImageOptions = NO_OPTIONS
+        self, upload: BinaryIO, extension: str, options: ImageOptions = NO_OPTIONS,
+        accept: Iterable[tuple[str, float]] = (),
     ) -> tuple[bytes, ImageFormat]:
-        """``upload`` after ``options``, as the format of ``extension``; nothing is
-        stored or cached. The upload passes the upload checks first.
+        """``upload`` after ``options``, as the format of ``extension`` (``auto``:
+        the best one ``accept`` takes, as for a stored image); nothing is stored or
+        cached. The upload passes the upload checks first.
 
         :raises UnknownFormat: the extension names no writable format.
+        :raises NotAcceptable: ``auto``, and the client takes none of the formats.
         :raises UnsupportedImage: the upload is not an image we read.
         :raises ImageTooLarge: above the pixel limit, before or after processing.
         :raises InvalidOptions: an option does not fit the image.
         :raises ConversionFailed: the image cannot be encoded in that format.
         :raises ConversionTimedOut: a converter stayed busy or ran past the limit.
         """
-        target = self.formats.for_extension(extension)
+        if extension != AUTO:
+            self.formats.for_extension(extension)  # refused before any decode
         record = self._examine(upload)
+        if extension == AUTO:
+            extension = choose(
+                record, self.settings.auto_format_order, accept, self.formats
+            )
+        target = self.formats.for_extension(extension)
         mask = self._mask(options.mask_reference) if options.mask_reference else None
         job = ConvertJob(
             target, self.formats, self.settings.max_pixels,

@@ -150,6 +150,7 @@ def test_eps_finds_nothing_left_by_an_earlier_job(postscript_app, server_tmp):
     assert image.getpixel((5, 5)) == 255
 
 
+@pytest.mark.serial
 def test_endless_eps_answers_422_within_the_limit(postscript_app, server_tmp):
     """A `{ } loop` EPS is refused with 422 once the limit has passed, and no
     Ghostscript is left running."""

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings, strategies as st
 from PIL import Image
 
-from helpers import decode, largest_image, upload
+from helpers import decode, display_p3_profile, largest_image, upload
 from progimage.imaging.converter import convert, convert_image
 from progimage.web.errors import STATUS_BY_ERROR
 from progimage.exceptions import ServiceError
@@ -64,6 +64,9 @@ def images(draw) -> Image.Image:
         )
         if image.info["transparency"] is None:
             del image.info["transparency"]
+    if draw(st.booleans()):
+        # A wide-gamut RGB profile, whatever the mode: converted or dropped.
+        image.info["icc_profile"] = display_p3_profile()
     return image
 
 
@@ -76,7 +79,9 @@ def queries(draw) -> str:
         "fit": st.sampled_from(["contain", "cover", "fill", "inside", "pad"]),
         "trim": st.sampled_from(["0", "30", "255"]),
         "pad": st.sampled_from(["0,0,0,0", "1,2,3,4", "0,90,0,0", "700,0,700,0"]),
-        "gravity": st.sampled_from(["center", "ne", "s", "w", "smart", "focus"]),
+        "gravity": st.sampled_from(
+            ["center", "ne", "s", "w", "smart", "focus", "face"]
+        ),
         "focus": st.sampled_from(["0,0", "0.5,0.5", "1,0.25", "0.999,1"]),
         "dpr": st.sampled_from(["1", "1.5", "2", "1.333"]),
         "crop": st.tuples(
@@ -99,6 +104,7 @@ def queries(draw) -> str:
         "lossless": st.just("1"),
         "bg": st.sampled_from(["f00", "00ff0080", "0000"]),
         "strip": st.just("1"),
+        "icc": st.sampled_from(["keep", "srgb"]),
         "orient": st.just("0"),
     }
     names = draw(st.sets(st.sampled_from(sorted(choices)), max_size=6))

@@ -1,4 +1,4 @@
-"""One behaviour suite for every storage backend: filesystem, and S3 under moto."""
+"""One behaviour suite for every storage backend: filesystem, and S3 over HTTP."""
 
 import io
 import os

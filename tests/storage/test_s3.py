@@ -9,8 +9,10 @@ from pathlib import Path
 
 import boto3
 import pytest
+import requests
 
 from helpers import decode, make_image, upload
+from loopback import answer, serve
 from progimage import create_app
 from progimage.config import Settings, SettingsError
 from progimage.exceptions import ImageNotFound, StorageUnavailable
@@ -21,7 +23,7 @@ from storage_samples import RECORD
 
 @pytest.fixture(name="storage")
 def _storage(s3_bucket):
-    """An S3 backend under the prefix ``tenant/`` of the moto bucket."""
+    """An S3 backend under the prefix ``tenant/`` of a fresh bucket on the S3 server."""
     return S3Storage.from_url(f"s3://{s3_bucket}/tenant/")
 
 
@@ -65,6 +67,55 @@ def test_large_original_is_uploaded_in_parts(storage, s3_bucket):
     assert head["ETag"].strip('"').endswith("-2")
 
 
+def test_saved_bytes_reach_the_server_over_http(storage, s3_bucket, s3_endpoint):
+    """What the backend saves is in the S3 server's process: a plain HTTP client
+    reads it back on loopback (refused unsigned, served presigned), so these tests
+    cross a real connection to a server that checks who asks."""
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"abc"), RECORD)
+    key = f"tenant/originals/{ref}"
+    unsigned = requests.get(f"{s3_endpoint}/{s3_bucket}/{key}", timeout=10)
+    presigned = requests.get(boto3.client("s3").generate_presigned_url(
+        "get_object", Params={"Bucket": s3_bucket, "Key": key}
+    ), timeout=10)
+    assert storage.client.meta.endpoint_url == s3_endpoint
+    assert unsigned.status_code == 403
+    assert (presigned.status_code, presigned.content) == (200, b"abc")
+
+
+def test_a_span_is_one_ranged_get(storage):
+    """``open(ref, span)`` asks the server for those bytes only."""
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"abcdef"), RECORD)
+    ranges = []
+    storage.client.meta.events.register(
+        "before-send",
+        lambda request, **_: ranges.append(request.headers.get("Range")),
+    )
+    with storage.open(ref, (2, 5)) as body:
+        assert body.read(1) == b"c"
+        assert body.read() == b"de"
+    assert ranges == [b"bytes=2-4"]
+
+
+def test_a_busy_store_is_retried_three_times_then_unavailable(aws_env):
+    """An endpoint answering 503 SlowDown gets the request and three retries over
+    HTTP (botocore's standard mode, max_attempts=3 counts retries) before the read
+    is reported unavailable."""
+    paths = []
+
+    def busy(request):
+        paths.append(request.path)
+        answer(request, 503, b"<Error><Code>SlowDown</Code></Error>", "text/xml")
+
+    with serve(busy) as endpoint:
+        storage = S3Storage("progimage-test", "t/", endpoint)
+        ref = str(uuid.uuid4())
+        with pytest.raises(StorageUnavailable, match=r"refused .*\(SlowDown\)"):
+            storage.open(ref)
+    assert paths == [f"/progimage-test/t/originals/{ref}"] * 4
+
+
 @pytest.mark.parametrize("action", ["record", "open", "delete"])
 def test_malformed_reference_sends_no_request(storage, requests_sent, action):
     """A reference that is not a canonical UUID is refused before any S3 call."""
@@ -98,7 +149,7 @@ def test_foreign_object_is_not_an_image(storage, s3_bucket):
     ("s3://progimage-test/a/b/", "progimage-test", "a/b/"),
     ("s3://progimage-test/a..b/.c", "progimage-test", "a..b/.c/"),
 ])
-def test_url_names_bucket_and_prefix(s3_bucket, url, bucket, prefix):
+def test_url_names_bucket_and_prefix(aws_env, url, bucket, prefix):
     """The URL's host is the bucket and its path the key prefix."""
     storage = S3Storage.from_url(url)
     assert (storage.bucket, storage.prefix) == (bucket, prefix)
@@ -157,7 +208,7 @@ def test_endpoint_setting_is_used(aws_env, closed_port):
 
 @pytest.fixture(name="s3_client")
 def _s3_client(s3_bucket):
-    """The test client of an app whose originals live in the moto bucket."""
+    """The test client of an app whose originals live in a bucket on the S3 server."""
     return create_app(Settings(storage=f"s3://{s3_bucket}/app")).test_client()
 
 

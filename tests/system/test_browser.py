@@ -5,31 +5,16 @@ import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from helpers import corpus_image, decode, make_image
-from system_programs import require
 
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 REPORTS = Path(__file__).resolve().parents[2] / "reports"
 REFERENCE = re.compile(
     r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
 )
 DESKTOP = {"width": 1100, "height": 900}
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(name="browser", scope="session")
-def _browser() -> Browser:
-    """Debian's Chromium, headless, driven by Playwright."""
-    chromium = require("chromium")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(name="page")

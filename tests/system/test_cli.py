@@ -10,6 +10,7 @@ import subprocess
 import sys
 import termios
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -299,3 +300,23 @@ def put_when_up(images: Client, data: bytes) -> str:
         except requests.ConnectionError:
             time.sleep(0.1)
     pytest.fail("the server did not answer within 30 s")
+
+
+def test_get_bulk_writes_one_zip_of_every_image(live_server, ref, tmp_path):
+    """``get --bulk`` reads every REF[.EXT] in one request, with the options."""
+    result = run("get", "--bulk", f"{ref}.webp", f"{ref}.png", "--w", "20",
+                 url=live_server, cwd=tmp_path)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.decode().strip() == "progimage.zip"
+    with zipfile.ZipFile(tmp_path / "progimage.zip") as archive:
+        assert decode(archive.read(f"{ref}.webp")).size == (20, 15)
+        assert decode(archive.read(f"{ref}.png")).size == (20, 15)
+        statuses = [entry["status"] for entry in
+                    json.loads(archive.read("manifest.json"))]
+    assert statuses == [200, 200]
+
+
+def test_get_of_several_images_needs_bulk(live_server, ref):
+    result = run("get", ref, ref, url=live_server)
+    assert result.returncode == 2
+    assert "--bulk" in result.stderr

@@ -2,10 +2,13 @@
 
 import functools
 import io
+import json
 import threading
+import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 
 from helpers import API_KEY, KEYED_SERVER_MAX_UPLOAD, decode, make_image
 from loopback import answer, read_body, serve
@@ -203,3 +206,28 @@ def test_the_key_never_follows_a_redirect_elsewhere(host, call, status):
     [(authorization, body)] = elsewhere
     assert authorization is None
     assert status == 302 or b"\x89PNG" in body
+
+
+def test_bulk_streams_a_zip_with_a_manifest(images):
+    """Many reads in one request: each entry in the ZIP, failures in the manifest."""
+    refs = [images.put(make_image("PNG", (40 + n, 30))) for n in range(2)]
+    buffer = io.BytesIO()
+    images.bulk(buffer, [{"ref": refs[0], "ext": "webp", "options": {"w": 20}},
+                         {"ref": refs[1], "ext": "jpeg"},
+                         {"ref": REF, "ext": "png"}])
+    with zipfile.ZipFile(buffer) as archive:
+        assert decode(archive.read(f"{refs[0]}.webp")).size == (20, 15)
+        assert decode(archive.read(f"{refs[1]}.jpeg")).size == (41, 30)
+        manifest = json.loads(archive.read("manifest.json"))
+    assert [entry["status"] for entry in manifest] == [200, 200, 404]
+
+
+def test_process_over_http_converts_and_keeps_nothing(live_server):
+    """POST /process.auto through gunicorn: the negotiated format, nothing stored."""
+    response = requests.post(f"{live_server}/process.auto?w=16",
+                             data=make_image("PNG", (64, 48)),
+                             headers={"Accept": "image/webp,*/*;q=0.5"}, timeout=30)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "image/webp"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert decode(response.content).size == (16, 12)

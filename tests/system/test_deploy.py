@@ -114,6 +114,7 @@ def _seconds_for(url: str) -> float:
     return time.monotonic() - started
 
 
+@pytest.mark.serial
 def test_nginx_in_front_keeps_probes_fast_with_200_slow_clients(tmp_path):
     """deploy/nginx.conf in front of gunicorn: while 200 clients trickle headers or
     upload bodies, /healthz and an original answer through nginx in under 1 s."""

@@ -17,7 +17,6 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from helpers import make_image, upload
-from live_servers import CREDENTIALS, moto_server
 from progimage import cli, create_app
 from progimage.config import Settings
 from progimage.exceptions import StorageUnavailable
@@ -26,22 +25,11 @@ from test_delete_race import convert_while
 PROGIMAGE = str(Path(sys.executable).with_name("progimage"))
 
 
-@pytest.fixture(name="s3_endpoint", scope="module")
-def _s3_endpoint():
-    """The URL of moto's S3 server, running in its own process."""
-    with moto_server() as url:
-        yield url
-
-
 @pytest.fixture(name="bucket")
-def _bucket(s3_endpoint, monkeypatch):
-    """A fresh bucket on that server, which boto3 finds through the environment, as
-    an operator would configure it; its name."""
-    for name, value in {**CREDENTIALS, "AWS_ENDPOINT_URL": s3_endpoint}.items():
-        monkeypatch.setenv(name, value)
-    name = f"progimage-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3").create_bucket(Bucket=name)
-    return name
+def _bucket(s3_bucket: str) -> str:
+    """A fresh bucket on the session's S3 server (tests/conftest.py), which boto3
+    finds through the environment, as an operator would configure it; its name."""
+    return s3_bucket
 
 
 def keys(bucket: str, prefix: str) -> list[str]:

@@ -127,6 +127,16 @@ def test_nginx_sends_originals_handed_over_by_x_accel_redirect(behind_nginx):
     assert (ranged.status_code, ranged.content) == (206, data[:8])
 
 
+def test_nginx_refuses_an_upload_over_the_limit_with_a_problem(behind_nginx):
+    """Above 50 MiB nginx answers the 413 itself, as a problem document."""
+    url, _ = behind_nginx
+    body = io.BytesIO(b"\0" * (50 * MIB + 1024))
+    response = requests.put(f"{url}/storage/", files={"data": body}, timeout=60)
+    assert response.status_code == 413
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.json()["status"] == 413
+
+
 def test_originals_from_nginx_are_sandboxed(behind_nginx):
     """The headers that keep a browser from running a stored file survive the
     hand-over to nginx."""

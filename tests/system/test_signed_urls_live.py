@@ -2,8 +2,11 @@
 JavaScript signer are served; unsigned, tampered, expired and removed-key URLs are
 refused with 403 saying why; originals stay open."""
 
+import io
+import json
 import subprocess
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -96,3 +99,18 @@ def test_the_javascript_signer_makes_urls_the_server_serves(server, ref):
     response = get(done.stdout.strip())
     assert response.status_code == 200
     assert decode(response.content).size == (24, 24)
+
+
+def test_bulk_entries_signed_by_the_client_are_read(server, ref):
+    """The client signs each bulk entry with its key; without one they are refused."""
+    entries = [{"ref": ref, "ext": "webp", "options": {"w": 16}}]
+    statuses = []
+    for client in (Client(server, signing_key=NEW), Client(server)):
+        buffer = io.BytesIO()
+        with client:
+            client.bulk(buffer, entries)
+        with zipfile.ZipFile(buffer) as archive:
+            statuses.append(json.loads(archive.read("manifest.json"))[0]["status"])
+            if statuses == [200]:
+                assert decode(archive.read(f"{ref}.webp")).size == (16, 12)
+    assert statuses == [200, 403]

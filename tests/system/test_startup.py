@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from live_servers import CREDENTIALS, PROGIMAGE, ROOT, free_port, moto_server
+from live_servers import CREDENTIALS, PROGIMAGE, ROOT, free_port
 
 BAD_PIXELS = "progimage: PROGIMAGE_MAX_PIXELS must be a whole number, not 'lots'"
 # One per worker would show that they forked before the check.
@@ -65,13 +65,12 @@ def test_bad_preset_is_one_line_and_a_failure(tmp_path):
 
 
 @pytest.mark.system
-def test_missing_bucket_is_one_line_and_a_failure(tmp_path):
+def test_missing_bucket_is_one_line_and_a_failure(tmp_path, s3_endpoint):
     """A bucket that does not exist: one line naming it, and a non-zero status."""
-    with moto_server() as endpoint:
-        status, stderr, seconds = _start(
-            _gunicorn(), tmp_path, PROGIMAGE_STORAGE="s3://no-such-bucket",
-            PROGIMAGE_S3_ENDPOINT=endpoint, **CREDENTIALS,
-        )
+    status, stderr, seconds = _start(
+        _gunicorn(), tmp_path, PROGIMAGE_STORAGE="s3://no-such-bucket",
+        PROGIMAGE_S3_ENDPOINT=s3_endpoint, **CREDENTIALS,
+    )
     assert status != 0
     assert stderr.strip() == (
         "progimage: the bucket 'no-such-bucket' does not exist or is not ours (404)"

@@ -87,3 +87,15 @@ def test_live_server_keeps_to_the_contract(tmp_path):
         log = server.output()
     assert run.returncode == 0, run.stdout[-8000:] + run.stderr[-2000:]
     assert "Traceback" not in log, log[-4000:]
+
+
+def test_process_takes_the_query_of_a_stored_images_read():
+    """POST /process.<ext> documents every query parameter a stored image's GET
+    does, so that an option added to one cannot be forgotten in the other."""
+    paths = json.loads(DOCUMENT.read_text())["paths"]
+
+    def query(operation: dict) -> list[str]:
+        return [p["name"] for p in operation["parameters"] if p["in"] == "query"]
+
+    assert query(paths["/process.{extension}"]["post"]) == query(
+        paths["/storage/{name}"]["get"])

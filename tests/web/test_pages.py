@@ -1,12 +1,16 @@
 """The upload page without JavaScript: the form, its answers, the cards, errors."""
 
+import copy
+import dataclasses
 import io
 import re
 import uuid
 
 import pytest
 
-from helpers import decode, make_image, upload
+from helpers import app_client, decode, make_image, upload
+from progimage.options import PARAMETERS
+from progimage.web import playground
 from progimage.web.pages import format_bytes
 
 # What a browser sends when it follows a link or posts a form.
@@ -41,7 +45,7 @@ def test_page_has_an_accessible_form_posting_to_storage(client):
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
 
 
-@pytest.mark.parametrize("name", ["page.css", "upload.js"])
+@pytest.mark.parametrize("name", ["page.css", "upload.js", "playground.js"])
 def test_static_files_are_served(client, name):
     """The page's style and script are served from /static/."""
     with client.get(f"/static/{name}") as response:
@@ -218,3 +222,46 @@ def test_card_of_a_non_reference_does_not_echo_it(client):
     response = client.get("/cards/call-555-0100-now")
     assert response.status_code == 404
     assert response.get_json()["detail"] == "not an image reference"
+
+
+def test_builder_has_a_labelled_control_for_every_option(client):
+    """The URL builder offers every query option of the table, and not the
+    signature's parameters, each with a label and a hint."""
+    page = client.get("/").get_data(as_text=True)
+    for name in [*PARAMETERS, "preset"]:
+        assert re.search(rf'<label for="pg-{name}">', page), name
+        assert re.search(rf'id="pg-{name}" name="{name}"[^>]*'
+                         rf'aria-describedby="pg-{name}-hint"', page), name
+    assert 'id="pg-sig"' not in page and 'id="pg-exp"' not in page
+    assert re.search(r'id="pg-h" name="h" type="number"[^>]*step="1" min="1" '
+                     r'max="16383"', page)
+    assert re.search(r'id="pg-gamma" name="gamma" type="number"[^>]*step="0.01" '
+                     r'min="0" max="10"', page)
+    assert '<option value="auto">auto</option>' in page
+    assert page.count("<legend") == 4
+
+
+def test_an_option_added_to_the_document_appears_in_the_builder(client, monkeypatch):
+    """The builder follows the OpenAPI document: a new enum option is a select."""
+    document = copy.deepcopy(playground._document())
+    document["paths"]["/storage/{name}"]["get"]["parameters"].append({
+        "name": "tint", "in": "query", "description": "A `tint`.",
+        "schema": {"type": "string", "enum": ["red", "blue"]},
+    })
+    monkeypatch.setattr(playground, "_document", lambda: document)
+    page = client.get("/").get_data(as_text=True)
+    assert re.search(r'<label for="pg-tint">Tint'
+                     r'</label>\s*<select id="pg-tint" name="tint"', page)
+    assert ('<option value="">default</option><option value="red">red</option>'
+            '<option value="blue">blue</option>') in page
+    assert '<small id="pg-tint-hint" class="hint">A tint.</small>' in page
+
+
+def test_builder_offers_the_configured_presets(settings):
+    """With PROGIMAGE_PRESETS set, the preset control is a choice of their names."""
+    presets = "thumb=w:32,h:32,fit:cover;hero=w:1600,q:70"
+    with app_client(dataclasses.replace(settings, presets=presets)) as client:
+        page = client.get("/").get_data(as_text=True)
+    assert re.search(r'<select id="pg-preset" name="preset"[^>]*>\s*'
+                     r'<option value="">none</option><option value="hero">hero</option>'
+                     r'<option value="thumb">thumb</option>\s*</select>', page)

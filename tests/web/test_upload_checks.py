@@ -136,6 +136,7 @@ def test_scan_marker_bytes_in_metadata_are_not_counted(client):
     assert upload(client, data).status_code == 200
 
 
+@pytest.mark.serial
 def test_scan_bomb_is_422_at_once(hasty_client):
     """A JPEG repeating its last scan 1,000 times is refused from its markers,
     before any decoding, well within the time limit."""

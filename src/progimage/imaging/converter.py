@@ -9,7 +9,7 @@ from PIL import Image, ImageSequence
 
 from ..exceptions import ConversionFailed, ImageTooLarge, UnsupportedImage
 from ..options import NO_OPTIONS, ImageOptions
-from . import encoding, modes, processing
+from . import colour, encoding, modes, processing
 from .formats import FormatRegistry, ImageFormat
 from .inspect import (
     DECODE_ERRORS, decode, frame_count, load, open_image, pillow_warnings, too_large,
@@ -94,6 +94,11 @@ def convert_image(
         )
         for frame in frames
     ]
+    if options.icc == "srgb" or target.name not in encoding.ICC_FORMATS:
+        # The profile goes: its colours go into the pixels first. The first frame
+        # holds it for all (later frames of a file need not repeat it).
+        profile = frames[0].info.get("icc_profile")
+        frames = [colour.to_srgb(frame, profile) for frame in frames]
     fill = encoding.background(options)
     adapted = _fit_icon([modes.adapt(frame, target, fill) for frame in frames],
                         target, params, max_pixels)

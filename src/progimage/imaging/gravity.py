@@ -1,10 +1,11 @@
-"""Where ``fit=cover`` cuts: a compass point, a focus point, or the most detail."""
+"""Where ``fit=cover`` cuts: a compass point, a focus point, the most detail or the
+faces."""
 
 from itertools import accumulate
 
 from PIL import Image, ImageFilter
 
-from . import modes
+from . import faces, modes
 
 # Where each compass gravity puts the window, as a fraction of the slack (the part of
 # the image the window leaves out) along x and along y.
@@ -34,12 +35,19 @@ def cover_box(
     focus: tuple[float, float] | None,
 ) -> Box:
     """The largest region of ``frame`` with the aspect ratio of ``target``, placed
-    as ``gravity`` says (``focus``: the point ``gravity=focus`` centres on)."""
+    as ``gravity`` says (``focus``: the point ``gravity=focus`` centres on;
+    ``face``: centred on the faces, or as ``smart`` where there are none).
+
+    :raises InvalidOptions: ``gravity=face`` without the face detector installed.
+    """
     width, height = frame.size
     if width * target[1] > height * target[0]:
         window = (height * target[0] / target[1], float(height))
     else:
         window = (float(width), width * target[1] / target[0])
+    if gravity == "face":
+        focus = faces.face_focus(frame)
+        gravity = "smart" if focus is None else "focus"
     if gravity == "smart":
         along_x, along_y = smart_position(frame, window)
     elif gravity == "focus" and focus is not None:
@@ -52,10 +60,16 @@ def cover_box(
     return left, top, left + window[0], top + window[1]
 
 
-def smart_focus(frame: Image.Image, target: tuple[int, int]) -> tuple[float, float]:
+def settled_focus(
+    frame: Image.Image, target: tuple[int, int], gravity: str
+) -> tuple[float, float]:
     """The focus point (fractions of width and height) at the centre of the window
-    ``gravity=smart`` chooses: so that every frame of an animation is cut alike."""
-    left, top, right, bottom = cover_box(frame, target, "smart", None)
+    ``gravity=smart`` or ``face`` chooses: so that every frame of an animation is
+    cut alike.
+
+    :raises InvalidOptions: ``gravity=face`` without the face detector installed.
+    """
+    left, top, right, bottom = cover_box(frame, target, gravity, None)
     return (left + right) / 2 / frame.width, (top + bottom) / 2 / frame.height
 
 

@@ -15,11 +15,12 @@ that. It writes neither an ICC profile, EXIF, XMP nor frame durations, so:
   4:4:4 then, the closest it gets.
 """
 
-import io
 import os
 from typing import IO
 
-from PIL import AvifImagePlugin, Image, ImageCms
+from PIL import AvifImagePlugin, Image
+
+from . import colour
 
 # Pillow's default AVIF speed (0 slowest - 10 fastest). imagecodecs' own default is
 # 30 times slower (10 s instead of 0.3 s for 640 x 480 on 2 cores) for 4% fewer bytes.
@@ -64,15 +65,7 @@ def _shows_as_srgb(image: Image.Image) -> bool:
     profile, or it is one of the sRGB profiles (by its description, as "sRGB
     IEC61966-2.1" or "sRGB built-in" say)."""
     profile = image.encoderinfo.get("icc_profile")
-    if not profile:
-        return True
-    try:
-        description = ImageCms.getProfileDescription(
-            ImageCms.ImageCmsProfile(io.BytesIO(profile))
-        )
-    except (OSError, ImageCms.PyCMSError):
-        return False
-    return "srgb" in description.lower()
+    return not profile or colour.is_srgb(profile)
 
 
 def _exact_mode(image: Image.Image) -> str:

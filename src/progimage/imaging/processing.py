@@ -2,8 +2,9 @@
 
 The order is: orient (EXIF), trim, crop, resize, rotate, flip, filters (brightness,
 contrast, saturation, gamma, grayscale, sepia, blur, sharpen, pixelate), mask, pad.
-Encoding comes after, in the converter. Every step that can enlarge the image checks
-the result against the pixel limit before doing the work.
+Conversion to sRGB (``icc``, see ``colour``) and encoding come after, in the
+converter. Every step that can enlarge the image checks the result against the pixel
+limit before doing the work.
 """
 
 import math
@@ -207,9 +208,13 @@ def _pad(frame: Image.Image, options: ImageOptions, max_pixels: int) -> Image.Im
 
 
 def settle_gravity(frame: Image.Image, options: ImageOptions) -> ImageOptions:
-    """``gravity=smart`` chosen once, on this (first) frame, as a focus point, so
-    that every frame of an animation is cut alike; other options as they are."""
-    if options.gravity != "smart" or options.fit != "cover":
+    """``gravity=smart`` or ``face`` chosen once, on this (first) frame, as a focus
+    point, so that every frame of an animation is cut alike; other options as they
+    are.
+
+    :raises InvalidOptions: ``gravity=face`` without the face detector installed.
+    """
+    if options.gravity not in ("smart", "face") or options.fit != "cover":
         return options
     if not (options.width and options.height):
         return options
@@ -217,7 +222,9 @@ def settle_gravity(frame: Image.Image, options: ImageOptions) -> ImageOptions:
         frame = ImageOps.exif_transpose(frame)
     if options.crop:
         frame = _crop(frame, options.crop)
-    focus = gravity.smart_focus(frame, (options.width, options.height))
+    focus = gravity.settled_focus(
+        frame, (options.width, options.height), options.gravity
+    )
     return replace(options, gravity="focus", focus=focus)
 
 

@@ -32,6 +32,9 @@ class ImageRecord:
     has_alpha: bool = False
     #: The URL the image was fetched from; empty for an upload (and older records).
     source_url: str = ""
+    #: The eager variants the upload asked for (``thumb.webp,hero``), beyond
+    #: PROGIMAGE_EAGER_PRESETS; empty for none (and older records).
+    eager: str = ""
 
     def to_json(self) -> bytes:
         """The record as stored: UTF-8 JSON."""

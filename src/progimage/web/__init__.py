@@ -36,8 +36,8 @@ def create_app(
     # Imported here, as the Flask tutorial does: the views import get_service from
     # this package.
     from . import (
-        access_log, api, cors, errors, health, monitoring, pages, paths, process,
-        ratelimits,
+        access_log, api, bulk, cors, errors, health, monitoring, pages, paths,
+        process, ratelimits,
     )
 
     settings = settings or Settings.from_env()
@@ -61,6 +61,7 @@ def create_app(
     ratelimits.init_app(app, settings)
     app.register_blueprint(api.bp)
     app.register_blueprint(process.bp)
+    app.register_blueprint(bulk.bp)
     app.register_blueprint(health.bp)
     access_log.init_app(app)
     app.register_blueprint(pages.bp)

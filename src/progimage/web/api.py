@@ -14,8 +14,9 @@ from flask import (
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 
-from ..exceptions import InvalidUpload
-from ..options import parse as parse_options
+from ..eager import EagerError, parse_eager
+from ..exceptions import InvalidOptions, InvalidUpload
+from ..options import ImageOptions, parse as parse_options
 from ..presets import expand as expand_presets
 from ..references import check_reference
 from ..service import Download
@@ -64,10 +65,11 @@ def upload() -> Response:
     ratelimits.count("uploads")
     files = request.files.getlist("data")
     url = None if files else fetching.requested_url()
+    eager = _eager()
     if url is not None:
         with fetching.fetch(url).file as fetched:
             _check_not_empty(f"the image at {url}", fetched)
-            ref = get_service().store(fetched, source_url=url)
+            ref = get_service().store(fetched, source_url=url, eager=eager)
         return _show([ref]) if prefers_html() else uploaded.stored(ref)
     if not files:
         raise InvalidUpload(
@@ -85,8 +87,20 @@ def upload() -> Response:
             refs = get_service().store_many(named)
             return _show(refs) if prefers_html() else jsonify(refs)
         _check_not_empty("the file in field 'data'", files[0].stream)
-        ref = get_service().store(files[0].stream)
+        ref = get_service().store(files[0].stream, eager=eager)
     return _show([ref]) if prefers_html() else uploaded.stored(ref)
+
+
+def _eager() -> tuple[str, ...]:
+    """The eager variants the upload asks for, in its field or parameter ``eager``.
+
+    :raises InvalidOptions: one names no preset, or a malformed extension.
+    """
+    try:
+        return parse_eager(request.values.get("eager", ""),
+                           get_service().settings.preset_table)
+    except EagerError as error:
+        raise InvalidOptions(f"field 'eager': {error}") from None
 
 
 def _show(refs: list[str]) -> Response:
@@ -126,12 +140,7 @@ def download(name: str) -> Response:
     ratelimits.count("reads")
     ref, dot, extension = name.partition(".")
     check_reference(ref)
-    # The signature covers the query as sent: presets and hints are expanded after.
-    query = checked_query(f"/storage/{name}", conversion=bool(dot))
-    settings = get_service().settings
-    query = expand_presets(query, settings.preset_table, settings.only_presets)
-    query = restrict(apply_hints(query), settings.allowed_sizes, settings.snap_sizes)
-    options = parse_options(query)
+    options = requested_options(f"/storage/{name}", conversion=bool(dot))
     found = get_service().resolve(
         ref, extension if dot else None, options, request.accept_mimetypes
     )
@@ -144,6 +153,24 @@ def download(name: str) -> Response:
     filename = f"{ref}.{extension or found.target.extension}"
     response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
     return _sandboxed(response)
+
+
+def requested_options(
+    path: str, conversion: bool, query: dict[str, list[str]] | None = None
+) -> ImageOptions:
+    """The options of a read of ``path`` from the request's query (or ``query``):
+    signature checked, presets expanded, client hints applied, sizes held to the
+    allowed ones; ``conversion``: the read converts.
+
+    :raises InvalidOptions: see ``download``.
+    :raises ServiceError: what ``signing.checked_query`` raises.
+    """
+    # The signature covers the query as sent: presets and hints are expanded after.
+    query = checked_query(path, conversion, query)
+    settings = get_service().settings
+    query = expand_presets(query, settings.preset_table, settings.only_presets)
+    query = restrict(apply_hints(query), settings.allowed_sizes, settings.snap_sizes)
+    return parse_options(query)
 
 
 def _negotiated(found: Download) -> Response:
@@ -239,6 +266,7 @@ def info(ref: str) -> Response:
         has_alpha=record.has_alpha,
         created=record.created,
         **({"source_url": record.source_url} if record.source_url else {}),
+        **({"eager": ready} if (ready := service.eager_ready(ref, record)) else {}),
     )
     if service.settings.private_reads:
         response.headers["Cache-Control"] = PRIVATE

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, render_template, request
 from ..exceptions import ImageNotFound
 from ..references import is_reference
 from ..storage import ImageRecord
-from . import get_service
+from . import get_service, playground
 from .auth import check_reader, readers_only
 
 bp = Blueprint("pages", __name__)
@@ -53,6 +53,7 @@ def home() -> str:
     return render_template(
         "index.html", cards=cards, more=more, extensions=_extensions(),
         thumbnail=THUMBNAIL,
+        groups=playground.groups(sorted(get_service().settings.preset_table)),
     )
 
 

@@ -6,9 +6,9 @@ import tempfile
 from flask import Blueprint, Response, request
 
 from ..exceptions import InvalidUpload
-from ..options import parse as parse_options
+from ..negotiation import AUTO
 from . import get_service, ratelimits
-from .api import SANDBOX
+from .api import SANDBOX, requested_options
 from .auth import writers_only
 
 bp = Blueprint("process", __name__)
@@ -21,15 +21,20 @@ SPOOL_BYTES = 4 * 1024 * 1024
 @writers_only
 def process(extension: str) -> Response:
     """The body (raw, or the multipart file ``data``) converted to ``extension``
-    after the query's options; nothing is stored or cached.
+    (``auto``: negotiated from Accept) after the query's options, under the same
+    rules as a stored image's read: presets, client hints, allowed sizes and
+    signatures. Nothing is stored or cached.
 
     :raises InvalidUpload: the body is empty.
-    :raises InvalidOptions: a query parameter is unknown or has a bad value.
-    :raises ServiceError: what ``ImageService.process`` raises.
+    :raises InvalidOptions: a query parameter is unknown or has a bad value, the
+        preset is unknown or PROGIMAGE_ONLY_PRESETS refuses the parameters, or a
+        size is not one of the allowed ones.
+    :raises ServiceError: what ``ImageService.process`` raises, and what
+        ``signing.checked_query`` raises when signed reads are on.
     :raises RateLimited: the client has started as many conversions as it may.
     """
     ratelimits.count("conversions")
-    options = parse_options(request.args.to_dict(flat=False))
+    options = requested_options(f"/process.{extension}", conversion=True)
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES) as body:
         file = request.files.get("data")
         # Within MAX_CONTENT_LENGTH: werkzeug stops reading at the upload limit.
@@ -37,8 +42,12 @@ def process(extension: str) -> Response:
         if body.tell() == 0:
             raise InvalidUpload("the body is empty: send the image, raw or as 'data'")
         body.seek(0)
-        data, target = get_service().process(body, extension, options)
+        data, target = get_service().process(
+            body, extension, options, request.accept_mimetypes
+        )
     response = Response(data, mimetype=target.mime)
+    if extension == AUTO:
+        response.vary.add("Accept")
     # Made for this request alone: no cache may keep or share it.
     response.headers["Cache-Control"] = "no-store"
     response.headers["Content-Security-Policy"] = SANDBOX

@@ -18,16 +18,20 @@ from . import get_service
 PRESET = "preset"
 
 
-def checked_query(path: str, conversion: bool) -> dict[str, list[str]]:
-    """The request's query without ``sig`` and ``exp``, once its signature is
-    checked where the settings ask for one; ``conversion``: the read converts.
+def checked_query(
+    path: str, conversion: bool, query: dict[str, list[str]] | None = None
+) -> dict[str, list[str]]:
+    """The request's query (or ``query``, a bulk entry's) without ``sig`` and
+    ``exp``, once its signature is checked where the settings ask for one;
+    ``conversion``: the read converts.
 
     :raises MissingSignature: a signature is needed and the query has no ``sig``.
     :raises WrongSignature: ``sig`` signs something else, or under no known key.
     :raises ExpiredSignature: the signature is right but ``exp`` has passed.
     :raises InvalidOptions: ``exp`` is not a whole number of Unix seconds.
     """
-    query = request.args.to_dict(flat=False)
+    if query is None:
+        query = request.args.to_dict(flat=False)
     options = {name: values for name, values in query.items()
                if name not in (SIG, EXP)}
     if _needs_signature(options, conversion or bool(options)):

@@ -10,6 +10,21 @@ document.addEventListener("DOMContentLoaded", () => {
   const results = document.getElementById("results");
   const pending = document.getElementById("pending");
   const status = document.getElementById("status");
+  const keyInput = document.getElementById("api-key");
+
+  // The API key goes in a header, never in a URL; none when the field is empty.
+  function authorization() {
+    const key = keyInput.value.trim();
+    return key ? {Authorization: "Bearer " + key} : {};
+  }
+
+  // With a key, images may be private: fetch them with it and show the blob.
+  async function showWithKey(image) {
+    const headers = authorization();
+    if (!headers.Authorization) return;
+    const response = await fetch(image.src, {headers});
+    if (response.ok) image.src = URL.createObjectURL(await response.blob());
+  }
 
   function upload(file) {
     const item = pending.content.firstElementChild.cloneNode(true);
@@ -25,6 +40,9 @@ document.addEventListener("DOMContentLoaded", () => {
     const request = new XMLHttpRequest();
     request.open("POST", form.action);
     request.setRequestHeader("Accept", "text/plain");
+    Object.entries(authorization()).forEach(([name, value]) => {
+      request.setRequestHeader(name, value);
+    });
     request.upload.onprogress = (event) => {
       if (!event.lengthComputable) return;
       bar.value = Math.round((100 * event.loaded) / event.total);
@@ -41,7 +59,8 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 
   async function show(item, ref, name) {
-    const response = await fetch(form.dataset.card.replace("REF", ref));
+    const response = await fetch(form.dataset.card.replace("REF", ref),
+      {headers: authorization()});
     if (!response.ok) return fail(item, "Stored as " + ref + ", but it cannot be shown.", name);
     const holder = document.createElement("ol");
     holder.innerHTML = await response.text();
@@ -53,7 +72,9 @@ document.addEventListener("DOMContentLoaded", () => {
     card.querySelector(".body").prepend(bar, state);
     URL.revokeObjectURL(item.querySelector("img").src);
     item.replaceWith(card);
+    card.querySelectorAll(".preview img").forEach(showWithKey);
     status.textContent = name + " uploaded.";
+    document.dispatchEvent(new CustomEvent("progimage:uploaded", {detail: {ref}}));
   }
 
   function fail(item, message, name) {
