@@ -2,7 +2,10 @@
 counted apart, by API key or else by address; 429 problem+json with Retry-After and
 the RateLimit headers, and a client recovers once its window has passed."""
 
+import io
+import json
 import logging
+import zipfile
 from dataclasses import replace
 
 import pytest
@@ -158,3 +161,17 @@ def test_memory_counts_expire_with_their_window(app_factory, settings):
         return len(counts) == 1
 
     wait_until(swept, "the expired counters to go")
+
+
+def test_bulk_entries_count_as_conversions(limited):
+    """A bulk read is no way around the limits: past them its entries fail with 429
+    in the manifest."""
+    client = limited(rate_limit_conversions="2/minute")
+    refs = [stored(client) for _ in range(3)]
+    response = client.post("/storage/bulk", json={
+        "refs": refs, "ext": "webp", "options": {"w": 20}})
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(response.data)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    assert [entry["status"] for entry in manifest] == [200, 200, 429]
+    assert "too many new conversions" in manifest[2]["detail"]
