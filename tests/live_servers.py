@@ -270,6 +270,25 @@ def wait_for_port(process: subprocess.Popen, port: int, log: Path) -> None:
     raise RuntimeError(f"{process.args[0]} did not start")
 
 
+@contextlib.contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    """Run Debian's redis-server on a free loopback port, keeping nothing on disk;
+    yield its redis:// URL."""
+    port = free_port()
+    log = folder / f"redis-{port}.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [require("redis-server"), "--bind", "127.0.0.1", "--port", str(port),
+             "--save", "", "--appendonly", "no", "--dir", str(folder)],
+            stdout=output, stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(process, port, log)
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        stop(process)
+
+
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",

@@ -17,6 +17,7 @@ PACKAGES = {
     "nginx": "nginx",
     "node": "nodejs",
     "openssl": "openssl",
+    "redis-server": "redis-server",
 }
 # Where Debian puts daemons, which a non-root PATH often leaves out.
 SYSTEM_FOLDERS = "/usr/sbin:/sbin"

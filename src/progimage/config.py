@@ -5,6 +5,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from functools import cached_property
 
+from limits import parse_many
+
 from .eager import EagerError, parse_eager
 from .presets import Presets, PresetError, combine, load_file, parse_presets
 
@@ -13,6 +15,7 @@ LOG_FORMATS = ("text", "json")
 # Formats PROGIMAGE_AUTO_FORMATS may list (by extension).
 AUTO_FORMAT_CHOICES = ("avif", "webp", "jpeg", "png", "gif")
 SIGNED_READS = ("off", "variants", "all")
+RATE_LIMIT_STORAGES = ("memory://", "redis://", "rediss://", "redis+unix://")
 
 
 # Settings with a bounded range: (name, lowest, highest).
@@ -98,6 +101,15 @@ class Settings:
     # Proxies in front that set X-Forwarded-For/-Proto/-Host (nginx: 1); their
     # values are then trusted for the client's address. 0: none, the socket's peer.
     trusted_proxies: int = 0
+    # Requests one client (API key, else address) may make, as "100/minute" (several:
+    # "10/second;500/hour"), for uploads, conversions (cache misses) and reads;
+    # empty: any.
+    rate_limit_uploads: str = ""
+    rate_limit_conversions: str = ""
+    rate_limit_reads: str = ""
+    # Where the counts live: memory:// (each server process its own), or redis://host
+    # so that every instance shares them.
+    rate_limit_storage: str = "memory://"
     # Comma-separated origins allowed to call the API from browsers ("*" for any).
     cors_origins: str = ""
     # Log lines (one per request, plus errors) as "text" or as "json" objects.
@@ -164,6 +176,24 @@ class Settings:
             raise SettingsError("PROGIMAGE_PRIVATE_READS needs PROGIMAGE_API_KEYS")
         self._check_signing()
         self._check_sizes()
+        self._check_rate_limits()
+
+    def _check_rate_limits(self) -> None:
+        """:raises SettingsError: a limit does not parse, or the storage is neither
+        memory nor Redis."""
+        for kind, text in self.rate_limits.items():
+            try:
+                parse_many(text)
+            except ValueError:
+                raise SettingsError(
+                    f"PROGIMAGE_RATE_LIMIT_{kind.upper()} must be like 100/minute "
+                    f"(several separated by ';'), not {text!r}"
+                ) from None
+        if not self.rate_limit_storage.startswith(RATE_LIMIT_STORAGES):
+            raise SettingsError(
+                "PROGIMAGE_RATE_LIMIT_STORAGE must be memory:// or redis://host:port, "
+                f"not {self.rate_limit_storage!r}"
+            )
 
     def _check_sizes(self) -> None:
         """:raises SettingsError: an allowed-size list is not positive numbers."""
@@ -254,6 +284,14 @@ class Settings:
         lists = {"w": self.allowed_widths, "h": self.allowed_heights,
                  "dpr": self.allowed_dpr}
         return {name: _numbers(name, text) for name, text in lists.items() if text}
+
+    @property
+    def rate_limits(self) -> dict[str, str]:
+        """Uploads, conversions, reads -> the limits of each, for those set."""
+        given = {"uploads": self.rate_limit_uploads,
+                 "conversions": self.rate_limit_conversions,
+                 "reads": self.rate_limit_reads}
+        return {kind: text.strip() for kind, text in given.items() if text.strip()}
 
     @property
     def fetch_hosts(self) -> tuple[str, ...]:

@@ -78,6 +78,13 @@ class ExpiredSignature(ServiceError):
     """The request is signed, but its ``exp`` time has passed."""
 
 
+class RateLimited(ServiceError):
+    """The client made more requests of one kind than its rate limit allows."""
+
+    #: Whole seconds until the client's window resets: the limiter sets it.
+    retry_after: int = 1
+
+
 class StorageUnavailable(ServiceError):
     """The storage backend cannot be reached or refuses to work; try again later."""
 

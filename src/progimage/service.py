@@ -354,9 +354,13 @@ class ImageService:
         ``options`` (cache, ETag); computed once per request, by ``resolve``."""
         return variant_key(target.variant_name, self._encoder(target), options.key())
 
-    def variant(self, download: Download) -> tuple[BinaryIO, int | None]:
+    def variant(
+        self, download: Download, starting: Callable[[], None] = lambda: None
+    ) -> tuple[BinaryIO, int | None]:
         """The variant ``download`` resolved (see ``resolve``), from the cache or
-        converted once, and the quality ``max_bytes`` chose for it (else None).
+        converted once, and the quality ``max_bytes`` chose for it (else None);
+        ``starting`` is called just before a conversion starts (a cache miss), and
+        may refuse it by raising.
 
         Concurrent first requests for one variant wait for a single conversion; the
         wait is admitted and timed as a conversion is, since it holds a thread too.
@@ -370,6 +374,7 @@ class ImageService:
         :raises ConvertersBusy: as many conversions as allowed are in already.
         :raises ConversionTimedOut: the conversion (waiting included) ran past the
             time limit.
+        :raises ServiceError: what ``starting`` raises.
         """
         ref, record, options, key = (
             download.ref, download.record, download.options, download.key
@@ -377,6 +382,7 @@ class ImageService:
         # resolve gave a target: this is a variant, not the original.
         target = cast(ImageFormat, download.target)
         if self.cache is None:
+            starting()
             data = self._counted_convert(record, ref, target, options)
             return io.BytesIO(data), chosen_quality(data)
         cached = self._cached(self.cache.open, ref, key, options)
@@ -389,6 +395,7 @@ class ImageService:
                 # another machine's copy in the bucket was looked for just now.
                 cached = self._cached(self.cache.open_local, ref, key, options)
                 if cached is None:
+                    starting()
                     self._count(hit=False, target=target)
                     data = self._counted_convert(record, ref, target, options)
                     quality = chosen_quality(data)

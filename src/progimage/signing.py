@@ -35,20 +35,23 @@ def canonical(path: str, pairs: Iterable[tuple[str, str]]) -> str:
 
 def signature(key: str, path: str, pairs: Iterable[tuple[str, str]]) -> str:
     """``sig`` for a request of ``path`` with the query ``pairs``, under ``key``."""
-    digest = hmac.new(
-        key.encode(), canonical(path, pairs).encode(), hashlib.sha256
-    ).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    return _sign(key, canonical(path, pairs).encode()).decode()
 
 
 def is_signed(keys: Iterable[str], path: str, pairs: list[tuple[str, str]],
               given: str) -> bool:
     """Whether ``given`` is the signature under any of ``keys``, compared in constant
     time against every key, so that timing tells nothing."""
-    matches = [hmac.compare_digest(signature(key, path, pairs).encode(),
-                                   given.encode())
+    # The message is built once: most of a check's time, more than the HMACs.
+    message = canonical(path, pairs).encode()
+    matches = [hmac.compare_digest(_sign(key, message), given.encode())
                for key in keys]
     return any(matches)
+
+
+def _sign(key: str, message: bytes) -> bytes:
+    digest = hmac.new(key.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=")
 
 
 def signed_query(key: str, path: str, options: Mapping[str, object],

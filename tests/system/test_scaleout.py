@@ -163,6 +163,34 @@ def test_delete_through_one_is_a_404_on_both(pair, s3, bucket):
     assert not [item for item in listing.get("Contents", []) if ref in item["Key"]]
 
 
+def test_purge_through_one_reaches_the_other_through_the_bucket(pair, s3, bucket):
+    """DELETE /variants through A empties the shared bucket of the image's variants:
+    B, which never had it locally, converts it again instead of serving A's old copy,
+    with the same ETag; the original stays."""
+    first, second = pair
+    ref = put_image(first.url, make_image("PNG", size=(48, 32)))
+    made = requests.get(f"{first.url}/storage/{ref}.webp?w=20", timeout=30)
+    assert made.status_code == 200
+    prefix = f"shared/variants/{ref}/"
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["KeyCount"] == 1
+    purged = requests.delete(f"{first.url}/storage/{ref}/variants", timeout=30)
+    assert purged.status_code == 204
+    assert s3.list_objects_v2(Bucket=bucket, Prefix=prefix)["KeyCount"] == 0
+    before = scrape(second.url)
+    again = requests.get(f"{second.url}/storage/{ref}.webp?w=20", timeout=30)
+    after = scrape(second.url)
+    assert again.status_code == 200
+    assert decode(again.content).size == (20, 13)
+    assert again.headers["ETag"] == made.headers["ETag"]
+    assert total(after, "progimage_cache_misses_total") == total(
+        before, "progimage_cache_misses_total"
+    ) + 1
+    assert total(after, "progimage_conversions_total") == total(
+        before, "progimage_conversions_total"
+    ) + 1
+    assert requests.get(f"{second.url}/storage/{ref}", timeout=30).status_code == 200
+
+
 def scrape(url: str) -> list:
     """Every sample of an instance's /metrics."""
     text = requests.get(f"{url}/metrics", timeout=30).text

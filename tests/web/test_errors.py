@@ -17,6 +17,7 @@ EXPECTED = {
     "UnknownFormat": 400, "ImageNotFound": 404, "ImageTooLarge": 422,
     "ConversionFailed": 422, "MissingCredentials": 401, "WrongCredentials": 403,
     "MissingSignature": 403, "WrongSignature": 403, "ExpiredSignature": 403,
+    "RateLimited": 429,
     "ConversionTimedOut": 503, "ConversionOverran": 503, "ConvertersBusy": 503,
     "StorageUnavailable": 503, "StoredImageCorrupt": 503, "StorageFull": 507,
     "NotAcceptable": 406,
@@ -66,6 +67,8 @@ NEXT_STEP = {
     "ConversionOverran": {"Retry-After": "30"},
     "ConvertersBusy": {"Retry-After": "5"},
     "StorageFull": {"Retry-After": "300"},
+    # The limiter knows when the window resets; raised bare it says 1 s.
+    "RateLimited": {"Retry-After": "1"},
 }
 
 

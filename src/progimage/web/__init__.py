@@ -37,7 +37,7 @@ def create_app(
     # this package.
     from . import (
         access_log, api, bulk, cors, errors, focus, health, monitoring, pages, paths,
-        process,
+        process, ratelimits,
     )
 
     settings = settings or Settings.from_env()
@@ -58,6 +58,7 @@ def create_app(
         metrics=metrics,
         pool=converters,
     )
+    ratelimits.init_app(app, settings)
     app.register_blueprint(api.bp)
     app.register_blueprint(process.bp)
     app.register_blueprint(bulk.bp)

@@ -23,7 +23,7 @@ from .. import srcsets
 from ..service import Download
 from ..sizes import restrict
 from ..storage import ImageRecord
-from . import bodies, fetching, get_service, prefers_html
+from . import bodies, fetching, get_service, prefers_html, ratelimits, uploaded
 from .auth import readers_only, writers_only
 from .conditional import apply_range, check_preconditions, is_current
 from .hints import advertise, apply_hints
@@ -51,7 +51,8 @@ AUTO_REDIRECT_CACHE = "private, max-age=60"
 @writers_only
 def upload() -> Response:
     """Store the multipart file ``data``, or the body itself when its type is
-    ``image/*`` (no form to parse); answer its reference as plain text.
+    ``image/*`` (no form to parse); answer its reference as plain text, or as JSON
+    with signed preset URLs when asked (see ``uploaded``).
 
     Several ``data`` fields are a batch: all are stored, or none is, and the answer
     is the JSON list of their references in the order of the fields.
@@ -61,13 +62,15 @@ def upload() -> Response:
 
     :raises InvalidUpload: the field is missing or a file is empty.
     :raises ServiceError: what ``ImageService.store`` (``store_many``) raises.
+    :raises RateLimited: the client has made as many uploads as it may.
     """
+    ratelimits.count("uploads")
     if bodies.is_raw_image():
         eager = _eager(request.args)  # the body is the image: no form to look in
         with bodies.spooled(request.stream) as body:
             _check_not_empty("the body", body)
             ref = get_service().store(body, eager=eager)
-        return _show([ref]) if prefers_html() else _stored(ref)
+        return _show([ref]) if prefers_html() else uploaded.stored(ref)
     files = request.files.getlist("data")
     url = None if files else fetching.requested_url()
     eager = _eager(request.values)
@@ -75,7 +78,7 @@ def upload() -> Response:
         with fetching.fetch(url).file as fetched:
             _check_not_empty(f"the image at {url}", fetched)
             ref = get_service().store(fetched, source_url=url, eager=eager)
-        return _show([ref]) if prefers_html() else _stored(ref)
+        return _show([ref]) if prefers_html() else uploaded.stored(ref)
     if not files:
         raise InvalidUpload(
             "missing the multipart file field 'data' (curl -F data=@image.jpg), "
@@ -93,7 +96,7 @@ def upload() -> Response:
             return _show(refs) if prefers_html() else jsonify(refs)
         _check_not_empty("the file in field 'data'", files[0].stream)
         ref = get_service().store(files[0].stream, eager=eager)
-    return _show([ref]) if prefers_html() else _stored(ref)
+    return _show([ref]) if prefers_html() else uploaded.stored(ref)
 
 
 def _eager(fields: Mapping[str, str]) -> tuple[str, ...]:
@@ -107,13 +110,6 @@ def _eager(fields: Mapping[str, str]) -> tuple[str, ...]:
                            get_service().settings.preset_table)
     except EagerError as error:
         raise InvalidOptions(f"field 'eager': {error}") from None
-
-
-def _stored(ref: str) -> Response:
-    """The reference of a stored image, as plain text, with its location."""
-    response = Response(ref, mimetype="text/plain")
-    response.headers["Location"] = f"/storage/{ref}"
-    return response
 
 
 def _show(refs: list[str]) -> Response:
@@ -147,7 +143,10 @@ def download(name: str) -> Response:
     :raises NotAcceptable: ``<ref>.auto``, and the Accept header takes no candidate.
     :raises ServiceError: what ``ImageService.variant`` raises converting it, and
         what ``signing.checked_query`` raises when signed reads are on.
+    :raises RateLimited: the client has made as many reads, or started as many
+        conversions, as it may.
     """
+    ratelimits.count("reads")
     ref, dot, extension = name.partition(".")
     check_reference(ref)
     options = requested_options(
@@ -263,7 +262,9 @@ def info(ref: str) -> Response:
     """What is known about a stored image, as JSON.
 
     :raises ImageNotFound: nothing is stored under ``ref``.
+    :raises RateLimited: the client has made as many reads as it may.
     """
+    ratelimits.count("reads")
     check_reference(ref)
     checked_query(f"/storage/{ref}/info", conversion=False)
     service = get_service()
@@ -416,7 +417,9 @@ def _variant(found: Download) -> Response:
     """The converted image: from the variant cache, or converted now (with
     ``max_bytes``, ``X-Quality`` names the quality chosen). Never handed to nginx:
     nginx caches variants itself (deploy/nginx.conf)."""
-    file, quality = get_service().variant(found)
+    file, quality = get_service().variant(
+        found, starting=functools.partial(ratelimits.count, "conversions")
+    )
     size = file.seek(0, io.SEEK_END)
     file.seek(0)
     response = _file(file, found.target.mime, size)

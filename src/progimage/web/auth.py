@@ -69,6 +69,12 @@ def check_key(private: bool) -> None:
         raise WrongCredentials("the API key is not valid")
 
 
+def is_known_key(given: str) -> bool:
+    """``given`` is one of the configured API keys (none are: False)."""
+    keys = get_service().settings.keys
+    return bool(given and keys) and _known(given, keys)
+
+
 def _known(given: str, keys: tuple[str, ...]) -> bool:
     """Compare against every key in constant time, so timing tells nothing."""
     given_bytes = given.encode()

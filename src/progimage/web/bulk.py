@@ -6,6 +6,7 @@ as soon as it is ready, so the answer never holds more than one image. An entry 
 fails is listed in ``manifest.json``, the last member, instead of failing the rest.
 """
 
+import functools
 import io
 import json
 import time
@@ -18,7 +19,7 @@ from flask import Blueprint, Response, request, stream_with_context
 
 from ..exceptions import InvalidOptions, ServiceError
 from ..references import check_reference
-from . import get_service
+from . import get_service, ratelimits
 from .api import requested_options
 from .auth import readers_only
 from .errors import STATUS_BY_ERROR
@@ -146,8 +147,11 @@ def _read(entry: Entry) -> tuple[BinaryIO, str, int]:
     """The entry's bytes (a variant through the cache, or the original), the
     extension it is sent as, and its size.
 
-    :raises ServiceError: what a GET of the entry's path would answer.
+    :raises ServiceError: what a GET of the entry's path would answer (a rate
+        limit included: each entry counts as a read, and as a conversion if it
+        converts).
     """
+    ratelimits.count("reads")
     check_reference(entry.ref)
     options = requested_options(entry.path, bool(entry.extension), entry.query)
     service = get_service()
@@ -157,7 +161,9 @@ def _read(entry: Entry) -> tuple[BinaryIO, str, int]:
     if found.target is None:
         extension = service.original_format(found.record).extension
         return service.storage.open(entry.ref), extension, found.record.size
-    file, _ = service.variant(found)
+    file, _ = service.variant(
+        found, starting=functools.partial(ratelimits.count, "conversions")
+    )
     if not file.seekable():  # a variant streamed from the shared bucket
         with file:
             file = io.BytesIO(file.read())

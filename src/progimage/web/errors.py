@@ -24,6 +24,7 @@ from ..exceptions import (
     MissingCredentials,
     NotAcceptable,
     MissingSignature,
+    RateLimited,
     ServiceError,
     StorageFull,
     StorageUnavailable,
@@ -50,6 +51,7 @@ STATUS_BY_ERROR: dict[type[ServiceError], int] = {
     MissingSignature: 403,
     WrongSignature: 403,
     ExpiredSignature: 403,
+    RateLimited: 429,
     ConversionTimedOut: 503,
     ConversionOverran: 503,
     ConvertersBusy: 503,
@@ -119,6 +121,9 @@ def problem(status: int, detail: str) -> Response:
 def _service_error(error: ServiceError) -> Response:
     response = problem(STATUS_BY_ERROR.get(type(error), 400), error.detail)
     response.headers.update(HEADERS_BY_ERROR.get(type(error), {}))
+    if isinstance(error, RateLimited):
+        # When the client's window resets: known only when the limit is hit.
+        response.headers["Retry-After"] = str(error.retry_after)
     return response
 
 

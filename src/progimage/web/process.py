@@ -5,7 +5,7 @@ from flask import Blueprint, Response, request
 from ..exceptions import InvalidUpload
 from ..negotiation import AUTO
 from ..service import chosen_quality
-from . import get_service
+from . import get_service, ratelimits
 from .api import SANDBOX, requested_options
 from .auth import writers_only
 from .bodies import spooled
@@ -27,7 +27,9 @@ def process(extension: str) -> Response:
         size is not one of the allowed ones.
     :raises ServiceError: what ``ImageService.process`` raises, and what
         ``signing.checked_query`` raises when signed reads are on.
+    :raises RateLimited: the client has started as many conversions as it may.
     """
+    ratelimits.count("conversions")
     options = requested_options(f"/process.{extension}", conversion=True)
     file = request.files.get("data")
     with spooled(file.stream if file else request.stream) as body:
