@@ -184,6 +184,9 @@ def parse(query: Mapping[str, list[str]]) -> ImageOptions:
             dpr = value
         else:
             values[field] = value
+    if values.get("strip") and "icc" not in values:
+        # Stripping drops the colour profile too: its colours go into the pixels.
+        values["icc"] = "srgb"
     options = _check_watermark(_check_gravity(ImageOptions(**values)))
     _check_max_bytes(options)
     return _apply_dpr(_normalised(options), dpr)

@@ -93,13 +93,20 @@ def test_the_profile_is_kept_by_default_where_the_target_stores_one(
     assert delta_e(image.getpixel((2, 2)), (200, 60, 40)) < UNSEEN
 
 
-@pytest.mark.parametrize("query", ["icc=srgb", "icc=srgb&strip", "icc=srgb&lossless"])
+@pytest.mark.parametrize("query", ["icc=srgb", "strip", "icc=srgb&lossless"])
 @pytest.mark.parametrize("ext", ["png", "webp"])
 def test_icc_srgb_converts_and_drops_the_profile(client, store, ext, query):
     """icc=srgb: no profile in the result, and the colours are the sRGB ones."""
     image = fetch(client, f"/storage/{store(p3_png())}.{ext}?{query}&q=100")
     assert not image.info.get("icc_profile")
     assert_srgb(image)
+
+
+def test_strip_with_icc_keep_keeps_the_profile(client, store):
+    """strip&icc=keep: EXIF and XMP go, the P3 profile stays with the P3 pixels."""
+    image = fetch(client, f"/storage/{store(p3_png())}.png?strip&icc=keep")
+    assert image.info["icc_profile"] == display_p3_profile()
+    assert image.tobytes() == stripes().tobytes()
 
 
 def test_alpha_stays_through_the_conversion(client, store):

@@ -376,13 +376,17 @@ def test_metadata_is_kept_by_default(client, store, ext):
 
 
 @pytest.mark.parametrize("ext", ["jpg", "webp", "png"])
-def test_strip_drops_exif_but_keeps_the_colour_profile(client, store, ext):
-    """strip removes EXIF and comments; the ICC profile stays so colours stay."""
+def test_strip_drops_exif_comments_and_the_profile(client, store, ext):
+    """strip removes EXIF, comments and the ICC profile (its colours go into the
+    pixels); with icc=keep the profile stays."""
     ref = store(exif_jpeg())
     image = fetch(client, f"/storage/{ref}.{ext}?strip")
     assert 0x010F not in image.getexif()
     assert "comment" not in image.info
-    assert image.info.get("icc_profile")
+    assert not image.info.get("icc_profile")
+    kept = fetch(client, f"/storage/{ref}.{ext}?strip&icc=keep")
+    assert 0x010F not in kept.getexif()
+    assert kept.info.get("icc_profile")
 
 
 def test_rgb_profile_is_not_attached_to_gray_output(client, store):
