@@ -140,6 +140,17 @@ def test_a_kept_record_follows_a_restored_original(tmp_path):
     assert storage.record(ref) == restored
 
 
+def test_a_kept_record_follows_an_update_elsewhere(tmp_path):
+    """A record updated through another process (a stored focus point) is read
+    afresh here, although the original is the same file."""
+    here = FilesystemStorage(tmp_path)
+    ref = str(uuid.uuid4())
+    here.save(ref, io.BytesIO(b"abc"), RECORD)
+    assert here.record(ref) == RECORD
+    FilesystemStorage(tmp_path).update_record(ref, replace(RECORD, focus=(0.2, 0.8)))
+    assert here.record(ref).focus == (0.2, 0.8)
+
+
 def test_a_kept_record_is_read_once(storage, monkeypatch):
     """A second read of the same image stats the original, not its record."""
     ref = str(uuid.uuid4())

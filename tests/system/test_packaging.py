@@ -28,8 +28,8 @@ NOT_SOURCE = shutil.ignore_patterns(
 def test_install_requires_are_the_pipfile_packages():
     """setup.cfg's install_requires are the Pipfile's [packages], same ranges."""
     pipfile = tomllib.loads((ROOT / "Pipfile").read_text())["packages"]
-    expected = {f"{name}{spec}" for name, spec in pipfile.items()
-                if isinstance(spec, str)}
+    expected = {_requirement(name, spec) for name, spec in pipfile.items()
+                if isinstance(spec, str) or "version" in spec}
     declared = set(_options()["install_requires"].split())
     assert declared == expected
 
@@ -42,6 +42,14 @@ def test_python_versions_agree():
     readme = (ROOT / "README.md").read_text()
     two_commands = readme[readme.index("## Two commands"):readme.index("## The API")]
     assert f"On a machine with Python {version} " in two_commands
+
+
+def _requirement(name: str, spec: str | dict) -> str:
+    """A Pipfile entry as a requirement: ``limits[redis]~=5.8``."""
+    if isinstance(spec, str):
+        return f"{name}{spec}"
+    extras = f"[{','.join(spec['extras'])}]" if spec.get("extras") else ""
+    return f"{name}{extras}{spec['version']}"
 
 
 def _options() -> configparser.SectionProxy:

@@ -46,7 +46,8 @@ class FilesystemStorage:
         :raises SettingsError: ``root`` or one of its parents is not a folder.
         """
         self.root = Path(root).resolve()
-        # ref -> (the original's identity and times, its record); see ``record``.
+        # ref -> (the original's and record's identities and times, the record);
+        # see ``record``.
         self._records: OrderedDict[str, tuple[tuple[int, ...], ImageRecord]] = (
             OrderedDict()
         )
@@ -86,15 +87,20 @@ class FilesystemStorage:
     def record(self, ref: str) -> ImageRecord:
         """The record saved beside the original, checked against its size.
 
-        Kept per process while the original's file stays the same one (a stat per
-        read instead of reading and parsing the record): a ``DELETE`` through any
-        process or instance removes the file, and a restore writes a new one.
+        Kept per process while the original's file and the record's stay the same
+        ones (two stats per read instead of reading and parsing the record): a
+        ``DELETE`` through any process or instance removes them, a restore writes
+        new ones, and ``update_record`` (in any process) renames a new record in.
         """
         folder = self._folder(ref)
         try:
             status = os.stat(os.path.join(folder, ORIGINAL))
-            validator = (status.st_dev, status.st_ino, status.st_size,
-                         status.st_mtime_ns, status.st_ctime_ns)
+            written = os.stat(os.path.join(folder, RECORD))
+            validator = tuple(
+                value for stat in (status, written)
+                for value in (stat.st_dev, stat.st_ino, stat.st_size,
+                              stat.st_mtime_ns, stat.st_ctime_ns)
+            )
             known = self._records.get(ref)
             if known is not None and known[0] == validator:
                 return known[1]

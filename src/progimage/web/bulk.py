@@ -92,16 +92,27 @@ def _entry(number: int, item: object) -> Entry:
             f'entry {number} must be {{"ref": "<reference>", "ext": "<extension>", '
             '"options": {...}}, with "ext" and "options" optional'
         )
-    query = {str(name): [_text(value)] for name, value in options.items()}
+    try:
+        query = {str(name): [_text(value)] for name, value in options.items()}
+    except TypeError:
+        raise InvalidOptions(
+            f"entry {number}: each option must be a string, a number, true or false, "
+            "or a list of those"
+        ) from None
     return Entry(ref, extension.lower(), query)
 
 
-def _text(value: object) -> str:
-    """A JSON value as a query parameter would spell it."""
+def _text(value: object, nested: bool = False) -> str:
+    """A JSON value as a query parameter would spell it.
+
+    :raises TypeError: an object, null, or a list within a list.
+    """
     if isinstance(value, bool):
         return "1" if value else "0"
-    if isinstance(value, list):
-        return ",".join(_text(part) for part in value)
+    if isinstance(value, list) and not nested:
+        return ",".join(_text(part, nested=True) for part in value)
+    if not isinstance(value, str | int | float):
+        raise TypeError(value)
     return str(value)
 
 

@@ -6,6 +6,8 @@ any worker starts) makes every worker write its samples to files there, and
 whole instance.
 """
 
+import functools
+import re
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -21,6 +23,9 @@ UNMATCHED = "<unmatched>"
 # value would be a new series, in memory and in every worker's metrics file).
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 OTHER = "other"
+
+# A converter in a URL rule (<image:name>): not part of the route label.
+CONVERTER = re.compile(r"<[A-Za-z_]+:")
 
 
 def init_app(app: Flask) -> None:
@@ -50,10 +55,17 @@ def _observe(response: Response) -> Response:
     started = g.get("metrics_started", time.perf_counter())
     get_metrics().observe(
         request.method if request.method in METHODS else OTHER,
-        request.url_rule.rule if request.url_rule else UNMATCHED,
+        _route(request.url_rule.rule) if request.url_rule else UNMATCHED,
         response.status_code,
         time.perf_counter() - started,
         received=request.content_length,
         sent=response.content_length,
     )
     return response
+
+
+@functools.cache  # one entry per route of the app: bounded
+def _route(rule: str) -> str:
+    """The route label of a URL rule, without converter names: ``/storage/<name>``
+    for ``/storage/<image:name>``."""
+    return CONVERTER.sub("<", rule)
