@@ -76,7 +76,8 @@ def test_failed_entries_are_listed_and_the_rest_sent(client, refs):
 @pytest.mark.parametrize("body", [
     None, {}, [], "text", [{"ref": 7}], [{"ref": "x", "options": []}], {"refs": 3},
     {"refs": ["x"], "options": {"w": {}}}, {"refs": ["x"], "options": {"w": None}},
-    {"refs": ["x"], "options": {"crop": [[1], 2]}},
+    {"refs": ["x"], "options": {"crop": [[1], 2]}}, {"refs": ["x"], "other": 1},
+    [{"ref": "x", "other": 1}],
 ])
 def test_a_body_that_lists_no_entries_is_400(client, body):
     response = client.post("/storage/bulk", json=body)

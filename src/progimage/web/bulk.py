@@ -27,6 +27,7 @@ from .errors import STATUS_BY_ERROR
 bp = Blueprint("bulk", __name__)
 
 MANIFEST = "manifest.json"
+ENTRY_KEYS = frozenset({"ref", "ext", "options"})
 CHUNK = 256 * 1024
 
 
@@ -63,7 +64,8 @@ def bulk() -> Response:
 
 def _entries(body: object) -> list[Entry]:
     """:raises InvalidOptions: see ``bulk``."""
-    if isinstance(body, dict) and isinstance(body.get("refs"), list):
+    if (isinstance(body, dict) and isinstance(body.get("refs"), list)
+            and set(body) <= {"refs", "ext", "options"}):
         shared = {key: body[key] for key in ("ext", "options") if key in body}
         body = [{"ref": ref, **shared} for ref in body["refs"]]
     if not isinstance(body, list) or not body:
@@ -84,7 +86,7 @@ def _entry(number: int, item: object) -> Entry:
     """:raises InvalidOptions: ``item`` is not an entry."""
     ref, extension, options = (
         (item.get("ref"), item.get("ext", ""), item.get("options", {}))
-        if isinstance(item, dict) else (None, None, None)
+        if isinstance(item, dict) and set(item) <= ENTRY_KEYS else (None, None, None)
     )
     if not (isinstance(ref, str) and isinstance(extension, str)
             and isinstance(options, dict)):
