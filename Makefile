@@ -26,7 +26,7 @@ FUZZ_SEEDS ?= ../shared/corpus/images
 ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
-.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders bench-signatures fuzz attack mutate \
+.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders bench-signatures bench-sources fuzz attack mutate \
 	docs-pictures screenshots
 
 # `make run` needs the runtime packages only; `make test` adds the development ones
@@ -95,6 +95,9 @@ bench-encoders: install
 
 bench-signatures: install
 	PYTHONPATH=src:tests:bench .venv/bin/python bench/signatures.py
+
+bench-sources: install
+	PYTHONPATH=$(CURDIR)/src:$(CURDIR)/tests:$(CURDIR)/bench .venv/bin/python bench/sources.py
 
 # One picture per processing option in docs/pictures/, shown in docs/processing.md.
 docs-pictures: install-runtime

@@ -19,7 +19,9 @@ import random
 import re
 import subprocess
 import tempfile
+import threading
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,10 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "8"))
 # deploy/gunicorn.conf.py's default: one worker per CPU.
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", os.cpu_count() or 1))
 CONNECTIONS = 16
+# The /process rows: fewer connections than one worker admits conversions (2
+# running + 2 waiting), so that neither side is answered 503 (a stored image's
+# conversion is refused past that; /process waits, as an upload check does).
+CONVERSION_CONNECTIONS = 3
 # The Accept header of the .auto rows: WebP, so that they compare with the WebP ones.
 WEBP_ONLY = "image/webp"
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
@@ -51,12 +57,19 @@ server {{
 """
 UPLOAD_SCRIPT = """
 local file = io.open("{body}", "rb")
-wrk.method = "PUT"
+wrk.method = "{method}"
 wrk.body = file:read("*a")
 file:close()
 wrk.headers["Content-Type"] = "{content_type}"
 """
 BOUNDARY = "benchboundary7MA4YWxkTrZu0gW"
+# The bulk row: this many entries (PROGIMAGE_BULK_MAX_ENTRIES's default), as
+# BULK_IMAGES small images x BULK_WIDTHS widths each, all cached before it is measured.
+BULK_ENTRIES = 500
+BULK_IMAGES = 50
+BULK_WIDTHS = range(16, 16 + BULK_ENTRIES // BULK_IMAGES)
+# How often the bulk row reads the worker's RSS while the ZIP streams.
+RSS_SAMPLE_SECONDS = 0.002
 
 
 @dataclass
@@ -64,7 +77,7 @@ class Result:
     """One wrk run (or an in-process measurement, without latency and RSS)."""
 
     name: str
-    rps: float
+    rps: float | None
     p50: float | None = None
     p99: float | None = None
     rss_mib: float | None = None
@@ -98,11 +111,11 @@ def placeholder_rows(data: bytes) -> list[Result]:
 
 def wrk(
     name: str, url: str, server: Gunicorn | None, script: Path | None = None,
-    accept: str = "",
+    accept: str = "", connections: int = CONNECTIONS,
 ) -> Result:
     """Run wrk against ``url`` (with an ``accept`` header if given); RSS is the
     largest of the server's workers after."""
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency",
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{SECONDS}s", "--latency",
                "--timeout", "30s", url]
     if accept:
         command[1:1] = ["-H", f"Accept: {accept}"]
@@ -196,12 +209,84 @@ def raw(data: bytes, folder: Path) -> Path:
     return _upload_script(folder, "raw", data, "image/jpeg")
 
 
-def _upload_script(folder: Path, name: str, body: bytes, content_type: str) -> Path:
+def _upload_script(folder: Path, name: str, body: bytes, content_type: str,
+                   method: str = "PUT") -> Path:
     body_path = folder / f"upload-{name}.body"  # read by the wrk script
     body_path.write_bytes(body)
     script = folder / f"upload-{name}.lua"
-    script.write_text(UPLOAD_SCRIPT.format(body=body_path, content_type=content_type))
+    script.write_text(UPLOAD_SCRIPT.format(body=body_path, content_type=content_type,
+                                           method=method))
     return script
+
+
+def process_rows(server: Gunicorn, ref: str, data: bytes, folder: Path) -> list[Result]:
+    """``POST /process.webp?w=256`` of ``data`` as a raw body, beside the same
+    conversion of the stored ``ref`` (``data`` uploaded): ``server``'s cache must be
+    off, so that every GET converts too."""
+    script = _upload_script(folder, "process", data, "image/jpeg", method="POST")
+    return [
+        wrk(f"POST /process.webp?w=256, raw 1 MP JPEG, {CONVERSION_CONNECTIONS} conns",
+            f"{server.url}/process.webp?w=256", server, script,
+            connections=CONVERSION_CONNECTIONS),
+        wrk(f"same conversion of the stored image (cache off), "
+            f"{CONVERSION_CONNECTIONS} conns", f"{server.url}/storage/{ref}.webp?w=256",
+            server, connections=CONVERSION_CONNECTIONS),
+    ]
+
+
+def bulk_memory_rows(folder: Path) -> list[Result]:
+    """The RSS of a lone gunicorn worker at rest, and its peak while it streams a
+    ZIP of BULK_ENTRIES small variants it has cached; the ZIP's time as p50."""
+    env = {"PROGIMAGE_STORAGE": str(folder / "bulk-data")}
+    with Gunicorn(folder, env, workers=1) as server:
+        [worker] = server.workers()
+        refs = [upload(server.url, photo(64 + number, 48))
+                for number in range(BULK_IMAGES)]
+        fresh = memory_kib(worker, "VmRSS")
+        entries = [{"ref": ref, "ext": "webp", "options": {"w": width}}
+                   for ref in refs for width in BULK_WIDTHS]
+        url = f"{server.url}/storage/bulk"
+        _bulk(url, entries)  # converts every variant into the cache
+        rest = memory_kib(worker, "VmRSS")
+        peak, seconds = _peak_rss(worker, functools.partial(_bulk, url, entries))
+    return [
+        Result("bulk: worker RSS after the uploads, no bulk yet", None,
+               rss_mib=fresh / 1024),
+        Result(f"bulk: worker RSS at rest, {BULK_ENTRIES} variants cached", None,
+               rss_mib=rest / 1024),
+        Result(f"bulk ZIP of {BULK_ENTRIES} cached variants (peak RSS, streaming)",
+               1 / seconds, seconds * 1000, rss_mib=peak / 1024),
+    ]
+
+
+def _bulk(url: str, entries: list[dict]) -> None:
+    """Read the ZIP of ``entries``; :raises AssertionError: an entry failed."""
+    response = requests.post(url, json=entries, timeout=300)
+    response.raise_for_status()
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+    failed = [item for item in manifest if item["status"] != 200]
+    assert len(manifest) == len(entries) and not failed, failed[:3]
+
+
+def _peak_rss(pid: int, action) -> tuple[int, float]:
+    """The highest VmRSS (KiB) of ``pid`` while ``action()`` runs, sampled every
+    RSS_SAMPLE_SECONDS, and the seconds it took."""
+    samples, done = [memory_kib(pid, "VmRSS")], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(RSS_SAMPLE_SECONDS):
+            samples.append(memory_kib(pid, "VmRSS"))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    started = time.perf_counter()
+    try:
+        action()
+    finally:
+        done.set()
+        sampler.join()
+    return max(samples), time.perf_counter() - started
 
 
 def run(folder: Path) -> tuple[list[Result], dict, int]:
@@ -248,6 +333,7 @@ def run(folder: Path) -> tuple[list[Result], dict, int]:
         results.append(wrk("cold .auto -> WebP (cache off)",
                            f"{server.url}/storage/{refs[0]}.auto", server,
                            accept=WEBP_ONLY))
+        results += process_rows(server, refs[0], small, folder)
     results += placeholder_rows(small)
     if thumbor_server.available():
         results += against_thumbor(folder, workers)
@@ -267,6 +353,7 @@ def run(folder: Path) -> tuple[list[Result], dict, int]:
         results.append(wrk("nginx static file (the WebP variant)",
                            f"{url}/photo.webp", None))
     results += behind_nginx(folder, storage, refs[0])
+    results += bulk_memory_rows(folder)
     return results, pillow_rates(small), workers
 
 
@@ -320,13 +407,8 @@ def report(results: list[Result], rates: dict, workers: int, load: str) -> str:
         f"Load average (1 min) before and after the run: {load} (other work on the "
         "machine competes for the same cores).",
         "",
-        "| scenario | req/s | p50 ms | p99 ms | worker RSS MiB | non-2xx |",
-        "|---|---:|---:|---:|---:|---:|",
+        *table(results),
     ]
-    for r in results:
-        cells = [f"{r.rps:,.0f}" if r.rps >= 100 else f"{r.rps:.1f}",
-                 _cell(r.p50), _cell(r.p99), _cell(r.rss_mib), str(r.errors)]
-        lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
     lines += ["", "| Pillow, one process, at the end | decode+encode /s | encode /s |",
               "|---|---:|---:|"]
     for fmt, (full, encode) in rates.items():
@@ -339,6 +421,17 @@ def report(results: list[Result], rates: dict, workers: int, load: str) -> str:
             lines.append(f"| {name} | {ratio:.2f} | >= {goal} | "
                          f"{'yes' if ratio >= goal else 'NO'} |")
     return "\n".join(lines)
+
+
+def table(results: list[Result]) -> list[str]:
+    """The Markdown table of ``results``, a line each."""
+    lines = ["| scenario | req/s | p50 ms | p99 ms | worker RSS MiB | non-2xx |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for r in results:
+        rate = _cell(r.rps) if r.rps is None or r.rps < 100 else f"{r.rps:,.0f}"
+        cells = [rate, _cell(r.p50), _cell(r.p99), _cell(r.rss_mib), str(r.errors)]
+        lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def _cell(value: float | None) -> str:

@@ -9,13 +9,14 @@ import pytest
 from progimage import create_app
 from progimage.config import Settings
 from progimage.pool import ConverterPool
-from helpers import API_KEY, BUCKET, KEYED_SERVER_MAX_UPLOAD
+from helpers import (API_KEY, BUCKET, KEYED_SERVER_MAX_UPLOAD, SIGNED_SERVER_PRESETS,
+                     SIGNING_KEY)
 from live_servers import CREDENTIALS, Gunicorn, moto_server
 
 
 SYSTEM = Path(__file__).resolve().parent / "system"
 # Fixtures that start real servers: a test using one is a system test wherever it is.
-LIVE_FIXTURES = frozenset({"live_server", "keyed_server"})
+LIVE_FIXTURES = frozenset({"live_server", "keyed_server", "signed_server"})
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -142,6 +143,20 @@ def _keyed_server(tmp_path_factory) -> Iterator[str]:
         "PROGIMAGE_STORAGE": str(folder / "data"), "PROGIMAGE_API_KEYS": API_KEY,
         "PROGIMAGE_PRIVATE_READS": "1",
         "PROGIMAGE_MAX_UPLOAD_BYTES": str(KEYED_SERVER_MAX_UPLOAD),
+    }, workers=1).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(name="signed_server", scope="session")
+def _signed_server(tmp_path_factory) -> Iterator[str]:
+    """A real gunicorn whose conversions need a signature by ``SIGNING_KEY``, with
+    the presets ``SIGNED_SERVER_PRESETS``; its URL."""
+    folder = tmp_path_factory.mktemp("signed")
+    server = Gunicorn(folder, {
+        "PROGIMAGE_STORAGE": str(folder / "data"),
+        "PROGIMAGE_SIGNING_KEYS": SIGNING_KEY, "PROGIMAGE_SIGNED_READS": "variants",
+        "PROGIMAGE_PRESETS": SIGNED_SERVER_PRESETS,
     }, workers=1).start()
     yield server.url
     server.stop()

@@ -134,6 +134,10 @@ API_KEY = "test-key-1f6c2a"
 #: The upload limit of ``keyed_server``: small, so that refusing early shows.
 KEYED_SERVER_MAX_UPLOAD = 16 * 1024 * 1024
 
+#: What ``signed_server`` signs with; its presets: thumb (32x32 cover), hero (w 48).
+SIGNING_KEY = "test-signing-key-7d1e"
+SIGNED_SERVER_PRESETS = "thumb=w:32,h:32,fit:cover;hero=w:48"
+
 
 # A conversion that takes many times any test's limit, however fast the CPU: lossless
 # WebP at the slowest method takes 28 s for ``slow_png()`` on the 2-core development

@@ -1,5 +1,5 @@
-"""The ``progimage`` command: upload, get, info and delete images, sign image URLs;
-serve the API."""
+"""The ``progimage`` command: upload, get, process, info and delete images, sign
+image URLs; serve the API."""
 
 import argparse
 import contextlib
@@ -99,10 +99,10 @@ def upload(args: argparse.Namespace) -> int:
         for path in args.files:
             try:
                 if REMOTE.match(path):
-                    ref = client.put_url(path)
+                    ref = client.put_url(path, args.eager)
                 else:
                     with _bar(Path(path).name) as progress:
-                        ref = client.put(path, progress)
+                        ref = client.put(path, progress, args.eager)
             except requests.RequestException:
                 raise  # the next files would fail the same way
             except (ProgImageError, OSError) as error:
@@ -142,6 +142,27 @@ def get(args: argparse.Namespace) -> int:
         client.download(target, ref, extension, progress, accept=accept, **query)
     if args.output is None:
         _print(named)
+    return 0
+
+
+def process(args: argparse.Namespace) -> int:
+    """Have the server convert a file without keeping it; write the result to
+    ``-o``, in the format of its extension (or ``--format``, or ``--auto``).
+
+    :raises FileExistsError: the output file exists and ``--force`` is not given.
+    """
+    extension = args.format or Path(args.output).suffix.lstrip(".")
+    accept = args.accept
+    if args.auto:
+        extension, accept = "auto", accept or BROWSER_ACCEPT
+    if not (extension.isascii() and extension.isalnum()):
+        _say(f"{args.output!r} has no extension to convert to: give --format EXT")
+        return 2
+    with open(args.file, "rb") as source, _client(args) as client:
+        with (_output(args.output, args.force) as target,
+              _bar(Path(args.file).name) as progress):
+            client.process_into(target, source, extension, progress, accept=accept,
+                                **_operations(args))
     return 0
 
 
@@ -267,6 +288,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="a file, or an http(s) URL the server fetches")
     sub.add_argument("--json", action="store_true",
                      help="print a JSON list with each image's details")
+    sub.add_argument("--eager", default="", metavar="PRESET[.EXT],...",
+                     help="presets the server converts right after storing each "
+                     "image, e.g. thumb.webp,hero")
     sub.set_defaults(command=upload)
     _get_parser(commands)
     for name, action, text in (("info", info, "print an image's details as JSON"),
@@ -313,6 +337,7 @@ def _get_parser(commands: argparse._SubParsersAction) -> None:
                      f"(Accept: {BROWSER_ACCEPT} unless --accept is given)")
     _add_operations(sub)
     sub.set_defaults(command=get)
+    _process_parser(commands)
     sub = commands.add_parser(
         "srcset", help="print a ready srcset of an image, as JSON",
         description="Print the srcset, sizes and src of REF or REF.EXT at each width "
@@ -332,6 +357,28 @@ def _get_parser(commands: argparse._SubParsersAction) -> None:
                      help="the URL stops working after this many seconds")
     _add_operations(sub)
     sub.set_defaults(command=sign)
+
+
+def _process_parser(commands: argparse._SubParsersAction) -> None:
+    sub = commands.add_parser(
+        "process", help="convert a file on the server, which keeps nothing",
+        description="Send FILE to POST /process.EXT and write the converted image "
+        "to OUT.EXT; nothing is stored.",
+    )
+    sub.add_argument("file", metavar="FILE")
+    sub.add_argument("-o", "--output", required=True, metavar="OUT.EXT",
+                     help="file to write, - for standard output (with --format)")
+    sub.add_argument("--format", metavar="EXT",
+                     help="the format to convert to (default: OUT's extension)")
+    sub.add_argument("-f", "--force", action="store_true",
+                     help="replace the output file if it exists")
+    sub.add_argument("--accept", default="", metavar="TYPES",
+                     help="the Accept header, for --format auto")
+    sub.add_argument("--auto", action="store_true",
+                     help="let the server choose the format as for a browser showing "
+                     f"AVIF and WebP (Accept: {BROWSER_ACCEPT} unless --accept)")
+    _add_operations(sub)
+    sub.set_defaults(command=process)
 
 
 def _add_operations(sub: argparse.ArgumentParser) -> None:

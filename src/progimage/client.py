@@ -1,4 +1,4 @@
-"""A Python client for a ProgImage server: upload, download, inspect, delete.
+"""A Python client for a ProgImage server: upload, download, convert, inspect, delete.
 
 >>> from progimage.client import Client
 >>> with Client("http://127.0.0.1:5000") as images:
@@ -10,7 +10,7 @@ import io
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, cast
 from urllib.parse import parse_qsl, quote, urlencode
 
@@ -73,36 +73,76 @@ class Client:
         self.session.close()
 
     def put(self, file: str | os.PathLike[str] | BinaryIO | bytes,
-            progress: Progress | None = None) -> str:
+            progress: Progress | None = None, eager: Iterable[str] = ()) -> str:
         """Upload an image (a path, a binary file or bytes); return its reference.
+        ``eager`` names presets (``"thumb.webp"``, ``"hero"``) the server converts
+        right after storing it.
 
-        :raises ProgImageError: the server refused it (not an image, too large...).
+        :raises ProgImageError: the server refused it (not an image, too large, an
+            eager variant naming no preset...).
         :raises OSError: the file cannot be read.
         :raises requests.RequestException: the server cannot be reached.
         """
         if isinstance(file, (str, os.PathLike)):
             with open(file, "rb") as opened:
-                return self.put(opened, progress)
+                return self.put(opened, progress, eager)
         if isinstance(file, (bytes, bytearray, memoryview)):
-            return self.put(io.BytesIO(file), progress)
+            return self.put(io.BytesIO(file), progress, eager)
         body = MultipartBody(file, os.path.basename(getattr(file, "name", "image")),
                              progress)
-        with self._send("POST", "", data=body, headers={
+        with self._send("POST", "", data=body, params=_eager(eager), headers={
             "Content-Type": body.content_type, "Accept": "text/plain",
         }) as response:
             return response.text.strip()
 
-    def put_url(self, url: str) -> str:
+    def put_url(self, url: str, eager: Iterable[str] = ()) -> str:
         """Have the server fetch the image at ``url`` (http or https) and store it;
-        return its reference.
+        return its reference. ``eager`` is as for ``put``.
 
         :raises ProgImageError: the URL is refused (a private address...), the
             remote side failed or was too slow, or it sent no image.
         :raises requests.RequestException: the server cannot be reached.
         """
-        with self._send("POST", "", json={"url": url},
+        with self._send("POST", "", json={"url": url}, params=_eager(eager),
                         headers={"Accept": "text/plain"}) as response:
             return response.text.strip()
+
+    def process(self, file: str | os.PathLike[str] | BinaryIO | bytes,
+                extension: str, accept: str = "", **operations: object) -> bytes:
+        """The image ``file`` (a path, a binary file or bytes) converted to
+        ``extension`` after ``operations`` by the server, which keeps nothing
+        (``POST /process.<ext>``); signed if the client has a signing key.
+
+        :raises ProgImageError: the server refused the image, the format or an
+            operation, or (``auto``) no format it offers is acceptable.
+        :raises OSError: the file cannot be read.
+        """
+        buffer = io.BytesIO()
+        self.process_into(buffer, file, extension, accept=accept, **operations)
+        return buffer.getvalue()
+
+    def process_into(self, target: BinaryIO,
+                     file: str | os.PathLike[str] | BinaryIO | bytes,
+                     extension: str, progress: Progress | None = None,
+                     accept: str = "", **operations: object) -> str:
+        """Stream into ``target`` what ``process`` answers; return its MIME type.
+
+        :raises ProgImageError: as ``process``.
+        :raises OSError: the file cannot be read.
+        """
+        if isinstance(file, (str, os.PathLike)):
+            with open(file, "rb") as opened:
+                return self.process_into(target, opened, extension, progress,
+                                         accept, **operations)
+        path = f"/process.{quote(extension, safe='')}"
+        params = parse_qsl(self._query_of(path, operations), keep_blank_values=True)
+        # Sent as it is: the server reads the body whatever its type says.
+        headers = {"Content-Type": "application/octet-stream",
+                   **({"Accept": accept} if accept else {})}
+        with self._request("POST", path, data=file, params=params, headers=headers,
+                           stream=True) as response:
+            _copy(response, target, progress)
+            return response.headers.get("Content-Type", "")
 
     def get(self, ref: str, extension: str = "", **operations: object) -> bytes:
         """The original image, or with ``extension`` converted to that format.
@@ -172,9 +212,13 @@ class Client:
     def _query(self, name: str, operations: dict[str, object],
                expires: int | None = None) -> str:
         """The query string for ``operations`` on ``name``, signed if we can."""
+        return self._query_of(f"/storage/{name}", operations, expires)
+
+    def _query_of(self, path: str, operations: dict[str, object],
+                  expires: int | None = None) -> str:
+        """The query string for ``operations`` on ``path``, signed if we can."""
         if self.signing_key:
-            return signed_query(self.signing_key, f"/storage/{name}", operations,
-                                expires)
+            return signed_query(self.signing_key, path, operations, expires)
         return urlencode({option: 1 if value is True else value
                           for option, value in operations.items()})
 
@@ -227,15 +271,29 @@ class Client:
 
         :raises ProgImageError: the answer is an error.
         """
-        url = f"{self.base_url}/storage/{quote(name, safe='')}{suffix}"
-        response = self.session.request(method, url, auth=self._auth,
-                                        timeout=TIMEOUT, **options)
+        return self._request(method, f"/storage/{quote(name, safe='')}{suffix}",
+                             **options)
+
+    def _request(self, method: str, path: str, **options: object) -> requests.Response:
+        """The answer to ``method`` on ``path`` of the server, with the key.
+
+        :raises ProgImageError: the answer is an error.
+        """
+        response = self.session.request(method, self.base_url + path,
+                                        auth=self._auth, timeout=TIMEOUT, **options)
         try:
             _check(response)
         except ProgImageError:
             response.close()
             raise
         return response
+
+
+def _eager(specs: Iterable[str]) -> dict[str, str]:
+    """The query of an upload asking for the eager variants ``specs`` (a list, or
+    the comma-separated text the server takes)."""
+    joined = specs if isinstance(specs, str) else ",".join(specs)
+    return {"eager": joined} if joined else {}
 
 
 def _copy(response: requests.Response, target: BinaryIO,

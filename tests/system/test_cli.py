@@ -17,7 +17,7 @@ import pytest
 import requests
 from PIL import Image
 
-from helpers import decode, make_image, with_orientation
+from helpers import SIGNING_KEY, decode, make_image, wait_until, with_orientation
 from progimage.client import Client
 from live_servers import free_port
 
@@ -340,3 +340,71 @@ def test_get_of_several_images_needs_bulk(live_server, ref):
     result = run("get", ref, ref, url=live_server)
     assert result.returncode == 2
     assert "--bulk" in result.stderr
+
+
+def test_process_writes_the_converted_file(live_server, image_file, tmp_path):
+    """``process FILE -o OUT.EXT`` writes the server's conversion to EXT, options
+    applied; nothing but OUT appears."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = run("process", str(image_file), "-o", str(folder / "small.webp"),
+                 "--w", "20", url=live_server)
+    assert (result.returncode, result.stderr, result.stdout) == (0, "", b"")
+    image = decode((folder / "small.webp").read_bytes())
+    assert (image.format, image.size) == ("WEBP", (20, 15))
+    assert [path.name for path in folder.iterdir()] == ["small.webp"]
+
+
+def test_process_to_standard_output_with_a_format(live_server, image_file):
+    result = run("process", str(image_file), "-o", "-", "--format", "png",
+                 "--h", "6", url=live_server)
+    assert result.returncode == 0
+    image = decode(result.stdout)
+    assert (image.format, image.size) == ("PNG", (8, 6))
+
+
+def test_process_refused_leaves_no_file_and_keeps_an_existing_one(
+        live_server, image_file, tmp_path):
+    """A refusal prints the server's detail; the output file is as it was."""
+    target = tmp_path / "out.png"
+    result = run("process", str(image_file), "-o", str(target), "--fit", "nope",
+                 url=live_server)
+    assert result.returncode == 1
+    assert "fit" in result.stderr
+    assert not target.exists()
+    target.write_bytes(b"mine")
+    result = run("process", str(image_file), "-o", str(target), url=live_server)
+    assert result.returncode == 1
+    assert "the file exists (--force replaces it)" in result.stderr
+    assert target.read_bytes() == b"mine"
+
+
+def test_process_without_an_extension_is_a_usage_error(image_file, tmp_path):
+    result = run("process", str(image_file), "-o", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert "give --format EXT" in result.stderr
+
+
+def test_process_signs_with_the_signing_key(signed_server, image_file, tmp_path):
+    """Under signed reads the command's signature of /process.<ext> is accepted."""
+    target = tmp_path / "thumb.jpg"
+    result = run("--signing-key", SIGNING_KEY, "process", str(image_file), "-o",
+                 str(target), "--preset", "thumb", url=signed_server)
+    assert (result.returncode, result.stderr) == (0, "")
+    assert decode(target.read_bytes()).size == (32, 32)
+
+
+def test_upload_eager_asks_for_those_variants(signed_server, image_file):
+    """``upload --eager`` reaches the server: the variants become ready; an unknown
+    preset is refused with the server's reason."""
+    result = run("upload", "--eager", "thumb.webp,hero", str(image_file),
+                 url=signed_server)
+    assert (result.returncode, result.stderr) == (0, "")
+    ref = result.stdout.decode().strip()
+    with Client(signed_server) as images:
+        wait_until(lambda: images.info(ref).get("eager") == {"thumb.webp": True,
+                                                             "hero": True},
+                   "both eager variants")
+    result = run("upload", "--eager", "nope", str(image_file), url=signed_server)
+    assert result.returncode == 1
+    assert "'nope' names no preset" in result.stderr

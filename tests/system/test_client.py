@@ -11,7 +11,8 @@ import pytest
 import requests
 from PIL import ImageStat
 
-from helpers import API_KEY, KEYED_SERVER_MAX_UPLOAD, decode, make_image
+from helpers import (API_KEY, KEYED_SERVER_MAX_UPLOAD, SIGNING_KEY, decode,
+                     make_image, wait_until)
 from loopback import answer, read_body, serve
 from progimage.client import Client, ProgImageError
 
@@ -256,3 +257,57 @@ def test_process_over_http_converts_and_keeps_nothing(live_server):
     assert response.headers["Content-Type"] == "image/webp"
     assert response.headers["Cache-Control"] == "no-store"
     assert decode(response.content).size == (16, 12)
+
+
+def test_process_converts_bytes_files_and_paths(images, tmp_path):
+    """``process`` answers the body converted as asked, whatever it was given."""
+    path = tmp_path / "photo.png"
+    path.write_bytes(make_image("PNG", (64, 48)))
+    with open(path, "rb") as opened:
+        from_file = decode(images.process(opened, "png", h=12))
+    from_bytes = decode(images.process(path.read_bytes(), "webp", w=16))
+    from_path = decode(images.process(path, "auto", accept="image/webp", w=32))
+    assert (from_bytes.format, from_bytes.size) == ("WEBP", (16, 12))
+    assert (from_file.format, from_file.size) == ("PNG", (16, 12))
+    assert (from_path.format, from_path.size) == ("WEBP", (32, 24))
+
+
+def test_process_errors_carry_the_servers_detail(images):
+    with pytest.raises(ProgImageError) as refused:
+        images.process(make_image("PNG", (8, 8)), "nope")
+    assert refused.value.status == 400
+    assert "'.nope' is not an image format extension" in refused.value.detail
+
+
+def test_process_is_signed_with_the_clients_key(signed_server):
+    """Under signed reads the client's signature of /process.<ext> lets it in; a
+    client without the key is refused."""
+    image = make_image("PNG", (64, 48))
+    with Client(signed_server, signing_key=SIGNING_KEY) as signer:
+        converted = decode(signer.process(image, "png", w=16, grayscale=True))
+        preset = decode(signer.process(image, "png", preset="thumb"))
+    assert (converted.format, converted.size) == ("PNG", (16, 12))
+    red, green, blue = converted.convert("RGB").getpixel((15, 0))
+    assert red == green == blue  # the signed options were all applied
+    assert preset.size == (32, 32)
+    with Client(signed_server) as stranger, pytest.raises(ProgImageError) as refused:
+        stranger.process(image, "webp", w=16)
+    assert refused.value.status == 403
+
+
+def test_put_with_eager_variants_has_them_made(signed_server):
+    """``put(eager=...)`` asks the server to convert those presets at once; /info
+    shows them ready."""
+    with Client(signed_server, signing_key=SIGNING_KEY) as images:
+        ref = images.put(make_image("PNG", (96, 64)), eager=("thumb.webp", "hero"))
+        wait_until(lambda: images.info(ref).get("eager") == {"thumb.webp": True,
+                                                             "hero": True},
+                   "both eager variants")
+        assert decode(images.get(ref, "webp", preset="thumb")).size == (32, 32)
+
+
+def test_put_with_an_unknown_eager_preset_is_refused(signed_server):
+    with Client(signed_server) as images, pytest.raises(ProgImageError) as refused:
+        images.put(make_image("PNG", (8, 8)), eager="thumb,nope")
+    assert refused.value.status == 400
+    assert "'nope' names no preset (presets: thumb, hero)" in refused.value.detail
