@@ -246,6 +246,21 @@ def test_a_full_queue_answers_503_with_retry_after(narrow_app):
     assert outcome[0].status_code == 200
 
 
+def test_a_body_to_process_is_refused_at_once_when_full(narrow_app):
+    """POST /process is a conversion: with no place, its upload check does not wait
+    (as an upload's does) but answers 503 with Retry-After at once."""
+    app, converter, refs = narrow_app
+    client = app.test_client()
+    busy, outcome = in_thread(lambda: client.get(f"/storage/{refs[0]}.webp"))
+    assert converter.started.wait(PATIENCE)
+    refused = client.post("/process.webp", data=make_image(), content_type="image/png")
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "5"
+    converter.release.set()
+    busy.join(PATIENCE)
+    assert outcome[0].status_code == 200
+
+
 def test_requests_waiting_for_one_variant_take_places_in_the_queue(narrow_app):
     """A second request for the variant being converted would wait for the variant
     lock, holding a thread: it needs a place too, and is refused without one."""

@@ -88,12 +88,14 @@ class ConverterPool:
                 name="converter-reaper", daemon=True,
             ).start()
 
-    def convert(self, data: bytes | BinaryIO, job: Job) -> bytes | ImageInfo:
+    def convert(self, data: bytes | BinaryIO, job: Job,
+                wait: bool | None = None) -> bytes | ImageInfo:
         """``job`` run on the image ``data`` (bytes, or a file read from where it
         stands) by a converter process (``imaging.worker.run``), waiting for a free one
         included, within the time limit. An upload check waits for a place among
         the admitted jobs (its body is in already, and a check takes milliseconds);
-        a conversion finding none is refused at once.
+        a conversion finding none is refused at once. ``wait`` overrides that (the
+        check of a body sent to be converted is refused like a conversion).
 
         :raises ConvertersBusy: as many conversions as allowed are in already.
         :raises ConversionTimedOut: no converter was free in time.
@@ -101,7 +103,9 @@ class ConverterPool:
         :raises ConversionFailed: the converter process died on the way.
         :raises ServiceError: whatever the job raises, as it raised it.
         """
-        with self.admission.admit(wait=isinstance(job, InspectJob)) as deadline:
+        if wait is None:
+            wait = isinstance(job, InspectJob)
+        with self.admission.admit(wait=wait) as deadline:
             return self._run((data, job), deadline)
 
     def _run(

@@ -259,9 +259,10 @@ class ImageService:
         etag = variant_tag(record.sha256, key)
         return Download(ref, record, etag, target, options, key, negotiated)
 
-    def _examine(self, upload: BinaryIO) -> ImageRecord:
+    def _examine(self, upload: BinaryIO, wait: bool = True) -> ImageRecord:
         """The record for an upload, checking in a converter process that it is an
-        image within limits.
+        image within limits; ``wait``: for a place among the admitted jobs, else
+        refused at once when there is none (as a conversion is).
 
         :raises UnsupportedImage: the upload is not an image we read.
         :raises ImageTooLarge: above the pixel limit, or too costly to decode: its
@@ -274,7 +275,7 @@ class ImageService:
         upload.seek(0)
         job = InspectJob(self.formats, self.settings.max_pixels)
         try:
-            info = self.converters.convert(upload, job)
+            info = self.converters.convert(upload, job, wait=wait)
         except ConversionOverran:
             raise ImageTooLarge(
                 "the image is too costly to decode: checking it ran past the limit "
@@ -333,11 +334,13 @@ class ImageService:
         :raises ImageTooLarge: above the pixel limit, before or after processing.
         :raises InvalidOptions: an option does not fit the image.
         :raises ConversionFailed: the image cannot be encoded in that format.
+        :raises ConvertersBusy: as many conversions as allowed are in already.
         :raises ConversionTimedOut: a converter stayed busy or ran past the limit.
         """
         if extension != AUTO:
             self.formats.for_extension(extension)  # refused before any decode
-        record = self._examine(upload)
+        # A conversion request: with no place for its check, 503 at once.
+        record = self._examine(upload, wait=False)
         if extension == AUTO:
             extension = choose(
                 record, self.settings.auto_format_order, accept, self.formats
