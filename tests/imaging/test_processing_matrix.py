@@ -13,7 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings, strategies as st
 from PIL import Image
 
-from helpers import decode, display_p3_profile, encode, largest_image, upload
+from helpers import (
+    cmyk_profile, decode, display_p3_profile, encode, largest_image,
+    linear_grey_profile, upload,
+)
 from progimage.imaging.converter import convert, convert_image, watermark_source
 from progimage.web.errors import STATUS_BY_ERROR
 from progimage.exceptions import ServiceError
@@ -46,6 +49,11 @@ HTTP_CLIENT_ERRORS = frozenset(range(400, 500))
 FIXED_SIZE_ENCODERS = frozenset({"icns"})
 
 REGISTRY = FormatRegistry.from_pillow()
+PROFILES = (
+    display_p3_profile(), linear_grey_profile(),
+    cmyk_profile({"C": (0, 160, 220), "M": (230, 0, 140), "Y": (255, 240, 0),
+                  "K": (30, 30, 30)}),
+)
 # The watermark every ``watermark=`` example lays over: half transparent, tall.
 WATERMARK_REF = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 WATERMARK = encode(Image.new("RGBA", (7, 30), (255, 0, 0, 128)))
@@ -70,8 +78,8 @@ def images(draw) -> Image.Image:
         if image.info["transparency"] is None:
             del image.info["transparency"]
     if draw(st.booleans()):
-        # A wide-gamut RGB profile, whatever the mode: converted or dropped.
-        image.info["icc_profile"] = display_p3_profile()
+        # An RGB, CMYK or grey profile, whatever the mode: converted or dropped.
+        image.info["icc_profile"] = draw(st.sampled_from(PROFILES))
     return image
 
 
