@@ -100,8 +100,8 @@ bench-sources: install
 	PYTHONPATH=$(CURDIR)/src:$(CURDIR)/tests:$(CURDIR)/bench .venv/bin/python bench/sources.py
 
 # One picture per processing option in docs/pictures/, shown in docs/processing.md.
-docs-pictures: install-runtime
-	PYTHONPATH=src .venv/bin/python docs/make_pictures.py
+docs-pictures: install
+	PYTHONPATH=src:tests .venv/bin/python docs/make_pictures.py
 
 $(TOOLS)/thumbor/bin/thumbor:
 	$(PYTHON) -m venv $(TOOLS)/thumbor

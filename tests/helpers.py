@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
@@ -213,21 +213,69 @@ SRGB_CURVE = (2.4, 1 / 1.055, 0.055 / 1.055, 1 / 12.92, 0.04045)
 def display_p3_profile() -> bytes:
     """An ICC v2 matrix/TRC profile of Display P3, written byte by byte here (Pillow
     can only make sRGB ones): its colorants and the sRGB tone curve."""
+    curve = b"para\0\0\0\0" + struct.pack(">HH", 3, 0) + _fixed(*SRGB_CURVE)
+    return _icc_profile(b"mntr", b"RGB ", b"XYZ ", b"Display P3 (test)", {
+        b"rXYZ": b"XYZ \0\0\0\0" + _fixed(*DISPLAY_P3_COLORANTS[0]),
+        b"gXYZ": b"XYZ \0\0\0\0" + _fixed(*DISPLAY_P3_COLORANTS[1]),
+        b"bXYZ": b"XYZ \0\0\0\0" + _fixed(*DISPLAY_P3_COLORANTS[2]),
+        b"rTRC": curve, b"gTRC": curve, b"bTRC": curve,
+    })
 
-    def fixed(*values: float) -> bytes:
-        return b"".join(struct.pack(">i", round(value * 65536)) for value in values)
 
-    name = b"Display P3 (test)\0"
+def linear_grey_profile() -> bytes:
+    """An ICC v2 grey profile whose levels are linear light (gamma 1.0): level 128
+    is half the light, which sRGB writes as 188."""
+    gamma_one = b"curv\0\0\0\0" + struct.pack(">IH", 1, 0x0100)
+    return _icc_profile(b"mntr", b"GRAY", b"XYZ ", b"Linear grey (test)",
+                        {b"kTRC": gamma_one})
+
+
+def cmyk_profile(inks: dict[str, tuple[int, int, int]]) -> bytes:
+    """An ICC v2 CMYK printer profile (a lut16 from CMYK to CIELAB, 2 points per
+    ink) in which each ink alone prints the sRGB colour ``inks`` gives it ("C", "M",
+    "Y", "K") and inks together multiply; no ink is white paper."""
+    corners = Image.new("RGB", (16, 1))
+    for index in range(16):
+        used = [ink for bit, ink in zip((8, 4, 2, 1), "CMYK") if index & bit]
+        colour = [1.0, 1.0, 1.0]
+        for ink in used:
+            colour = [c * level / 255 for c, level in zip(colour, inks[ink])]
+        corners.putpixel((index, 0), tuple(round(c * 255) for c in colour))
+    lab = ImageCms.applyTransform(corners, ImageCms.buildTransform(
+        ImageCms.createProfile("sRGB"), ImageCms.createProfile("LAB"), "RGB", "LAB",
+    ))
+    # 8-bit L*a*b* (a* 0 = 128; tobytes would give a* and b* signed) to the 16-bit
+    # ICC v2 encoding (L* 100 = 0xFF00, a* 0 = 0x8000).
+    grid = b"".join(
+        struct.pack(">HHH", *(value * 256 for value in lab.getpixel((index, 0))))
+        for index in range(16)
+    )
+    identity = (1, 0, 0, 0, 1, 0, 0, 0, 1)
+    lut = (b"mft2\0\0\0\0" + bytes((4, 3, 2, 0)) + _fixed(*identity)
+           + struct.pack(">HH", 2, 2) + struct.pack(">HH", 0, 0xFFFF) * 4 + grid
+           + struct.pack(">HH", 0, 0xFFFF) * 3)
+    return _icc_profile(b"prtr", b"CMYK", b"Lab ", b"Press inks (test)",
+                        {b"A2B0": lut, b"B2A0": lut})
+
+
+def _fixed(*values: float) -> bytes:
+    """ICC s15Fixed16Number values."""
+    return b"".join(struct.pack(">i", round(value * 65536)) for value in values)
+
+
+def _icc_profile(
+    device_class: bytes, space: bytes, connection: bytes, name: bytes,
+    tags: dict[bytes, bytes],
+) -> bytes:
+    """An ICC v2 profile: the header, the tag table, a description, a copyright, the
+    D50 white point and ``tags``."""
+    name += b"\0"
     tags = {
         b"desc": b"desc\0\0\0\0" + struct.pack(">I", len(name)) + name + bytes(79),
         b"cprt": b"text\0\0\0\0No copyright\0",
-        b"wtpt": b"XYZ \0\0\0\0" + fixed(0.9642, 1.0, 0.8249),
-        b"rXYZ": b"XYZ \0\0\0\0" + fixed(*DISPLAY_P3_COLORANTS[0]),
-        b"gXYZ": b"XYZ \0\0\0\0" + fixed(*DISPLAY_P3_COLORANTS[1]),
-        b"bXYZ": b"XYZ \0\0\0\0" + fixed(*DISPLAY_P3_COLORANTS[2]),
+        b"wtpt": b"XYZ \0\0\0\0" + _fixed(0.9642, 1.0, 0.8249),
+        **tags,
     }
-    curve = b"para\0\0\0\0" + struct.pack(">HH", 3, 0) + fixed(*SRGB_CURVE)
-    tags.update({b"rTRC": curve, b"gTRC": curve, b"bTRC": curve})
     offset = 128 + 4 + 12 * len(tags)
     table, body = struct.pack(">I", len(tags)), b""
     for signature, data in tags.items():
@@ -236,8 +284,8 @@ def display_p3_profile() -> bytes:
         body += data
     size = offset + len(body)
     header = (
-        struct.pack(">I", size) + bytes(4) + bytes((2, 0x10, 0, 0)) + b"mntrRGB XYZ "
-        + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 0)
-        + fixed(0.9642, 1.0, 0.8249)
+        struct.pack(">I", size) + bytes(4) + bytes((2, 0x10, 0, 0)) + device_class
+        + space + connection + bytes(12) + b"acsp" + bytes(24) + struct.pack(">I", 0)
+        + _fixed(0.9642, 1.0, 0.8249)
     )
     return header + bytes(128 - len(header)) + table + body

@@ -1,11 +1,14 @@
-"""Colour management through HTTP: a Display P3 image keeps its colours in sRGB."""
+"""Colour management through HTTP: Display P3, CMYK and grey images with a profile
+keep their colours in sRGB."""
 
 import io
 
 import pytest
 from PIL import Image, ImageCms, ImageSequence
 
-from helpers import display_p3_profile, encode, fetch
+from helpers import (
+    cmyk_profile, display_p3_profile, encode, fetch, linear_grey_profile,
+)
 
 # Display P3 colours and the sRGB colours they are, computed outside the code under
 # test: P3 levels -> linear (sRGB curve) -> XYZ D65 (the P3 matrix) -> linear sRGB
@@ -149,3 +152,97 @@ def test_a_gray_result_drops_the_rgb_profile(client, store):
     image = fetch(client, f"/storage/{store(p3_png())}.png?grayscale&icc=srgb")
     assert image.mode == "L"
     assert not image.info.get("icc_profile")
+
+
+# Printing inks as sRGB colours (ISO coated cyan, magenta, yellow and a warm black),
+# and what the CMYK test profile prints for some CMYK levels: an ink alone is its
+# colour, inks together multiply (cyan x magenta: 0 x 236, 158 x 0, 224 x 140 / 255).
+INKS = {"C": (0, 158, 224), "M": (236, 0, 140), "Y": (255, 242, 0), "K": (35, 31, 32)}
+CMYK_TO_SRGB = {
+    (255, 0, 0, 0): (0, 158, 224),
+    (0, 255, 0, 0): (236, 0, 140),
+    (0, 0, 255, 0): (255, 242, 0),
+    (0, 0, 0, 255): (35, 31, 32),
+    (255, 255, 0, 0): (0, 0, 123),
+    (0, 0, 0, 0): (255, 255, 255),
+}
+# The profile's corners are 8-bit L*a*b*: they are off by up to half a level.
+PRINTED = 1.5
+# Linear-light grey levels and the sRGB levels of the same light.
+LINEAR_TO_SRGB = {64: 137, 128: 188, 255: 255}
+
+
+def cmyk_tiff() -> bytes:
+    """One stripe per colour of CMYK_TO_SRGB, with the CMYK test profile."""
+    image = Image.new("CMYK", (STRIPE * len(CMYK_TO_SRGB), STRIPE))
+    for index, inks in enumerate(CMYK_TO_SRGB):
+        image.paste(inks, (index * STRIPE, 0, (index + 1) * STRIPE, STRIPE))
+    return encode(image, "TIFF", icc_profile=cmyk_profile(INKS))
+
+
+def assert_printed(image: Image.Image) -> None:
+    for index, expected in enumerate(CMYK_TO_SRGB.values()):
+        shown = image.convert("RGB").getpixel((index * STRIPE + STRIPE // 2, 2))
+        assert delta_e(shown, expected) < PRINTED, (index, shown, expected)
+
+
+def grey_png(mode: str = "L") -> bytes:
+    image = Image.new("L", (STRIPE * len(LINEAR_TO_SRGB), STRIPE))
+    for index, level in enumerate(LINEAR_TO_SRGB):
+        image.paste(level, (index * STRIPE, 0, (index + 1) * STRIPE, STRIPE))
+    if mode == "LA":
+        image.putalpha(100)
+    return encode(image, "PNG", icc_profile=linear_grey_profile())
+
+
+def grey_levels(image: Image.Image) -> list[int]:
+    return [image.getpixel((index * STRIPE + 2, 2))[0] if image.mode == "LA"
+            else image.getpixel((index * STRIPE + 2, 2))
+            for index in range(len(LINEAR_TO_SRGB))]
+
+
+@pytest.mark.parametrize("ext", ["png", "webp", "avif", "gif", "bmp"])
+def test_a_cmyk_image_shows_its_inks_where_the_target_has_no_cmyk(client, store, ext):
+    """CMYK into a format without CMYK: converted by its profile, not inverted."""
+    image = fetch(client, f"/storage/{store(cmyk_tiff())}.{ext}?q=100&lossless")
+    assert not image.info.get("icc_profile")
+    assert_printed(image)
+
+
+@pytest.mark.parametrize("ext", ["jpg", "tif"])
+def test_a_cmyk_image_keeps_its_profile_where_the_target_has_cmyk(client, store, ext):
+    image = fetch(client, f"/storage/{store(cmyk_tiff())}.{ext}?q=100")
+    assert image.mode == "CMYK"
+    assert image.info.get("icc_profile") == cmyk_profile(INKS)
+
+
+@pytest.mark.parametrize("ext", ["jpg", "tif"])
+def test_icc_srgb_converts_a_cmyk_image(client, store, ext):
+    image = fetch(client, f"/storage/{store(cmyk_tiff())}.{ext}?icc=srgb&q=100")
+    assert image.mode == "RGB"
+    assert not image.info.get("icc_profile")
+    assert_printed(image)
+
+
+@pytest.mark.parametrize("ext, query", [("gif", ""), ("png", "icc=srgb")])
+def test_a_grey_image_is_converted_by_its_profile(client, store, ext, query):
+    """Linear grey levels become the sRGB levels of the same light; still grey."""
+    image = fetch(client, f"/storage/{store(grey_png())}.{ext}?{query}")
+    assert not image.info.get("icc_profile")
+    assert [level for level in grey_levels(image.convert("L"))] == list(
+        LINEAR_TO_SRGB.values()
+    )
+
+
+def test_a_grey_image_keeps_its_profile_by_default(client, store):
+    image = fetch(client, f"/storage/{store(grey_png())}.png")
+    assert image.mode == "L"
+    assert image.info.get("icc_profile") == linear_grey_profile()
+    assert grey_levels(image) == list(LINEAR_TO_SRGB)
+
+
+def test_a_grey_image_keeps_its_alpha_through_the_conversion(client, store):
+    image = fetch(client, f"/storage/{store(grey_png('LA'))}.png?icc=srgb")
+    assert image.mode == "LA"
+    assert image.getchannel("A").getextrema() == (100, 100)
+    assert grey_levels(image) == list(LINEAR_TO_SRGB.values())

@@ -13,12 +13,17 @@ import pytest
 from hypothesis import HealthCheck, given, note, settings, strategies as st
 from PIL import Image
 
-from helpers import decode, display_p3_profile, encode, largest_image, upload
+from helpers import (
+    cmyk_profile, decode, display_p3_profile, encode, largest_image,
+    linear_grey_profile, upload,
+)
 from progimage.imaging.converter import convert, convert_image, watermark_source
 from progimage.web.errors import STATUS_BY_ERROR
 from progimage.exceptions import ServiceError
 from progimage.imaging.formats import FormatRegistry
-from progimage.options import parse
+from progimage.options import (
+    FITS, FLIPS, GRAVITIES, ICC_CHOICES, PARAMETERS, parse,
+)
 
 EXAMPLES = int(os.environ.get("PROGIMAGE_HYPOTHESIS_EXAMPLES", "150"))
 MAX_SIDE = int(os.environ.get("PROGIMAGE_HYPOTHESIS_MAX_SIDE", "90"))
@@ -44,6 +49,11 @@ HTTP_CLIENT_ERRORS = frozenset(range(400, 500))
 FIXED_SIZE_ENCODERS = frozenset({"icns"})
 
 REGISTRY = FormatRegistry.from_pillow()
+PROFILES = (
+    display_p3_profile(), linear_grey_profile(),
+    cmyk_profile({"C": (0, 160, 220), "M": (230, 0, 140), "Y": (255, 240, 0),
+                  "K": (30, 30, 30)}),
+)
 # The watermark every ``watermark=`` example lays over: half transparent, tall.
 WATERMARK_REF = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 WATERMARK = encode(Image.new("RGBA", (7, 30), (255, 0, 0, 128)))
@@ -68,57 +78,62 @@ def images(draw) -> Image.Image:
         if image.info["transparency"] is None:
             del image.info["transparency"]
     if draw(st.booleans()):
-        # A wide-gamut RGB profile, whatever the mode: converted or dropped.
-        image.info["icc_profile"] = display_p3_profile()
+        # An RGB, CMYK or grey profile, whatever the mode: converted or dropped.
+        image.info["icc_profile"] = draw(st.sampled_from(PROFILES))
     return image
+
+
+# What the matrix draws for each parameter of options.PARAMETERS; the choices of
+# enumerated ones come from options' own tables, so a new value is drawn as it comes.
+# wm_gravity draws the gravities it refuses too (a 400, never a 500).
+STRATEGIES = {
+    "w": st.integers(1, 120).map(str),
+    "h": st.integers(1, 120).map(str),
+    "fit": st.sampled_from(FITS),
+    "trim": st.sampled_from(["0", "30", "255"]),
+    "pad": st.sampled_from(["0,0,0,0", "1,2,3,4", "0,90,0,0", "700,0,700,0"]),
+    "gravity": st.sampled_from(GRAVITIES),
+    "focus": st.sampled_from(["0,0", "0.5,0.5", "1,0.25", "0.999,1"]),
+    "dpr": st.sampled_from(["1", "1.5", "2", "1.333"]),
+    "crop": st.tuples(
+        st.integers(0, 20), st.integers(0, 20),
+        st.integers(1, 60), st.integers(1, 60),
+    ).map(lambda box: ",".join(map(str, box))),
+    "rotate": st.sampled_from(["90", "180", "270", "-90.0000001", "33.3", "1"]),
+    "flip": st.sampled_from(sorted(FLIPS)),
+    "grayscale": st.just("1"),
+    "sepia": st.just("1"),
+    "blur": st.sampled_from(["0.3", "2", "0.004"]),
+    "brightness": st.sampled_from(["0", "0.5", "1", "10"]),
+    "contrast": st.sampled_from(["0", "1.5", "0.001"]),
+    "saturation": st.sampled_from(["0", "2.5"]),
+    "gamma": st.sampled_from(["0.01", "2.2", "0.004"]),
+    "pixelate": st.sampled_from(["2", "7", "1000", "1"]),
+    "sharpen": st.sampled_from(["0.5", "3"]),
+    "mask": st.sampled_from(["circle", "rounded:3", "rounded:500"]),
+    "watermark": st.just(WATERMARK_REF),
+    "wm_gravity": st.sampled_from(GRAVITIES),
+    "wm_offset": st.sampled_from(["0,0", "3,-2", "-500,500", "16383,0"]),
+    "wm_scale": st.sampled_from(["0.01", "0.5", "1"]),
+    "wm_opacity": st.sampled_from(["0", "0.33", "1"]),
+    "wm_tile": st.just("1"),
+    "q": st.integers(1, 100).map(str),
+    "lossless": st.just("1"),
+    "max_bytes": st.sampled_from(["1", "700", "5000", "999999999"]),
+    "bg": st.sampled_from(["f00", "00ff0080", "0000"]),
+    "strip": st.just("1"),
+    "icc": st.sampled_from(ICC_CHOICES),
+    "orient": st.just("0"),
+}
+# Parameters of options.PARAMETERS the matrix does not draw, each with the reason.
+LEFT_OUT: dict[str, str] = {}
 
 
 @st.composite
 def queries(draw) -> str:
     """A query string with any subset of the processing options."""
-    choices = {
-        "w": st.integers(1, 120).map(str),
-        "h": st.integers(1, 120).map(str),
-        "fit": st.sampled_from(["contain", "cover", "fill", "inside", "pad"]),
-        "trim": st.sampled_from(["0", "30", "255"]),
-        "pad": st.sampled_from(["0,0,0,0", "1,2,3,4", "0,90,0,0", "700,0,700,0"]),
-        "gravity": st.sampled_from(
-            ["center", "ne", "s", "w", "smart", "focus", "face"]
-        ),
-        "focus": st.sampled_from(["0,0", "0.5,0.5", "1,0.25", "0.999,1"]),
-        "dpr": st.sampled_from(["1", "1.5", "2", "1.333"]),
-        "crop": st.tuples(
-            st.integers(0, 20), st.integers(0, 20),
-            st.integers(1, 60), st.integers(1, 60),
-        ).map(lambda box: ",".join(map(str, box))),
-        "rotate": st.sampled_from(["90", "180", "270", "-90.0000001", "33.3", "1"]),
-        "flip": st.sampled_from(["h", "v", "hv"]),
-        "grayscale": st.just("1"),
-        "sepia": st.just("1"),
-        "blur": st.sampled_from(["0.3", "2", "0.004"]),
-        "brightness": st.sampled_from(["0", "0.5", "1", "10"]),
-        "contrast": st.sampled_from(["0", "1.5", "0.001"]),
-        "saturation": st.sampled_from(["0", "2.5"]),
-        "gamma": st.sampled_from(["0.01", "2.2", "0.004"]),
-        "pixelate": st.sampled_from(["2", "7", "1000", "1"]),
-        "sharpen": st.sampled_from(["0.5", "3"]),
-        "mask": st.sampled_from(["circle", "rounded:3", "rounded:500"]),
-        "watermark": st.just(WATERMARK_REF),
-        "wm_gravity": st.sampled_from(["center", "se", "w"]),
-        "wm_offset": st.sampled_from(["0,0", "3,-2", "-500,500", "16383,0"]),
-        "wm_scale": st.sampled_from(["0.01", "0.5", "1"]),
-        "wm_opacity": st.sampled_from(["0", "0.33", "1"]),
-        "wm_tile": st.just("1"),
-        "q": st.integers(1, 100).map(str),
-        "lossless": st.just("1"),
-        "max_bytes": st.sampled_from(["1", "700", "5000", "999999999"]),
-        "bg": st.sampled_from(["f00", "00ff0080", "0000"]),
-        "strip": st.just("1"),
-        "icc": st.sampled_from(["keep", "srgb"]),
-        "orient": st.just("0"),
-    }
-    names = draw(st.sets(st.sampled_from(sorted(choices)), max_size=6))
-    return "&".join(f"{name}={draw(choices[name])}" for name in sorted(names))
+    names = draw(st.sets(st.sampled_from(sorted(STRATEGIES)), max_size=6))
+    return "&".join(f"{name}={draw(STRATEGIES[name])}" for name in sorted(names))
 
 
 def query_options(query: str):
@@ -179,6 +194,13 @@ def check(image: Image.Image, query: str, extension: str) -> None:
         assert decode(data).size == expected
 
 
+def test_the_matrix_draws_every_parameter():
+    """A parameter added to options.PARAMETERS is drawn, or left out with a reason."""
+    assert set(STRATEGIES) | set(LEFT_OUT) == set(PARAMETERS)
+    assert not set(STRATEGIES) & set(LEFT_OUT)
+    assert all(LEFT_OUT.values())
+
+
 @pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")
 @settings(
     max_examples=EXAMPLES, deadline=None,
@@ -195,6 +217,7 @@ def test_every_mode_and_option_converts_or_is_refused(image, query, extension):
 @pytest.mark.parametrize("query", [
     "w=40", "w=7&h=90&fit=cover", "blur=2&rotate=33",
     "w=90&h=7&fit=cover&gravity=smart", "trim=9&w=30&h=20&fit=pad&pad=1,2,3,4",
+    "w=7&h=90&fit=cover&gravity=face", "w=50&h=50&fit=cover&focus=0.9,0.1&icc=srgb",
     "brightness=1.2&contrast=0.8&saturation=2&gamma=2.2", "pixelate=7&w=50",
     f"w=50&watermark={WATERMARK_REF}&wm_scale=0.3&wm_opacity=0.5&wm_tile=1",
     "w=50&max_bytes=1", "w=50&max_bytes=99999",

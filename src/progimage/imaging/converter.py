@@ -102,10 +102,15 @@ def convert_image(
         )
         for frame in frames
     ]
-    if options.icc == "srgb" or target.name not in encoding.ICC_FORMATS:
-        # The profile goes: its colours go into the pixels first. The first frame
-        # holds it for all (later frames of a file need not repeat it).
-        profile = frames[0].info.get("icc_profile")
+    # The first frame holds the profile for all (later frames need not repeat it).
+    profile = frames[0].info.get("icc_profile")
+    if (
+        options.icc == "srgb" or target.name not in encoding.ICC_FORMATS
+        or colour.lost_in_adapting(
+            profile, frames[0].mode, target.name, target.modes
+        )
+    ):
+        # The profile goes: its colours go into the pixels first.
         frames = [colour.to_srgb(frame, profile) for frame in frames]
     fill = encoding.background(options)
     adapted = _fit_icon([modes.adapt(frame, target, fill) for frame in frames],
