@@ -110,7 +110,8 @@ class FilesystemStorage:
         return record
 
     def update_record(self, ref: str, record: ImageRecord) -> None:
-        """Write the new record beside the old one, then replace it with a rename.
+        """Write the new record beside the old one, then replace it with a rename;
+        every process of the service reads the new one from then on.
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         :raises StorageFull: no space left; the old record stays.
@@ -127,6 +128,14 @@ class FilesystemStorage:
             _refuse_unwritable(error)
             raise
         _sync_folder(str(folder))
+        # Every process keeps records by the original's stat: its mtime moved on
+        # by a nanosecond (a new ctime may fall in the same clock tick) makes
+        # them all read the new record.
+        original = folder / ORIGINAL
+        with contextlib.suppress(OSError):
+            status = original.stat()
+            os.utime(original, ns=(status.st_atime_ns, status.st_mtime_ns + 1))
+        self._records.pop(ref, None)
 
     def open(self, ref: str, span: tuple[int, int] | None = None) -> BinaryIO:
         """The original file, opened for reading; with ``span``, only those bytes."""
