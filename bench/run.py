@@ -98,11 +98,11 @@ def placeholder_rows(data: bytes) -> list[Result]:
 
 def wrk(
     name: str, url: str, server: Gunicorn | None, script: Path | None = None,
-    accept: str = "",
+    accept: str = "", connections: int = CONNECTIONS,
 ) -> Result:
     """Run wrk against ``url`` (with an ``accept`` header if given); RSS is the
     largest of the server's workers after."""
-    command = ["wrk", "-t2", f"-c{CONNECTIONS}", f"-d{SECONDS}s", "--latency",
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{SECONDS}s", "--latency",
                "--timeout", "30s", url]
     if accept:
         command[1:1] = ["-H", f"Accept: {accept}"]
