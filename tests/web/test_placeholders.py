@@ -137,11 +137,9 @@ def test_signed_reads_of_everything_cover_the_placeholder(app_factory, settings)
     assert decode(response.data).size == (32, 24)
 
 
-def test_a_computed_placeholder_is_kept_in_the_record(client, settings, monkeypatch):
-    """The first placeholder of a record without a BlurHash is computed from the
-    original and stored: /info shows it after, and the next request only decodes
-    the stored hash (no converter job is given the original)."""
-    ref = _stored_without_placeholder(client, settings)
+def _counted_jobs(client, monkeypatch) -> list[tuple[bool, str]]:
+    """Each converter job the app runs from now on, as (given no image bytes, the
+    BlurHash it decodes)."""
     converters = client.application.extensions["progimage"].converters
     convert, jobs = converters.convert, []
 
@@ -150,6 +148,15 @@ def test_a_computed_placeholder_is_kept_in_the_record(client, settings, monkeypa
         return convert(data, job)
 
     monkeypatch.setattr(converters, "convert", counted)
+    return jobs
+
+
+def test_a_computed_placeholder_is_kept_in_the_record(client, settings, monkeypatch):
+    """The first placeholder of a record without a BlurHash is computed from the
+    original and stored: /info shows it after, and the next request only decodes
+    the stored hash (no converter job is given the original)."""
+    ref = _stored_without_placeholder(client, settings)
+    jobs = _counted_jobs(client, monkeypatch)
     first = client.get(f"/storage/{ref}/placeholder")
     info = client.get(f"/storage/{ref}/info").get_json()
     second = client.get(f"/storage/{ref}/placeholder")
@@ -176,3 +183,20 @@ def test_a_placeholder_the_store_cannot_keep_is_still_answered(client, settings,
     assert response.status_code == 200
     assert decode(response.data).size == (32, 21)
     assert client.get(f"/storage/{ref}/info").get_json()["blurhash"] is None
+
+
+def test_a_computed_placeholder_is_kept_in_an_s3_record(
+    app_factory, settings, s3_bucket, monkeypatch
+):
+    """The S3 backend keeps it too, in the object's metadata."""
+    client = app_factory(
+        replace(settings, storage=f"s3://{s3_bucket}/app")).test_client()
+    ref = upload(client, make_image("PNG", size=(90, 60))).get_data(as_text=True)
+    storage = client.application.extensions["progimage"].storage
+    storage.update_record(ref, replace(storage.record(ref), blurhash="", colour=""))
+    jobs = _counted_jobs(client, monkeypatch)
+    assert client.get(f"/storage/{ref}/placeholder").status_code == 200
+    hash_ = client.get(f"/storage/{ref}/info").get_json()["blurhash"]
+    assert client.get(f"/storage/{ref}/placeholder").status_code == 200
+    assert len(hash_) == 28
+    assert jobs == [(False, ""), (True, hash_)]
