@@ -77,6 +77,7 @@ def cold(folder: Path, storage: Path, ref: str) -> dict[str, list[Result]]:
 
 
 def _check(url: str, accept: str) -> None:
+    """Fail unless ``url`` answers WebP (so both URLs measure the same bytes)."""
     headers = {"Accept": accept} if accept else {}
     response = requests.get(url, headers=headers, timeout=120)
     response.raise_for_status()
