@@ -26,7 +26,7 @@ FUZZ_SEEDS ?= ../shared/corpus/images
 ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
-.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders bench-signatures bench-sources fuzz attack mutate \
+.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders bench-signatures bench-sources bench-auto fuzz attack mutate \
 	docs-pictures screenshots
 
 # `make run` needs the runtime packages only; `make test` adds the development ones
@@ -92,6 +92,9 @@ screenshots: install
 
 bench-encoders: install
 	PYTHONPATH=src:tests:bench .venv/bin/python bench/encoders.py
+
+bench-auto: install
+	PYTHONPATH=src:tests:bench .venv/bin/python bench/auto.py
 
 bench-signatures: install
 	PYTHONPATH=src:tests:bench .venv/bin/python bench/signatures.py

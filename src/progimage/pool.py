@@ -37,7 +37,7 @@ from typing import BinaryIO
 
 from .admission import Admission, remaining
 from .exceptions import ConversionFailed, ConversionOverran, ConversionTimedOut
-from .imaging import Encoded, ImageInfo, InspectJob, Job
+from .imaging import ComputedPlaceholder, Encoded, ImageInfo, InspectJob, Job
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +88,9 @@ class ConverterPool:
                 name="converter-reaper", daemon=True,
             ).start()
 
-    def convert(self, data: bytes | BinaryIO, job: Job,
-                wait: bool | None = None) -> bytes | ImageInfo:
+    def convert(
+        self, data: bytes | BinaryIO, job: Job, wait: bool | None = None
+    ) -> bytes | ImageInfo | ComputedPlaceholder:
         """``job`` run on the image ``data`` (bytes, or a file read from where it
         stands) by a converter process (``imaging.worker.run``), waiting for a free one
         included, within the time limit. An upload check waits for a place among
@@ -110,7 +111,7 @@ class ConverterPool:
 
     def _run(
         self, job: tuple[bytes | BinaryIO, Job], deadline: float
-    ) -> bytes | ImageInfo:
+    ) -> bytes | ImageInfo | ComputedPlaceholder:
         """Run ``job`` on a free converter by ``deadline`` (``time.monotonic()``)."""
         worker = self._take(deadline)
         if worker is None:
@@ -275,9 +276,9 @@ class _Converter:
 
     def run(
         self, job: tuple[bytes | BinaryIO, Job | None], timeout: float
-    ) -> bytes | ImageInfo | Exception:
+    ) -> bytes | ImageInfo | ComputedPlaceholder | Exception:
         """Send one job and wait up to ``timeout`` s for its outcome (bytes, an
-        upload's ImageInfo, or an error).
+        upload's ImageInfo, a computed placeholder, or an error).
 
         The image travels as raw bytes beside the pickled job, a pipe's width at a
         time: the server never holds a second copy of an upload (a 40 MB upload
@@ -358,7 +359,9 @@ def _send_chunks(connection: Connection, data: bytes | BinaryIO) -> None:
     connection.send_bytes(b"")
 
 
-def _receive(connection: Connection) -> bytes | ImageInfo | Exception:
+def _receive(
+    connection: Connection,
+) -> bytes | ImageInfo | ComputedPlaceholder | Exception:
     """An outcome as the converter's ``_send`` sent it: raw bytes after None or
     after their quality (an ``Encoded``), else pickled."""
     outcome = connection.recv()

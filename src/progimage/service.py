@@ -16,8 +16,8 @@ from .exceptions import (
     StoredImageCorrupt,
 )
 from .imaging import (
-    ConvertJob, Encoded, FormatRegistry, ImageFormat, InspectJob, PlaceholderJob,
-    encoder_params,
+    ComputedPlaceholder, ConvertJob, Encoded, FormatRegistry, ImageFormat,
+    InspectJob, PlaceholderJob, encoder_params,
 )
 from .metrics import Metrics
 from .negotiation import AUTO, choose
@@ -192,7 +192,8 @@ class ImageService:
         """The placeholder PNG of ``ref`` (a blur of its colours, ``RENDER_SIDE``
         pixels on its longer side) and its record. Decoded from the record's
         BlurHash; a record without one (older, or an image the upload check did
-        not decode) has the converter compute it from the original each time.
+        not decode) has the converter compute it from the original, once: the
+        hash and colour are stored into the record for the next requests.
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         :raises UnsupportedImage: the image has no placeholder (its mode has no
@@ -208,7 +209,22 @@ class ImageService:
         if record.blurhash:
             return cast(bytes, self.converters.convert(b"", job)), record
         with self.storage.open(ref) as original:
-            return cast(bytes, self.converters.convert(original, job)), record
+            computed = cast(ComputedPlaceholder, self.converters.convert(original, job))
+        return computed.png, self._keep_placeholder(ref, computed)
+
+    def _keep_placeholder(self, ref: str, computed: ComputedPlaceholder) -> ImageRecord:
+        """The record of ``ref`` with ``computed``'s hash and colour, stored if the
+        store can be written; if not, the placeholder is still answered (and
+        computed again next time)."""
+        # Read again just before writing: a focus set meanwhile is kept.
+        record = self.storage.record(ref)
+        record = replace(record, blurhash=computed.blurhash,
+                         colour=record.colour or computed.colour)
+        try:
+            self.storage.update_record(ref, record)
+        except ServiceError as error:
+            log.warning("the placeholder of %s was not stored: %s", ref, error.detail)
+        return record
 
     def original_format(self, record: ImageRecord) -> ImageFormat:
         """The registry's format of a stored original: what it is served as, never

@@ -162,3 +162,18 @@ def test_a_kept_record_is_read_once(storage, monkeypatch):
                         or real_open(*a, **k))
     assert storage.record(ref) == RECORD
     assert opened == []
+
+
+def test_a_kept_record_follows_a_placeholder_stored_elsewhere(tmp_path):
+    """A record replaced through another process (a placeholder or focus stored by
+    another gunicorn worker) is read afresh here, as it is in that process."""
+    here, elsewhere = FilesystemStorage(tmp_path), FilesystemStorage(tmp_path)
+    ref = str(uuid.uuid4())
+    here.save(ref, io.BytesIO(b"abc"), RECORD)
+    assert here.record(ref) == elsewhere.record(ref) == RECORD
+    updated = replace(RECORD, blurhash="LEHV6nWB2yk8pyo0adR*.7kCMdnj", colour="#7f7f80")
+    elsewhere.update_record(ref, updated)
+    assert here.record(ref) == updated
+    assert elsewhere.record(ref) == updated
+    with here.open(ref) as original:
+        assert original.read() == b"abc"

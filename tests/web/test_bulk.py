@@ -142,3 +142,23 @@ def test_entries_after_the_time_budget_are_listed_not_read(tmp_path, app_factory
     ]))
     assert [entry["status"] for entry in manifest] == [503, 503]
     assert "budget" in manifest[1]["detail"]
+
+
+def test_w_auto_entries_take_the_client_hints_of_the_request(client, refs):
+    """Entries asking w=auto (or dpr=auto) are sized from the bulk request's
+    Sec-CH-Width / Sec-CH-DPR, as a GET would be: a width within the original's
+    (refs[0] is 40x30, refs[2] 60x30) gets it, a wider one the original's width,
+    and entries that ask for a width keep theirs."""
+    response = client.post("/storage/bulk", headers={"Sec-CH-Width": "50",
+                                                     "Sec-CH-DPR": "2"}, json=[
+        {"ref": refs[0], "ext": "png", "options": {"w": "auto"}},
+        {"ref": refs[2], "ext": "png", "options": {"w": "auto"}},
+        {"ref": refs[2], "ext": "jpg", "options": {"w": 12}},
+        {"ref": refs[2], "ext": "webp", "options": {"w": 12, "dpr": "auto"}},
+    ])
+    members, manifest = _archive(response)
+    assert [entry["status"] for entry in manifest] == [200, 200, 200, 200]
+    assert decode(members[f"{refs[0]}.png"]).size == (40, 30)
+    assert decode(members[f"{refs[2]}.png"]).size == (50, 25)
+    assert decode(members[f"{refs[2]}.jpg"]).size == (12, 6)
+    assert decode(members[f"{refs[2]}.webp"]).size == (24, 12)

@@ -8,6 +8,7 @@ from pathlib import Path
 from PIL import Image, ImageStat
 
 from helpers import decode, encode, make_image, upload, with_orientation
+from progimage.exceptions import StorageUnavailable
 from progimage.signing import signed_query
 
 # How far (0-255, per channel) the placeholder's average colour may lie from the
@@ -83,14 +84,21 @@ def test_transparency_is_shown_over_white(client):
     assert _close(_mean(shown), (127, 127, 255), BLUR_TOLERANCE), _mean(shown)
 
 
-def test_a_record_without_one_has_it_computed_from_the_original(client, settings):
-    """A record from before placeholders: /info says null, the placeholder route
-    computes it from the stored image."""
+def _stored_without_placeholder(client, settings) -> str:
+    """A 90x60 image stored with a record from before placeholders (no blurhash or
+    colour); its reference."""
     ref = upload(client, make_image("PNG", size=(90, 60))).get_data(as_text=True)
     record_file = next(Path(settings.storage).rglob(f"{ref}/record.json"))
     record = json.loads(record_file.read_text())
     del record["blurhash"], record["colour"]
     record_file.write_text(json.dumps(record))
+    return ref
+
+
+def test_a_record_without_one_has_it_computed_from_the_original(client, settings):
+    """A record from before placeholders: /info says null, the placeholder route
+    computes it from the stored image."""
+    ref = _stored_without_placeholder(client, settings)
     info = client.get(f"/storage/{ref}/info").get_json()
     assert info["blurhash"] is None and info["colour"] is None
     response = client.get(f"/storage/{ref}/placeholder")
@@ -127,3 +135,68 @@ def test_signed_reads_of_everything_cover_the_placeholder(app_factory, settings)
     response = client.get(f"{path}?{signed_query('k' * 32, path, {})}")
     assert response.status_code == 200
     assert decode(response.data).size == (32, 24)
+
+
+def _counted_jobs(client, monkeypatch) -> list[tuple[bool, str]]:
+    """Each converter job the app runs from now on, as (given no image bytes, the
+    BlurHash it decodes)."""
+    converters = client.application.extensions["progimage"].converters
+    convert, jobs = converters.convert, []
+
+    def counted(data, job):
+        jobs.append((data == b"", job.blurhash))
+        return convert(data, job)
+
+    monkeypatch.setattr(converters, "convert", counted)
+    return jobs
+
+
+def test_a_computed_placeholder_is_kept_in_the_record(client, settings, monkeypatch):
+    """The first placeholder of a record without a BlurHash is computed from the
+    original and stored: /info shows it after, and the next request only decodes
+    the stored hash (no converter job is given the original)."""
+    ref = _stored_without_placeholder(client, settings)
+    jobs = _counted_jobs(client, monkeypatch)
+    first = client.get(f"/storage/{ref}/placeholder")
+    info = client.get(f"/storage/{ref}/info").get_json()
+    second = client.get(f"/storage/{ref}/placeholder")
+    assert first.status_code == second.status_code == 200
+    assert len(info["blurhash"]) == 28  # 4 x 3 components
+    assert _close(info["colour"], (127, 127, 128), COLOUR_TOLERANCE), info["colour"]
+    assert jobs == [(False, ""), (True, info["blurhash"])]
+    assert decode(second.data).size == (32, 21)
+    assert _mean(decode(second.data)) == _mean(decode(first.data))
+
+
+def test_a_placeholder_the_store_cannot_keep_is_still_answered(client, settings,
+                                                               monkeypatch):
+    """A store that refuses the record update (read-only) still gets the computed
+    placeholder answered; the record stays without one."""
+    ref = _stored_without_placeholder(client, settings)
+    storage = client.application.extensions["progimage"].storage
+
+    def refuse(ref, record):
+        raise StorageUnavailable("the storage folder is read-only")
+
+    monkeypatch.setattr(storage, "update_record", refuse)
+    response = client.get(f"/storage/{ref}/placeholder")
+    assert response.status_code == 200
+    assert decode(response.data).size == (32, 21)
+    assert client.get(f"/storage/{ref}/info").get_json()["blurhash"] is None
+
+
+def test_a_computed_placeholder_is_kept_in_an_s3_record(
+    app_factory, settings, s3_bucket, monkeypatch
+):
+    """The S3 backend keeps it too, in the object's metadata."""
+    client = app_factory(
+        replace(settings, storage=f"s3://{s3_bucket}/app")).test_client()
+    ref = upload(client, make_image("PNG", size=(90, 60))).get_data(as_text=True)
+    storage = client.application.extensions["progimage"].storage
+    storage.update_record(ref, replace(storage.record(ref), blurhash="", colour=""))
+    jobs = _counted_jobs(client, monkeypatch)
+    assert client.get(f"/storage/{ref}/placeholder").status_code == 200
+    hash_ = client.get(f"/storage/{ref}/info").get_json()["blurhash"]
+    assert client.get(f"/storage/{ref}/placeholder").status_code == 200
+    assert len(hash_) == 28
+    assert jobs == [(False, ""), (True, hash_)]

@@ -5,10 +5,12 @@ modules a converter runs do."""
 
 from .formats import FormatRegistry, ImageFormat
 from .jobs import (
-    ConvertJob, Encoded, ImageInfo, InspectJob, Job, PlaceholderJob, encoder_params,
+    ComputedPlaceholder, ConvertJob, Encoded, ImageInfo, InspectJob, Job,
+    PlaceholderJob, encoder_params,
 )
 
 __all__ = [
-    "ConvertJob", "Encoded", "FormatRegistry", "ImageFormat", "ImageInfo",
+    "ComputedPlaceholder", "ConvertJob", "Encoded", "FormatRegistry", "ImageFormat",
+    "ImageInfo",
     "InspectJob", "Job", "PlaceholderJob", "encoder_params",
 ]

@@ -51,6 +51,16 @@ class PlaceholderJob:
 Job = InspectJob | ConvertJob | PlaceholderJob
 
 
+@dataclass(frozen=True)
+class ComputedPlaceholder:
+    """A placeholder computed from the stored image (its record had no BlurHash):
+    the PNG, and the BlurHash and average colour the record can keep."""
+
+    png: bytes
+    blurhash: str
+    colour: str
+
+
 class Encoded(bytes):
     """An encoded result (it is its bytes) and the quality ``max_bytes`` chose."""
 

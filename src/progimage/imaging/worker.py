@@ -17,10 +17,13 @@ from ..exceptions import ServiceError, UnsupportedImage
 
 from . import converter, placeholder, plugins
 from .inspect import ImageInfo, decode, inspect
-from .jobs import InspectJob, Job, PlaceholderJob
+from .jobs import ComputedPlaceholder, InspectJob, Job, PlaceholderJob
 from .processing import SWAPPING_ORIENTATIONS
 
 log = logging.getLogger(__name__)
+# What a job gives back: an encoded image or placeholder PNG, an upload's check, or
+# a placeholder computed from the image (its record keeps the hash).
+Outcome = bytes | ImageInfo | ComputedPlaceholder
 
 
 def serve(job_fd: int, outcome_fd: int) -> None:
@@ -53,7 +56,7 @@ def _receive_chunks(connection: Connection) -> bytes:
     return bytes(received)
 
 
-def _send(connection: Connection, outcome: bytes | ImageInfo | Exception) -> None:
+def _send(connection: Connection, outcome: Outcome | Exception) -> None:
     """Bytes go raw (flagged by None, or by the quality ``max_bytes`` chose for
     them), errors pickled."""
     if isinstance(outcome, bytes):
@@ -63,7 +66,7 @@ def _send(connection: Connection, outcome: bytes | ImageInfo | Exception) -> Non
         connection.send(outcome)
 
 
-def _run(job: Job, data: bytes) -> bytes | ImageInfo | Exception:
+def _run(job: Job, data: bytes) -> Outcome | Exception:
     try:
         return run(job, data)
     except ServiceError as error:
@@ -73,7 +76,7 @@ def _run(job: Job, data: bytes) -> bytes | ImageInfo | Exception:
         return RuntimeError("the conversion crashed")
 
 
-def run(job: Job, data: bytes) -> bytes | ImageInfo:
+def run(job: Job, data: bytes) -> Outcome:
     """Run ``job`` on the image ``data`` in a fresh, private temporary folder.
 
     :raises ServiceError: what ``inspect`` or ``converter.convert`` raise.
@@ -90,25 +93,26 @@ def run(job: Job, data: bytes) -> bytes | ImageInfo:
         )
 
 
-def _placeholder(job: PlaceholderJob, stream: io.BytesIO) -> bytes:
-    """The placeholder PNG of ``job``: from its hash, or from the image in
-    ``stream`` decoded at the smallest JPEG scale still larger than the sample.
+def _placeholder(
+    job: PlaceholderJob, stream: io.BytesIO
+) -> bytes | ComputedPlaceholder:
+    """The placeholder PNG of ``job`` from its hash; without one, computed from the
+    image in ``stream`` decoded at the smallest JPEG scale still larger than the
+    sample, with the hash and average colour for its record.
 
     :raises ServiceError: what ``decode`` and ``placeholder.render`` raise.
     """
-    hash_ = job.blurhash
-    if not hash_:
-        side = placeholder.SAMPLE_SIDE
-        image = decode(stream, job.formats, job.max_pixels, toward=(side, side))
-        hash_, _ = placeholder.summarise(image, job.orientation)
-        if not hash_:
-            raise UnsupportedImage(
-                f"an image in mode {image.mode} has no placeholder"
-            )
     size = (job.width, job.height)
     if job.orientation in SWAPPING_ORIENTATIONS:
         size = (job.height, job.width)
-    return placeholder.render(hash_, *size)
+    if job.blurhash:
+        return placeholder.render(job.blurhash, *size)
+    side = placeholder.SAMPLE_SIDE
+    image = decode(stream, job.formats, job.max_pixels, toward=(side, side))
+    hash_, colour = placeholder.summarise(image, job.orientation)
+    if not hash_:
+        raise UnsupportedImage(f"an image in mode {image.mode} has no placeholder")
+    return ComputedPlaceholder(placeholder.render(hash_, *size), hash_, colour)
 
 
 @contextlib.contextmanager

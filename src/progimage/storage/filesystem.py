@@ -116,7 +116,9 @@ class FilesystemStorage:
         return record
 
     def update_record(self, ref: str, record: ImageRecord) -> None:
-        """Write the new record beside the old one, then replace it with a rename.
+        """Write the new record beside the old one, then replace it with a rename;
+        every process of the service reads the new one from then on (``record``
+        keeps records by the record file's stat too).
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         :raises StorageFull: no space left; the old record stays.

@@ -1,9 +1,10 @@
 """``POST /storage/bulk``: many reads in one answer, a ZIP streamed as it is made.
 
 Each entry is read as ``GET /storage/<ref>[.<ext>]?<options>`` would be (signature,
-presets, allowed sizes, the variant cache), one at a time, and written to the archive
-as soon as it is ready, so the answer never holds more than one image. An entry that
-fails is listed in ``manifest.json``, the last member, instead of failing the rest.
+presets, the request's client hints for ``w=auto``, allowed sizes, the variant
+cache), one at a time, and written to the archive as soon as it is ready, so the
+answer never holds more than one image. An entry that fails is listed in
+``manifest.json``, the last member, instead of failing the rest.
 """
 
 import functools
@@ -166,8 +167,13 @@ def _read(entry: Entry) -> tuple[BinaryIO, str, int]:
     """
     ratelimits.count("reads")
     check_reference(entry.ref)
-    options = requested_options(entry.path, bool(entry.extension), entry.query)
     service = get_service()
+    # w=auto takes the request's client hints, held to the original's width as a
+    # GET's would be.
+    options = requested_options(
+        entry.path, bool(entry.extension), entry.query,
+        widest=lambda: service.info(entry.ref).upright_width,
+    )
     found = service.resolve(
         entry.ref, entry.extension or None, options, request.accept_mimetypes
     )
