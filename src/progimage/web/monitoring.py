@@ -6,6 +6,8 @@ any worker starts) makes every worker write its samples to files there, and
 whole instance.
 """
 
+import functools
+import re
 import time
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -21,6 +23,9 @@ UNMATCHED = "<unmatched>"
 # value would be a new series, in memory and in every worker's metrics file).
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 OTHER = "other"
+# A rule's variables without their converters: /storage/<image:name> counts as
+# /storage/<name>, the label the docs and dashboards know.
+CONVERTER = re.compile(r"<[^<>:]+:")
 
 
 def init_app(app: Flask) -> None:
@@ -42,6 +47,12 @@ def view_metrics() -> Response:
     return Response(get_metrics().exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
+@functools.lru_cache(maxsize=None)  # one entry per URL rule of the app
+def route_label(rule: str) -> str:
+    """The ``route`` label of a URL rule: its text without converter names."""
+    return CONVERTER.sub("<", rule)
+
+
 def _start_clock() -> None:
     g.metrics_started = time.perf_counter()
 
@@ -50,7 +61,7 @@ def _observe(response: Response) -> Response:
     started = g.get("metrics_started", time.perf_counter())
     get_metrics().observe(
         request.method if request.method in METHODS else OTHER,
-        request.url_rule.rule if request.url_rule else UNMATCHED,
+        route_label(request.url_rule.rule) if request.url_rule else UNMATCHED,
         response.status_code,
         time.perf_counter() - started,
         received=request.content_length,
