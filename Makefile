@@ -26,7 +26,8 @@ FUZZ_SEEDS ?= ../shared/corpus/images
 ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
-.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders bench-signatures bench-sources bench-auto fuzz attack mutate \
+.PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders bench-signatures bench-sources bench-auto \
+	bench-per-request bench-growth fuzz attack mutate \
 	docs-pictures screenshots
 
 # `make run` needs the runtime packages only; `make test` adds the development ones
@@ -101,6 +102,14 @@ bench-signatures: install
 
 bench-sources: install
 	PYTHONPATH=$(CURDIR)/src:$(CURDIR)/tests:$(CURDIR)/bench .venv/bin/python bench/sources.py
+
+# CPU µs of each GET in process (steady on a loaded machine); BENCH_PROFILE=1 profiles.
+bench-per-request: install
+	PYTHONPATH=src:tests:bench .venv/bin/python bench/per_request.py
+
+# Cost against the work: original sizes, images stored, a converter's peak memory.
+bench-growth: install
+	PYTHONPATH=src:tests:bench .venv/bin/python bench/growth.py
 
 # One picture per processing option in docs/pictures/, shown in docs/processing.md.
 docs-pictures: install

@@ -265,3 +265,17 @@ def test_no_parameters_parse_as_the_long_way_does():
     empty set of options gives (dpr=1 changes nothing and takes the long way)."""
     assert parse({}) == parse({"dpr": ["1"]}) == NO_OPTIONS
     assert parse({}).key() == ""
+
+
+def test_queries_asked_again_are_parsed_by_their_values():
+    """Parsed queries are kept per process: the same query gives the same options,
+    another value of the same parameter its own, and a refused query is refused
+    every time it comes."""
+    assert parse({"w": ["256"], "fit": ["cover"]}).width == 256
+    assert parse({"w": ["256"], "fit": ["cover"]}).key() == "w=256"
+    assert parse({"w": ["128"], "fit": ["cover"]}).width == 128
+    for _ in range(2):
+        with pytest.raises(InvalidOptions, match="given more than once"):
+            parse({"w": ["128", "256"]})
+        with pytest.raises(InvalidOptions, match="unknown parameter 'zoom'"):
+            parse({"zoom": ["2"]})

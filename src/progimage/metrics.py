@@ -31,6 +31,10 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        # Each label set's series, looked up once: .labels() costs more than the
+        # count itself. Bounded, as the labels are (see web/monitoring.py).
+        self._counted: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._children: dict[tuple[Counter, str, str], Counter] = {}
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         route = ["method", "route"]
         formats = ["source", "target"]
@@ -97,13 +101,27 @@ class Metrics:
         sent: int | None,
     ) -> None:
         """Count a finished request: status, latency, bytes in and out."""
-        labels = (method, route)
-        self.requests.labels(*labels, str(status)).inc()
-        self.latency.labels(*labels).observe(seconds)
+        counted = self._counted.get((method, route, status))
+        if counted is None:
+            counted = self._counted[(method, route, status)] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
+        counted[0].inc()
+        counted[1].observe(seconds)
         if received:
-            self.received_bytes.labels(*labels).inc(received)
+            self._child(self.received_bytes, method, route).inc(received)
         if method != "HEAD" and sent:
-            self.sent_bytes.labels(*labels).inc(sent)
+            self._child(self.sent_bytes, method, route).inc(sent)
+
+    def _child(self, counter: Counter, method: str, route: str) -> Counter:
+        """``counter.labels(method, route)``, looked up once; made on first use
+        only, as ``labels`` would, so that no series of zeros appears."""
+        key = (counter, method, route)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = counter.labels(method, route)
+        return child
 
     def exposition(self) -> bytes:
         """The metrics in Prometheus text format, summed over workers if several."""

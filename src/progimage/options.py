@@ -7,6 +7,7 @@ the same result (``w=100&dpr=2`` and ``w=200``, ``rotate=-90`` and ``rotate=270`
 share one key.
 """
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -38,6 +39,8 @@ MAX_BYTES = 999_999_999
 DECIMALS = 2
 TRUE = ("", "1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
+# How many distinct queries each process keeps parsed (a few hundred bytes each).
+PARSED_QUERIES = 1024
 HEX_COLOUR = re.compile(r"#?([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
 
 Colour = tuple[int, int, int, int]
@@ -166,9 +169,20 @@ def parse(query: Mapping[str, list[str]]) -> ImageOptions:
         # Most reads ask for nothing: skip building and normalising (tests check
         # that the long way gives the same).
         return NO_OPTIONS
+    # Pages ask for the same few queries again and again: each is parsed once per
+    # process (the options are frozen; a refusal is raised again, never kept).
+    return _parse_items(tuple((name, tuple(given)) for name, given in query.items()))
+
+
+@functools.lru_cache(maxsize=PARSED_QUERIES)
+def _parse_items(query: tuple[tuple[str, tuple[str, ...]], ...]) -> ImageOptions:
+    """``parse`` of the query as (name, values) pairs.
+
+    :raises InvalidOptions: see ``parse``.
+    """
     values: dict[str, object] = {}
     dpr = 1.0
-    for name, given in query.items():
+    for name, given in query:
         if name not in PARAMETERS:
             raise InvalidOptions(
                 f"unknown parameter '{name}'; known: {', '.join(PARAMETERS)}"

@@ -187,6 +187,11 @@ class ConverterPool:
                 ) from None
             raise
 
+    def processes(self) -> list[int]:
+        """The process ids of the running converters (to measure them)."""
+        with self._lock:
+            return [worker.process.pid for worker in self._running]
+
     def retire_idle(self, idle: float) -> None:
         """Stop the free converters unused for ``idle`` seconds; their slots start
         new ones when needed."""

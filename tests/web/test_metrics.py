@@ -1,7 +1,6 @@
 """Prometheus metrics: requests, latency, conversions and bytes, as scraped."""
 
 import random
-import re
 import string
 from dataclasses import replace
 
@@ -10,6 +9,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from helpers import make_image, upload
 from progimage import create_app
+from progimage.web.monitoring import route_label
 
 
 def scrape(client) -> dict:
@@ -124,6 +124,23 @@ def test_bytes_received_and_sent(client):
                     labels(method="GET", route="/storage/<name>"))] == len(original)
 
 
+def test_bodies_never_sent_make_no_series(client):
+    """A GET receives no body, a HEAD sends none: their byte counters have no
+    series (no lines of zeros), however many requests come."""
+    for _ in range(3):
+        client.get("/healthz").close()
+        client.head("/healthz").close()
+    samples = scrape(client)
+    assert samples[("progimage_http_requests_total",
+                    labels(method="HEAD", route="/healthz", status="200"))] == 3
+    assert ("progimage_http_received_bytes_total",
+            labels(method="GET", route="/healthz")) not in samples
+    assert ("progimage_http_sent_bytes_total",
+            labels(method="HEAD", route="/healthz")) not in samples
+    assert samples[("progimage_http_sent_bytes_total",
+                    labels(method="GET", route="/healthz"))] > 0
+
+
 def test_cache_counters_are_exposed(client):
     """The variant cache's hit and miss counters are declared for dashboards."""
     text = client.get("/metrics").get_data(as_text=True)
@@ -150,9 +167,8 @@ def test_made_up_methods_and_paths_add_no_series(app, client):
     requests = [dict(key) for name, key in samples
                 if name == "progimage_http_requests_total"]
     assert {sample["method"] for sample in requests} == {"GET", "other"}
-    # Labelled without converter names: /storage/<image:name> is /storage/<name>.
-    rules = {re.sub(r"<\w+:", "<", rule.rule) for rule in app.url_map.iter_rules()}
-    rules |= {"<unmatched>"}
+    rules = {route_label(rule.rule) for rule in app.url_map.iter_rules()}
+    rules.add("<unmatched>")
     assert {sample["route"] for sample in requests} <= rules
     assert len(requests) <= 8
     assert len(samples) < 100

@@ -23,9 +23,9 @@ UNMATCHED = "<unmatched>"
 # value would be a new series, in memory and in every worker's metrics file).
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"})
 OTHER = "other"
-
-# A converter in a URL rule (<image:name>): not part of the route label.
-CONVERTER = re.compile(r"<[A-Za-z_]+:")
+# A rule's variables without their converters: /storage/<image:name> counts as
+# /storage/<name>, the label the docs and dashboards know.
+CONVERTER = re.compile(r"<[^<>:]+:")
 
 
 def init_app(app: Flask) -> None:
@@ -47,6 +47,12 @@ def view_metrics() -> Response:
     return Response(get_metrics().exposition(), content_type=CONTENT_TYPE_LATEST)
 
 
+@functools.lru_cache(maxsize=None)  # one entry per URL rule of the app
+def route_label(rule: str) -> str:
+    """The ``route`` label of a URL rule: its text without converter names."""
+    return CONVERTER.sub("<", rule)
+
+
 def _start_clock() -> None:
     g.metrics_started = time.perf_counter()
 
@@ -55,17 +61,10 @@ def _observe(response: Response) -> Response:
     started = g.get("metrics_started", time.perf_counter())
     get_metrics().observe(
         request.method if request.method in METHODS else OTHER,
-        _route(request.url_rule.rule) if request.url_rule else UNMATCHED,
+        route_label(request.url_rule.rule) if request.url_rule else UNMATCHED,
         response.status_code,
         time.perf_counter() - started,
         received=request.content_length,
         sent=response.content_length,
     )
     return response
-
-
-@functools.cache  # one entry per route of the app: bounded
-def _route(rule: str) -> str:
-    """The route label of a URL rule, without converter names: ``/storage/<name>``
-    for ``/storage/<image:name>``."""
-    return CONVERTER.sub("<", rule)
