@@ -207,3 +207,46 @@ def test_variant_key_names_format_encoder_and_options():
         variant_key("WEBP", {}, "w=100"),
     }
     assert len(keys) == 4
+
+
+def test_purge_leaves_a_write_in_progress_out_of_the_total(tmp_path):
+    """A temporary file being written was never counted: purging its folder takes
+    away the variants' bytes only, so the bound still holds for what remains."""
+    cache = VariantCache(tmp_path, max_bytes=1000)
+    cache.put(REF, "a", b"x" * 10)
+    cache.put(OTHER, "a", b"x" * 5)
+    cache.path(REF, "a").with_name(".writing").write_bytes(b"y" * 7)
+    cache.purge(REF)
+    assert _total(cache) == 5
+
+
+def test_eviction_stops_as_soon_as_the_low_water_mark_is_reached(tmp_path):
+    """Down to 90% of the bound and no further: a variant that fits stays."""
+    cache = VariantCache(tmp_path, max_bytes=100)
+    for age, key, size in ((300, "a", 20), (200, "b", 35), (100, "c", 35)):
+        cache.put(REF, key, b"x" * size)
+        _age(cache.path(REF, key), age)
+    cache.put(REF, "d", b"x" * 20)  # 110 bytes: "a" goes, leaving exactly 90
+    kept = {key for key in "abcd" if cache.path(REF, key).exists()}
+    assert kept == {"b", "c", "d"}
+    assert _total(cache) == 90
+
+
+def test_gc_lists_the_cached_images_and_removes_only_old_leftovers(tmp_path):
+    """``progimage gc``: the images with variants; temporary files and purged folders
+    go once older than the age asked for, the variants never."""
+    cache = VariantCache(tmp_path, max_bytes=1000)
+    cache.put(REF, "a", b"x" * 10)
+    cache.put(OTHER, "b", b"x" * 10)
+    leftover = cache.path(REF, "a").with_name(".writing")
+    leftover.write_bytes(b"y")
+    purged = tmp_path / ".trash" / "0123abcd"
+    purged.mkdir()
+    (purged / "variant").write_bytes(b"z")
+    assert sorted(cache.refs()) == [REF, OTHER]
+    assert cache.remove_abandoned(3600) == 0
+    assert leftover.exists() and purged.exists()
+    assert cache.remove_abandoned(-60) == 2  # everything is older than the future
+    assert not leftover.exists() and not purged.exists()
+    with cache.open(REF, "a") as first, cache.open(OTHER, "b") as second:
+        assert first.read() + second.read() == b"x" * 20
