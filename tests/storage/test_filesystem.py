@@ -3,6 +3,7 @@
 Round trips, missing and malformed references are in the contract suite.
 """
 
+import errno
 import io
 import json
 import os
@@ -15,7 +16,8 @@ from pathlib import Path
 import pytest
 from helpers import make_image, upload, wait_until
 
-from progimage.exceptions import ImageNotFound
+from progimage.exceptions import ImageNotFound, StorageFull, StorageUnavailable
+from progimage.storage import filesystem
 from progimage.storage.filesystem import FilesystemStorage
 from storage_samples import RECORD, FailingStream
 
@@ -151,3 +153,56 @@ def test_a_kept_record_is_read_once(storage, monkeypatch):
                         or real_open(*a, **k))
     assert storage.record(ref) == RECORD
     assert opened == []
+
+
+def test_a_missing_image_is_named_in_the_answer(storage, tmp_path):
+    """Every way of reaching an image that is not there says which one was asked
+    for: the detail of the 404 problem document."""
+    ref = str(uuid.uuid4())
+    linked = str(uuid.uuid4())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (storage.root / linked[:2]).symlink_to(elsewhere)
+    for attempt in (storage.record, storage.open, storage.delete):
+        with pytest.raises(ImageNotFound) as missing:
+            attempt(ref)
+        assert missing.value.detail == f"no image is stored under {ref}"
+    with pytest.raises(ImageNotFound) as behind_a_link:
+        storage.open(linked)
+    assert behind_a_link.value.detail == f"no image is stored under {linked}"
+
+
+@pytest.mark.parametrize(("code", "error", "detail"), [
+    (errno.ENOSPC, StorageFull, "the image store is full; try again later"),
+    (errno.EROFS, StorageUnavailable,
+     "the image store cannot be written (Read-only file system); try again later"),
+])
+def test_a_delete_on_a_full_or_read_only_disk_says_so(
+    storage, monkeypatch, code, error, detail
+):
+    """A delete that cannot be written is a 507 or 503 with its reason, not a 500."""
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"abc"), RECORD)
+
+    def refuse(*_):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "rename", refuse)
+    with pytest.raises(error) as refused:
+        storage.delete(ref)
+    assert refused.value.detail == detail
+
+
+def test_the_readiness_probe_names_why_the_folder_is_not_writable(
+    storage, monkeypatch
+):
+    """``check`` (behind /health/ready) gives the system's reason in its words."""
+    def refuse(*_):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(filesystem, "_write_synced", refuse)
+    with pytest.raises(StorageUnavailable) as refused:
+        storage.check()
+    assert refused.value.detail == (
+        "the storage folder is not writable (Read-only file system)"
+    )
