@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from helpers import make_image, upload, wait_until
 
+from progimage.config import SettingsError
 from progimage.exceptions import ImageNotFound, StorageFull, StorageUnavailable
 from progimage.storage import filesystem
 from progimage.storage.filesystem import FilesystemStorage
@@ -205,4 +206,23 @@ def test_the_readiness_probe_names_why_the_folder_is_not_writable(
         storage.check()
     assert refused.value.detail == (
         "the storage folder is not writable (Read-only file system)"
+    )
+
+
+def test_a_delete_frees_the_space_at_once(storage):
+    """The unpublished folder is removed too, not left to the next start."""
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"abc"), RECORD)
+    storage.delete(ref)
+    assert list((storage.root / ".incoming").iterdir()) == []
+
+
+def test_a_file_in_place_of_the_storage_folder_is_named(tmp_path):
+    """A wrong PROGIMAGE_STORAGE stops the start with the path in the message."""
+    blocker = tmp_path / "store"
+    blocker.write_bytes(b"")
+    with pytest.raises(SettingsError) as refused:
+        FilesystemStorage(blocker)
+    assert str(refused.value) == (
+        f"PROGIMAGE_STORAGE={str(blocker)!r} is not a folder (a file is in the way)"
     )
