@@ -9,6 +9,7 @@ import pytest
 from helpers import decode, make_image, upload
 
 from progimage import create_app
+from progimage.exceptions import ConversionTimedOut
 from progimage.variants import VariantCache, variant_key
 
 REF = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
@@ -250,3 +251,20 @@ def test_gc_lists_the_cached_images_and_removes_only_old_leftovers(tmp_path):
     assert not leftover.exists() and not purged.exists()
     with cache.open(REF, "a") as first, cache.open(OTHER, "b") as second:
         assert first.read() + second.read() == b"x" * 20
+
+
+def test_a_held_variant_lock_times_out_and_a_free_one_is_taken(tmp_path):
+    """A second conversion of one variant waits for the first; once its deadline
+    has passed it answers timed out, and the lock is taken again once free."""
+    cache = VariantCache(tmp_path, max_bytes=1000)
+    past = time.monotonic() - 1
+    with cache.lock(REF, "a", time.monotonic() + 60):
+        with pytest.raises(ConversionTimedOut) as waited:
+            with cache.lock(REF, "a", past):
+                pass
+    assert waited.value.detail == (
+        "another request's conversion of this variant ran until the time limit; "
+        "try again later"
+    )
+    with cache.lock(REF, "a", past):
+        pass
