@@ -9,6 +9,7 @@ import pytest
 from helpers import decode, make_image, upload
 
 from progimage import create_app
+from progimage import variants
 from progimage.exceptions import ConversionTimedOut
 from progimage.variants import VariantCache, variant_key
 
@@ -268,3 +269,24 @@ def test_a_held_variant_lock_times_out_and_a_free_one_is_taken(tmp_path):
     )
     with cache.lock(REF, "a", past):
         pass
+
+
+def test_a_held_variant_lock_is_waited_for_until_it_is_freed(tmp_path, monkeypatch):
+    """With time left, the second conversion waits: the first one finishing (here,
+    during the wait's first pause) lets it go on instead of answering 503."""
+    cache = VariantCache(tmp_path, max_bytes=1000)
+    first = cache.lock(REF, "a", time.monotonic() + 60)
+    first.__enter__()
+    pauses = []
+
+    class FirstFinishesDuringThePause:
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+        def sleep(self, seconds):
+            pauses.append(seconds)
+            first.__exit__(None, None, None)
+
+    monkeypatch.setattr(variants, "time", FirstFinishesDuringThePause())
+    with cache.lock(REF, "a", time.monotonic() + 60):
+        assert len(pauses) == 1
