@@ -9,6 +9,8 @@ import pytest
 from helpers import decode, make_image, upload
 
 from progimage import create_app
+from progimage import variants
+from progimage.exceptions import ConversionTimedOut
 from progimage.variants import VariantCache, variant_key
 
 REF = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d"
@@ -207,3 +209,84 @@ def test_variant_key_names_format_encoder_and_options():
         variant_key("WEBP", {}, "w=100"),
     }
     assert len(keys) == 4
+
+
+def test_purge_leaves_a_write_in_progress_out_of_the_total(tmp_path):
+    """A temporary file being written was never counted: purging its folder takes
+    away the variants' bytes only, so the bound still holds for what remains."""
+    cache = VariantCache(tmp_path, max_bytes=1000)
+    cache.put(REF, "a", b"x" * 10)
+    cache.put(OTHER, "a", b"x" * 5)
+    cache.path(REF, "a").with_name(".writing").write_bytes(b"y" * 7)
+    cache.purge(REF)
+    assert _total(cache) == 5
+
+
+def test_eviction_stops_as_soon_as_the_low_water_mark_is_reached(tmp_path):
+    """Down to 90% of the bound and no further: a variant that fits stays."""
+    cache = VariantCache(tmp_path, max_bytes=100)
+    for age, key, size in ((300, "a", 20), (200, "b", 35), (100, "c", 35)):
+        cache.put(REF, key, b"x" * size)
+        _age(cache.path(REF, key), age)
+    cache.put(REF, "d", b"x" * 20)  # 110 bytes: "a" goes, leaving exactly 90
+    kept = {key for key in "abcd" if cache.path(REF, key).exists()}
+    assert kept == {"b", "c", "d"}
+    assert _total(cache) == 90
+
+
+def test_gc_lists_the_cached_images_and_removes_only_old_leftovers(tmp_path):
+    """``progimage gc``: the images with variants; temporary files and purged folders
+    go once older than the age asked for, the variants never."""
+    cache = VariantCache(tmp_path, max_bytes=1000)
+    cache.put(REF, "a", b"x" * 10)
+    cache.put(OTHER, "b", b"x" * 10)
+    leftover = cache.path(REF, "a").with_name(".writing")
+    leftover.write_bytes(b"y")
+    purged = tmp_path / ".trash" / "0123abcd"
+    purged.mkdir()
+    (purged / "variant").write_bytes(b"z")
+    assert sorted(cache.refs()) == [REF, OTHER]
+    assert cache.remove_abandoned(3600) == 0
+    assert leftover.exists() and purged.exists()
+    assert cache.remove_abandoned(-60) == 2  # everything is older than the future
+    assert not leftover.exists() and not purged.exists()
+    with cache.open(REF, "a") as first, cache.open(OTHER, "b") as second:
+        assert first.read() + second.read() == b"x" * 20
+
+
+def test_a_held_variant_lock_times_out_and_a_free_one_is_taken(tmp_path):
+    """A second conversion of one variant waits for the first; once its deadline
+    has passed it answers timed out, and the lock is taken again once free."""
+    cache = VariantCache(tmp_path, max_bytes=1000)
+    past = time.monotonic() - 1
+    with cache.lock(REF, "a", time.monotonic() + 60):
+        with pytest.raises(ConversionTimedOut) as waited:
+            with cache.lock(REF, "a", past):
+                pass
+    assert waited.value.detail == (
+        "another request's conversion of this variant ran until the time limit; "
+        "try again later"
+    )
+    with cache.lock(REF, "a", past):
+        pass
+
+
+def test_a_held_variant_lock_is_waited_for_until_it_is_freed(tmp_path, monkeypatch):
+    """With time left, the second conversion waits: the first one finishing (here,
+    during the wait's first pause) lets it go on instead of answering 503."""
+    cache = VariantCache(tmp_path, max_bytes=1000)
+    first = cache.lock(REF, "a", time.monotonic() + 60)
+    first.__enter__()
+    pauses = []
+
+    class FirstFinishesDuringThePause:
+        def __getattr__(self, name):
+            return getattr(time, name)
+
+        def sleep(self, seconds):
+            pauses.append(seconds)
+            first.__exit__(None, None, None)
+
+    monkeypatch.setattr(variants, "time", FirstFinishesDuringThePause())
+    with cache.lock(REF, "a", time.monotonic() + 60):
+        assert pauses == [0.02]  # one poll interval, far from the deadline

@@ -3,6 +3,7 @@
 Round trips, missing and malformed references are in the contract suite.
 """
 
+import errno
 import io
 import json
 import os
@@ -15,7 +16,9 @@ from pathlib import Path
 import pytest
 from helpers import make_image, upload, wait_until
 
-from progimage.exceptions import ImageNotFound
+from progimage.config import SettingsError
+from progimage.exceptions import ImageNotFound, StorageFull, StorageUnavailable
+from progimage.storage import filesystem
 from progimage.storage.filesystem import FilesystemStorage
 from storage_samples import RECORD, FailingStream
 
@@ -177,3 +180,75 @@ def test_a_kept_record_follows_a_placeholder_stored_elsewhere(tmp_path):
     assert elsewhere.record(ref) == updated
     with here.open(ref) as original:
         assert original.read() == b"abc"
+
+
+def test_a_missing_image_is_named_in_the_answer(storage, tmp_path):
+    """Every way of reaching an image that is not there says which one was asked
+    for: the detail of the 404 problem document."""
+    ref = str(uuid.uuid4())
+    linked = str(uuid.uuid4())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (storage.root / linked[:2]).symlink_to(elsewhere)
+    for attempt in (storage.record, storage.open, storage.delete):
+        with pytest.raises(ImageNotFound) as missing:
+            attempt(ref)
+        assert missing.value.detail == f"no image is stored under {ref}"
+    with pytest.raises(ImageNotFound) as behind_a_link:
+        storage.open(linked)
+    assert behind_a_link.value.detail == f"no image is stored under {linked}"
+
+
+@pytest.mark.parametrize(("code", "error", "detail"), [
+    (errno.ENOSPC, StorageFull, "the image store is full; try again later"),
+    (errno.EROFS, StorageUnavailable,
+     "the image store cannot be written (Read-only file system); try again later"),
+])
+def test_a_delete_on_a_full_or_read_only_disk_says_so(
+    storage, monkeypatch, code, error, detail
+):
+    """A delete that cannot be written is a 507 or 503 with its reason, not a 500."""
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"abc"), RECORD)
+
+    def refuse(*_):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "rename", refuse)
+    with pytest.raises(error) as refused:
+        storage.delete(ref)
+    assert refused.value.detail == detail
+
+
+def test_the_readiness_probe_names_why_the_folder_is_not_writable(
+    storage, monkeypatch
+):
+    """``check`` (behind /health/ready) gives the system's reason in its words."""
+    def refuse(*_):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(filesystem, "_write_synced", refuse)
+    with pytest.raises(StorageUnavailable) as refused:
+        storage.check()
+    assert refused.value.detail == (
+        "the storage folder is not writable (Read-only file system)"
+    )
+
+
+def test_a_delete_frees_the_space_at_once(storage):
+    """The unpublished folder is removed too, not left to the next start."""
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"abc"), RECORD)
+    storage.delete(ref)
+    assert list((storage.root / ".incoming").iterdir()) == []
+
+
+def test_a_file_in_place_of_the_storage_folder_is_named(tmp_path):
+    """A wrong PROGIMAGE_STORAGE stops the start with the path in the message."""
+    blocker = tmp_path / "store"
+    blocker.write_bytes(b"")
+    with pytest.raises(SettingsError) as refused:
+        FilesystemStorage(blocker)
+    assert str(refused.value) == (
+        f"PROGIMAGE_STORAGE={str(blocker)!r} is not a folder (a file is in the way)"
+    )

@@ -220,6 +220,14 @@ def test_412_is_a_problem_document(client, ref):
     response = client.get(f"/storage/{ref}", headers={"If-Match": '"nope"'})
     assert response.mimetype == "application/problem+json"
     assert response.get_json()["status"] == 412
+    assert response.get_json()["detail"] == (
+        "If-Match names no current version of this image"
+    )
+    headers = {"If-Unmodified-Since": http_date(0)}
+    response = client.get(f"/storage/{ref}", headers=headers)
+    assert response.get_json()["detail"] == (
+        "the image is newer than If-Unmodified-Since"
+    )
 
 
 def test_if_match_is_checked_before_if_none_match(client, ref):
