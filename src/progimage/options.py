@@ -323,16 +323,18 @@ def _flag(text: str) -> bool:
     raise ValueError("must be 1 or 0 (or true/false, or no value)")
 
 
-def _fit(text: str) -> str:
-    if text not in FITS:
-        raise ValueError(f"must be one of {', '.join(FITS)}")
+def _one_of(text: str, choices: tuple[str, ...]) -> str:
+    if text not in choices:
+        raise ValueError(f"must be one of {', '.join(choices)}")
     return text
+
+
+def _fit(text: str) -> str:
+    return _one_of(text, FITS)
 
 
 def _gravity(text: str) -> str:
-    if text not in GRAVITIES:
-        raise ValueError(f"must be one of {', '.join(GRAVITIES)}")
-    return text
+    return _one_of(text, GRAVITIES)
 
 
 def _focus(text: str) -> tuple[float, float]:
@@ -345,15 +347,11 @@ def _focus(text: str) -> tuple[float, float]:
 
 
 def _icc(text: str) -> str:
-    if text not in ICC_CHOICES:
-        raise ValueError(f"must be one of {', '.join(ICC_CHOICES)}")
-    return text
+    return _one_of(text, ICC_CHOICES)
 
 
 def _compass(text: str) -> str:
-    if text not in COMPASS:
-        raise ValueError(f"must be one of {', '.join(COMPASS)}")
-    return text
+    return _one_of(text, COMPASS)
 
 
 def _offset(text: str) -> tuple[int, int] | None:
