@@ -96,6 +96,13 @@ def test_more_entries_than_allowed_is_400(tmp_path, app_factory):
     assert "at most 2" in response.get_json()["detail"]
 
 
+def test_a_body_longer_than_its_entries_need_is_413(tmp_path, app_factory):
+    """Two entries allowed: 4 KiB of JSON at most, however large uploads may be."""
+    client = _bulk_client(tmp_path, app_factory, bulk_max_entries=2)
+    padded = {"refs": [MISSING], "options": {"bg": "f" * 5000}}
+    assert client.post("/storage/bulk", json=padded).status_code == 413
+
+
 def test_the_byte_budget_lists_what_did_not_fit(tmp_path, app_factory):
     png = make_image("PNG", (30, 30))
     client = _bulk_client(tmp_path, app_factory, bulk_max_bytes=len(png) + 10)

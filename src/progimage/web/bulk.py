@@ -30,6 +30,8 @@ bp = Blueprint("bulk", __name__)
 MANIFEST = "manifest.json"
 ENTRY_KEYS = frozenset({"ref", "ext", "options"})
 CHUNK = 256 * 1024
+# Room for one entry in the body: a reference, an extension and options.
+ENTRY_BYTES = 2048
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,11 @@ def bulk() -> Response:
 
     :raises InvalidOptions: the body is not such a list, or lists more entries than
         PROGIMAGE_BULK_MAX_ENTRIES.
+    :raises RequestEntityTooLarge: the body is longer than that many entries need.
     """
+    # Parsed in this thread: no longer than the entries allowed can be (not the
+    # upload limit, 50 MiB of JSON would take far more memory parsed).
+    request.max_content_length = ENTRY_BYTES * get_service().settings.bulk_max_entries
     entries = _entries(request.get_json(silent=True))
     response = Response(
         stream_with_context(_archive(entries)), mimetype="application/zip"
