@@ -8,10 +8,10 @@ whole instance.
 
 import functools
 import re
-import time
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST
+from werkzeug.routing import Rule
 
 from ..metrics import Metrics
 
@@ -29,10 +29,9 @@ CONVERTER = re.compile(r"<[^<>:]+:")
 
 
 def init_app(app: Flask) -> None:
-    """Give ``app`` its metrics, measure every request and serve ``/metrics``."""
+    """Give ``app`` its metrics and serve ``/metrics`` (web/bookkeeping.py measures
+    every request)."""
     app.extensions["progimage.metrics"] = Metrics()
-    app.before_request(_start_clock)
-    app.after_request(_observe)
     app.register_blueprint(bp)
 
 
@@ -53,18 +52,26 @@ def route_label(rule: str) -> str:
     return CONVERTER.sub("<", rule)
 
 
-def _start_clock() -> None:
-    g.metrics_started = time.perf_counter()
-
-
-def _observe(response: Response) -> Response:
-    started = g.get("metrics_started", time.perf_counter())
-    get_metrics().observe(
-        request.method if request.method in METHODS else OTHER,
-        route_label(request.url_rule.rule) if request.url_rule else UNMATCHED,
-        response.status_code,
-        time.perf_counter() - started,
-        received=request.content_length,
-        sent=response.content_length,
+def observe(
+    metrics: Metrics, environ: dict, rule: Rule | None, status: int, seconds: float,
+    sent: int | None,
+) -> None:
+    """Count the request of ``environ``, matched by ``rule`` (None: no route) and
+    answered ``status`` with ``sent`` bytes in ``seconds``."""
+    method = environ.get("REQUEST_METHOD", "")
+    metrics.observe(
+        method if method in METHODS else OTHER,
+        route_label(rule.rule) if rule is not None else UNMATCHED,
+        status,
+        seconds,
+        received=_received(environ),
+        sent=sent,
     )
-    return response
+
+
+def _received(environ: dict) -> int | None:
+    """The request body's declared length; None without one or when malformed."""
+    try:
+        return max(0, int(environ.get("CONTENT_LENGTH") or ""))
+    except ValueError:
+        return None
