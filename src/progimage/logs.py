@@ -1,22 +1,49 @@
-"""Log set-up: the service's records go to stderr as text or as JSON lines."""
+"""Log set-up: the service's records go to stderr as text or as JSON lines.
+
+Every request writes a line (web/access_log.py), so a record's cost counts: the
+formatters make each second's time text once, and records skip what no format
+here shows (the calling frame, thread and process names), as the logging HOWTO's
+"Optimization" section describes.
+"""
 
 import json
 import logging
+import time
 from datetime import datetime, timezone
 
 # The process id tells which gunicorn worker wrote a line.
 TEXT_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 
 
+class TextFormatter(logging.Formatter):
+    """``TEXT_FORMAT``, its ``asctime`` (``2026-12-02 06:45:31,042``) made once a
+    second."""
+
+    def __init__(self) -> None:
+        super().__init__(TEXT_FORMAT)
+        self._second: tuple[int, str] = (-1, "")
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """The record's local time to the millisecond."""
+        second, text = self._second
+        if int(record.created) != second:
+            second = int(record.created)
+            text = time.strftime(self.default_time_format, self.converter(second))
+            self._second = (second, text)
+        return self.default_msec_format % (text, record.msecs)
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, with the fields of access records at top level."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._second: tuple[int, str] = (-1, "")
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as a JSON object: time, level, logger, message and extras."""
         entry = {
-            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(
-                timespec="milliseconds"
-            ),
+            "time": self._time(record),
             "level": record.levelname,
             "logger": record.name,
             "pid": record.process,
@@ -27,15 +54,25 @@ class JsonFormatter(logging.Formatter):
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry)
 
+    def _time(self, record: logging.LogRecord) -> str:
+        """UTC, ISO 8601 to the millisecond: ``2026-12-02T06:45:31.042+00:00``."""
+        second, text = self._second
+        if int(record.created) != second:
+            second = int(record.created)
+            text = datetime.fromtimestamp(second, timezone.utc).isoformat()
+            self._second = (second, text)
+        # The seconds' text ends in "+00:00": the milliseconds go before it.
+        return f"{text[:-6]}.{int(record.msecs):03d}{text[-6:]}"
+
 
 def configure(log_format: str) -> None:
     """Send ``progimage.*`` records at INFO and above to stderr in ``log_format``."""
     handler = logging.StreamHandler()
-    if log_format == "json":
-        handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     logger = logging.getLogger("progimage")
     # One handler per process, replaced when another app is created (as tests do).
     logger.handlers[:] = [handler]
     logger.setLevel(logging.INFO)
+    logging.logThreads = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None  # no frame walk per record: no format shows the caller

@@ -85,7 +85,7 @@ def test_json_errors_carry_the_traceback(app, client, monkeypatch, caplog):
 
 
 @pytest.mark.parametrize("log_format, formatter", [
-    ("json", logs.JsonFormatter), ("text", logging.Formatter),
+    ("json", logs.JsonFormatter), ("text", logs.TextFormatter),
 ])
 def test_log_format_setting_picks_the_formatter(tmp_path, log_format, formatter):
     """PROGIMAGE_LOG_FORMAT chooses how the service's handler formats records."""
