@@ -263,29 +263,29 @@ class Settings:
         """Conversions that may wait for a converter per server process."""
         return self.convert_workers if self.convert_queue == -1 else self.convert_queue
 
-    @property
+    @cached_property
     def keys(self) -> tuple[str, ...]:
         """The API keys, without blanks; empty when the API is open."""
         return _split(self.api_keys)
 
-    @property
+    @cached_property
     def auto_format_order(self) -> tuple[str, ...]:
         """The extensions ``<ref>.auto`` tries, best first."""
         return tuple(item.lower() for item in _split(self.auto_formats))
 
-    @property
+    @cached_property
     def signature_keys(self) -> tuple[str, ...]:
         """The URL signing keys, the one that signs first; empty: none."""
         return _split(self.signing_keys)
 
-    @property
+    @cached_property
     def allowed_sizes(self) -> dict[str, tuple[float, ...]]:
         """Query parameter (w, h, dpr) -> the values allowed, for those limited."""
         lists = {"w": self.allowed_widths, "h": self.allowed_heights,
                  "dpr": self.allowed_dpr}
         return {name: _numbers(name, text) for name, text in lists.items() if text}
 
-    @property
+    @cached_property
     def rate_limits(self) -> dict[str, str]:
         """Uploads, conversions, reads -> the limits of each, for those set."""
         given = {"uploads": self.rate_limit_uploads,
@@ -293,12 +293,12 @@ class Settings:
                  "reads": self.rate_limit_reads}
         return {kind: text.strip() for kind, text in given.items() if text.strip()}
 
-    @property
+    @cached_property
     def fetch_hosts(self) -> tuple[str, ...]:
         """The host patterns a fetch by URL is narrowed to; empty: any public one."""
         return _split(self.fetch_allowed_hosts)
 
-    @property
+    @cached_property
     def origins(self) -> tuple[str, ...]:
         """The origins allowed by CORS; empty when browsers may not call the API."""
         return _split(self.cors_origins)

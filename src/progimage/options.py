@@ -118,6 +118,12 @@ class ImageOptions:
 
         Equal keys mean equal results, so the key can name a cached variant.
         """
+        return self._key
+
+    @functools.cached_property
+    def _key(self) -> str:
+        """``key()``, made once per options object (parsed queries are kept and
+        read again: NO_OPTIONS by every plain read)."""
         parts = []
         for name, (field, _) in PARAMETERS.items():
             if field is None:

@@ -5,7 +5,6 @@ import functools
 import io
 import time
 from collections.abc import Callable, Mapping
-from datetime import datetime
 from typing import BinaryIO
 
 from flask import (
@@ -13,11 +12,12 @@ from flask import (
 )
 from werkzeug.datastructures import FileStorage
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
+from werkzeug.http import quote_etag
 from werkzeug.wsgi import wrap_file
 
 from ..eager import EagerError, parse_eager
 from ..exceptions import InvalidOptions, InvalidUpload
-from ..options import ImageOptions, parse as parse_options
+from ..options import NO_OPTIONS, ImageOptions, parse as parse_options
 from ..presets import expand as expand_presets
 from ..references import check_reference
 from .. import srcsets
@@ -26,7 +26,10 @@ from ..sizes import restrict
 from ..storage import ImageRecord
 from . import bodies, fetching, get_service, prefers_html, ratelimits, uploaded
 from .auth import readers_only, writers_only
-from .conditional import apply_range, check_preconditions, is_current
+from .conditional import (
+    apply_range, check_preconditions, http_last_modified, is_current, is_plain,
+    parsed_date,
+)
 from .hints import advertise, apply_hints
 from .signing import checked_query, expires
 
@@ -182,6 +185,8 @@ def requested_options(
     """
     # The signature covers the query as sent: presets and hints are expanded after.
     query = checked_query(path, conversion, query)
+    if not query:
+        return NO_OPTIONS  # what the steps below make of nothing, sooner
     settings = get_service().settings
     query = expand_presets(query, settings.preset_table, settings.only_presets)
     query = apply_hints(query, settings.allowed_sizes, widest)
@@ -354,20 +359,28 @@ def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Re
     :raises PreconditionFailed: If-Match or If-Unmodified-Since does not hold.
     :raises RequestedRangeNotSatisfiable: the range starts past the end.
     """
-    created = datetime.fromisoformat(record.created)
-    check_preconditions(request, etag, created)
-    response = Response(status=304) if is_current(request, etag, created) else respond()
-    response.set_etag(etag)
-    response.last_modified = created
+    plain = is_plain(request.environ)
+    if plain:
+        response = respond()
+    else:
+        created = parsed_date(record.created)
+        check_preconditions(request, etag, created)
+        current = is_current(request, etag, created)
+        response = Response(status=304) if current else respond()
+    headers = response.headers
+    headers["ETag"] = quote_etag(etag)
+    headers["Last-Modified"] = http_last_modified(record.created)
     # Set as a string: the cache_control accessors re-parse the header on every write.
-    response.headers["Cache-Control"] = (
+    headers["Cache-Control"] = (
         PRIVATE if get_service().settings.private_reads else IMMUTABLE
     )
-    if response.status_code != 200 or "X-Accel-Redirect" in response.headers:
+    if response.status_code != 200 or "X-Accel-Redirect" in headers:
         return response
-    response.headers["Accept-Ranges"] = "bytes"
+    headers["Accept-Ranges"] = "bytes"
+    if plain:
+        return response
     try:
-        return apply_range(response, request, etag, created)
+        return apply_range(response, request, etag, parsed_date(record.created))
     except RequestedRangeNotSatisfiable:
         response.close()
         raise
@@ -403,12 +416,14 @@ def _wanted_span(record: ImageRecord) -> tuple[int, int] | None:
     """The one satisfiable byte range the request asks of the original, if it is
     to be answered (no If-Range, or one naming this image); None otherwise, and
     the answer is left to ``_send``."""
+    if "HTTP_RANGE" not in request.environ:
+        return None
     wanted = request.range
     if wanted is None:
         return None
     if "If-Range" in request.headers:
         if_range = request.if_range
-        created = datetime.fromisoformat(record.created)
+        created = parsed_date(record.created)
         if if_range.etag != record.sha256 and if_range.date != created:
             return None
     return wanted.range_for_length(record.size)
@@ -438,11 +453,4 @@ def _file(file: BinaryIO, mime: str, size: int) -> Response:
         wrap_file(request.environ, file), mimetype=mime, direct_passthrough=True
     )
     response.content_length = size
-    return response
-
-
-@bp.after_app_request
-def _no_sniffing(response: Response) -> Response:
-    # Browsers must trust our Content-Type, so an upload can never run as a page.
-    response.headers["X-Content-Type-Options"] = "nosniff"
     return response

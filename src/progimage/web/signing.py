@@ -33,7 +33,7 @@ def checked_query(
     :raises InvalidOptions: ``exp`` is not a whole number of Unix seconds.
     """
     if query is None:
-        query = request.args.to_dict(flat=False)
+        query = request.args.to_dict(flat=False) if request.query_string else {}
     options = {name: values for name, values in query.items()
                if name not in (SIG, EXP)}
     if _needs_signature(options, conversion or bool(options), preset_exempt):
@@ -43,7 +43,7 @@ def checked_query(
 
 def expires() -> int | None:
     """The request's ``exp`` (already checked when it mattered), or None."""
-    given = request.args.get(EXP, "")
+    given = request.args.get(EXP, "") if request.query_string else ""
     return int(given) if given.isdigit() else None
 
 
