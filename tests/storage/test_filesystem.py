@@ -252,3 +252,46 @@ def test_a_file_in_place_of_the_storage_folder_is_named(tmp_path):
     assert str(refused.value) == (
         f"PROGIMAGE_STORAGE={str(blocker)!r} is not a folder (a file is in the way)"
     )
+
+
+@pytest.mark.parametrize("level", ["folder", "shard"])
+def test_a_link_swapped_in_after_a_read_is_still_refused(storage, tmp_path, level):
+    """Records are kept after the first read, with the folder's links checked
+    then: a folder (or shard) replaced by a link afterwards, even one leading to
+    another stored image's files, answers 404 to the record and to the file."""
+    ref, other = "aa" + str(uuid.uuid4())[2:], "bb" + str(uuid.uuid4())[2:]
+    storage.save(ref, io.BytesIO(b"abc"), RECORD)
+    storage.save(other, io.BytesIO(b"xyz"), RECORD)
+    assert storage.record(ref) == RECORD  # kept now
+    with storage.open(ref) as original:
+        assert original.read() == b"abc"
+    folder = storage.root / ref[:2] / ref[2:4] / ref
+    swapped = folder if level == "folder" else storage.root / ref[:2]
+    target = (storage.root / other[:2] / other[2:4] / other if level == "folder"
+              else tmp_path / "elsewhere")
+    if level == "shard":
+        (target / ref[2:4] / ref).mkdir(parents=True)
+        for name in ("original", "record.json"):
+            (target / ref[2:4] / ref / name).write_bytes((folder / name).read_bytes())
+    swapped.rename(tmp_path / "moved")
+    swapped.symlink_to(target)
+    with pytest.raises(ImageNotFound):
+        storage.record(ref)
+    with pytest.raises(ImageNotFound):
+        storage.open(ref)
+
+
+def test_a_kept_record_serves_the_same_file_without_rechecking(storage, monkeypatch):
+    """A second read of a kept record and its file makes no link checks: the
+    files are the same ones (device and inode) that were checked."""
+    ref = str(uuid.uuid4())
+    storage.save(ref, io.BytesIO(b"abc"), RECORD)
+    storage.record(ref)
+    checked = []
+    real_islink = os.path.islink
+    monkeypatch.setattr(os.path, "islink",
+                        lambda path: checked.append(path) or real_islink(path))
+    assert storage.record(ref) == RECORD
+    with storage.open(ref) as original:
+        assert original.read() == b"abc"
+    assert checked == []

@@ -31,6 +31,8 @@ RECORDS_KEPT = 10_000
 INCOMING = ".incoming"
 ORIGINAL = "original"
 RECORD = "record.json"
+# Where the original's size is in a kept record's validator (see ``_identify``).
+SIZE = 2
 # What the kernel answers when the disk, the quota or the file size limit is reached.
 FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 # What it answers when the folder is mounted read-only or its permissions changed.
@@ -91,24 +93,22 @@ class FilesystemStorage:
         ones (two stats per read instead of reading and parsing the record): a
         ``DELETE`` through any process or instance removes them, a restore writes
         new ones, and ``update_record`` (in any process) renames a new record in.
+        The folder's links are checked when a record is read, not at each use of
+        a kept one: the same two files (device and inode) are the files checked.
         """
+        known = self._records.get(ref)
+        if known is not None:
+            with contextlib.suppress(OSError):
+                if _identify(self._path(ref)) == known[0]:
+                    return known[1]
         folder = self._folder(ref)
         try:
-            status = os.stat(os.path.join(folder, ORIGINAL))
-            written = os.stat(os.path.join(folder, RECORD))
-            validator = tuple(
-                value for stat in (status, written)
-                for value in (stat.st_dev, stat.st_ino, stat.st_size,
-                              stat.st_mtime_ns, stat.st_ctime_ns)
-            )
-            known = self._records.get(ref)
-            if known is not None and known[0] == validator:
-                return known[1]
+            validator = _identify(folder)
             with open(os.path.join(folder, RECORD), "rb") as file:
                 data = file.read()
         except (FileNotFoundError, NotADirectoryError):
             raise ImageNotFound(f"no image is stored under {ref}") from None
-        record = verified_record(ref, data, status.st_size)
+        record = verified_record(ref, data, validator[SIZE])
         self._records[ref] = (validator, record)
         if len(self._records) > RECORDS_KEPT:
             with contextlib.suppress(KeyError):  # another thread evicted it first
@@ -138,10 +138,12 @@ class FilesystemStorage:
 
     def open(self, ref: str, span: tuple[int, int] | None = None) -> BinaryIO:
         """The original file, opened for reading; with ``span``, only those bytes."""
-        try:
-            file = open(os.path.join(self._folder(ref), ORIGINAL), "rb")
-        except (FileNotFoundError, NotADirectoryError):
-            raise ImageNotFound(f"no image is stored under {ref}") from None
+        file = self._open_known(ref)
+        if file is None:
+            try:
+                file = open(os.path.join(self._folder(ref), ORIGINAL), "rb")
+            except (FileNotFoundError, NotADirectoryError):
+                raise ImageNotFound(f"no image is stored under {ref}") from None
         if span is None:
             return file
         return cast(BinaryIO, io.BufferedReader(_Span(file, *span)))
@@ -180,6 +182,30 @@ class FilesystemStorage:
                 f"the storage folder is not writable ({error.strerror or error})"
             ) from None
 
+    def _open_known(self, ref: str) -> BinaryIO | None:
+        """The original opened without checking its folder's links, if it is the
+        very file (device and inode) of the record kept for ``ref``; else None."""
+        known = self._records.get(ref)
+        if known is None:
+            return None
+        try:
+            file = open(os.path.join(self._path(ref), ORIGINAL), "rb")
+        except OSError:
+            return None
+        status = os.fstat(file.fileno())
+        if (status.st_dev, status.st_ino) == known[0][:2]:
+            return file
+        file.close()
+        return None
+
+    def _path(self, ref: str) -> str:
+        """The folder for a reference, links unchecked (see ``_folder``).
+
+        :raises ImageNotFound: ``ref`` is not a canonical UUID string.
+        """
+        ref = check_reference(ref)
+        return os.path.join(self._root, ref[:2], ref[2:4], ref)
+
     def _folder(self, ref: str) -> str:
         """The folder for a reference; refuses anything but a canonical UUID.
 
@@ -196,6 +222,21 @@ class FilesystemStorage:
         if any(map(os.path.islink, (shard, subshard, folder))):
             raise ImageNotFound(f"no image is stored under {ref}")
         return folder
+
+
+def _identify(folder: str) -> tuple[int, ...]:
+    """Device, inode, size and times of the original, then of the record, in
+    ``folder``: what tells a kept record still holds.
+
+    :raises FileNotFoundError: a file is missing.
+    :raises NotADirectoryError: a level of ``folder`` is a file.
+    """
+    return tuple(
+        value for name in (ORIGINAL, RECORD)
+        for status in (os.stat(os.path.join(folder, name)),)
+        for value in (status.st_dev, status.st_ino, status.st_size,
+                      status.st_mtime_ns, status.st_ctime_ns)
+    )
 
 
 class _Span(io.RawIOBase):
