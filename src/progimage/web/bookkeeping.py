@@ -3,8 +3,7 @@
 
 A WSGI layer around the Flask app rather than Flask's before and after hooks: it
 costs one call per request and no request-context look-ups (on a cached image
-this bookkeeping was a third of the Python a GET costs), and it also counts and
-logs the 500 of an error that no handler caught.
+this bookkeeping was a third of the Python a GET costs).
 """
 
 import time
