@@ -107,9 +107,11 @@ bench-sources: install
 bench-per-request: install
 	PYTHONPATH=src:tests:bench .venv/bin/python bench/per_request.py
 
-# Cost against the work: original sizes, images stored, a converter's peak memory.
+# Cost against the work: original sizes, images stored, a converter's peak memory,
+# 1 and 2 instances on S3 behind nginx (wrk, BENCH_SECONDS each; absolute paths, as
+# gunicorn runs in a temporary folder).
 bench-growth: install
-	PYTHONPATH=src:tests:bench .venv/bin/python bench/growth.py
+	PYTHONPATH=$(CURDIR)/src:$(CURDIR)/tests:$(CURDIR)/bench .venv/bin/python bench/growth.py
 
 # One picture per processing option in docs/pictures/, shown in docs/processing.md.
 docs-pictures: install

@@ -88,9 +88,13 @@ def encode(
         image.save(buffer, fmt, quality=quality, **params)
         times.append(time.perf_counter() - start)
     data = buffer.getvalue()
+    return Point(quality, min(times), len(data), ssim(source, data))
+
+
+def ssim(source: numpy.ndarray, data: bytes) -> float:
+    """The SSIM of the encoded ``data``'s luminance against ``source``'s."""
     with Image.open(io.BytesIO(data)) as decoded:
-        ssim = structural_similarity(source, luminance(decoded), data_range=255)
-    return Point(quality, min(times), len(data), float(ssim))
+        return float(structural_similarity(source, luminance(decoded), data_range=255))
 
 
 def at_ssim(points: list[Point], target: float) -> tuple[float, float, float] | None:

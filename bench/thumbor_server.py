@@ -39,9 +39,9 @@ def available() -> bool:
 @contextlib.contextmanager
 def thumbor(
     folder: Path, images: Path, processes: int, result_storage: bool = False
-) -> Iterator[str]:
+) -> Iterator[tuple[str, int]]:
     """Run thumbor with ``processes`` processes on the files in ``images``; yield
-    its URL."""
+    its URL and the pid of its first process (the parent of the others)."""
     folder.mkdir(parents=True, exist_ok=True)
     config = CONFIG.format(images=images)
     if result_storage:
@@ -57,7 +57,7 @@ def thumbor(
         )
     try:
         wait_for_port(process, port, log)
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", process.pid
     finally:
         # The forked processes go with their parent: they share its group.
         os.killpg(process.pid, signal.SIGTERM)
