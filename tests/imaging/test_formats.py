@@ -1,5 +1,7 @@
 """The format registry, built from Pillow's own plugin tables."""
 
+import pickle
+
 import pytest
 
 from progimage.exceptions import UnknownFormat
@@ -83,3 +85,24 @@ def test_every_type_is_an_image_or_a_document(registry):
     odd = {name: mime for name, mime in types.items() if not mime.startswith("image/")}
     assert odd == {"EPS": "application/postscript", "PDF": "application/pdf"}
     assert types["MPEG"] == "image/x-mpeg"
+
+
+def test_a_pickled_registry_reads_formats_as_the_original(registry):
+    """A registry sent to a converter process finds the same formats, and keeps the
+    input switched off as the server's does."""
+    server = registry.reading(postscript=False)
+    received = pickle.loads(pickle.dumps(server))
+    assert received.for_extension("jpg") == server.for_extension("jpg")
+    assert received.for_name("eps").readable is False
+    assert received.switched_off == {"EPS": "PROGIMAGE_POSTSCRIPT"}
+
+
+def test_a_registry_pickled_again_is_the_one_unpickled_before(registry):
+    """Every job carries the registry: the converter unpickles its formats once and
+    takes that registry back for the next jobs; a different registry is its own."""
+    first = pickle.loads(pickle.dumps(registry))
+    assert pickle.loads(pickle.dumps(registry)) is first
+    other = pickle.loads(pickle.dumps(registry.reading(postscript=False)))
+    assert other is not first
+    assert first.for_name("eps").readable is True
+    assert other.for_name("eps").readable is False

@@ -78,6 +78,24 @@ def test_saved_record_reads_back(storage):
                       .read_bytes())["size"] == 3
 
 
+def test_the_record_file_holds_every_field_as_json(storage):
+    """record.json is one flat JSON object, keys sorted, the focus an array; it
+    reads back as the record saved."""
+    ref = str(uuid.uuid4())
+    record = replace(RECORD, focus=(0.25, 0.5), blurhash="L00000fQfQfQfQfQfQfQfQfQfQfQ",
+                     colour="#102030")
+    storage.save(ref, io.BytesIO(b"abc"), record)
+    text = (storage.root / ref[:2] / ref[2:4] / ref / "record.json").read_text()
+    assert text == (
+        '{"blurhash": "L00000fQfQfQfQfQfQfQfQfQfQfQ", "colour": "#102030", '
+        '"created": "2026-01-01T00:00:00+00:00", "eager": "", "focus": [0.25, 0.5], '
+        '"format": "PNG", "frames": 1, "has_alpha": false, "height": 2, '
+        '"mime": "image/png", "mode": "RGB", "orientation": 1, "sha256": "'
+        + "ab" * 32 + '", "size": 3, "source_url": "", "width": 3}'
+    )
+    assert storage.record(ref) == record
+
+
 @pytest.fixture(name="fsynced")
 def _fsynced(monkeypatch) -> list[tuple[int, int]]:
     """The (device, inode) of every file or folder fsynced, in order."""

@@ -2,13 +2,12 @@
 the small blurred PNG a BlurHash decodes to."""
 
 import io
-import warnings
 
 import blurhash
-from PIL import Image, ImageStat
+from PIL import Image
 
 from ..exceptions import UnsupportedImage
-from . import modes
+from . import blurhashes, modes
 
 # The longest side of the copy that is hashed: the hash keeps a few components,
 # and the encoder converts every pixel it is given to linear light, for every
@@ -41,15 +40,10 @@ def summarise(image: Image.Image, orientation: int = 1) -> tuple[str, str]:
     sample = _sample(image, orientation)
     if sample is None:
         return "", ""
-    red, green, blue = (round(value) for value in ImageStat.Stat(sample).mean)
+    red, green, blue = (round(value) for value in blurhashes.mean_colour(sample))
     longer, shorter = COMPONENTS
     x, y = (longer, shorter) if sample.width >= sample.height else (shorter, longer)
-    # The encoder closes the image it is given. It reads the pixels with
-    # Image.getdata, deprecated for Pillow 14 (our range stops before it): quiet
-    # here, and to be replaced before Pillow 14 is allowed.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        hash_ = blurhash.encode(sample, x, y)
+    hash_ = blurhashes.encode(sample, x, y)
     return hash_, f"#{red:02x}{green:02x}{blue:02x}"
 
 
