@@ -96,6 +96,8 @@ BOUNDARY = "benchboundary7MA4YWxkTrZu0gW"
 BULK_ENTRIES = 500
 BULK_IMAGES = 50
 BULK_WIDTHS = range(16, 16 + BULK_ENTRIES // BULK_IMAGES)
+# The rows side_by_side.py measures end in this; the per-request targets use them.
+SIDE_BY_SIDE = " (side by side, median)"
 # How often the bulk row reads the worker's RSS while the ZIP streams.
 RSS_SAMPLE_SECONDS = 0.002
 # How often the process tree's RSS is read under load: a dozen /proc reads a time.
@@ -113,6 +115,8 @@ class Result:
     p99: float | None = None
     rss_mib: float | None = None
     errors: int = 0
+    #: Each round's rate, for a row that is the median of several (side_by_side.py).
+    rounds: tuple[float, ...] = ()
 
 
 @dataclass
@@ -446,6 +450,10 @@ def run(folder: Path, loads: LoadLog) -> tuple[list[Result], dict, int, list[Enc
         results += behind_nginx(folder, storage, refs[0])
     with loads.during("ProgImage, bulk (1 worker)"):
         results += bulk_memory_rows(folder)
+    # Imported here: side_by_side.py builds on this module's helpers.
+    from side_by_side import side_by_side_rows
+    with loads.during("ProgImage and bare Flask, side by side"):
+        results += side_by_side_rows(folder, folder / "side-by-side", small)
     return results, pillow_rates(small), WORKERS, encoded
 
 
@@ -676,7 +684,9 @@ def table(results: list[Result]) -> list[str]:
     for r in results:
         rate = _cell(r.rps) if r.rps is None or r.rps < 100 else f"{r.rps:,.0f}"
         cells = [rate, _cell(r.p50), _cell(r.p99), _cell(r.rss_mib), str(r.errors)]
-        lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
+        each = ", ".join(f"{value:,.0f}" for value in r.rounds)
+        rounds = f" (rounds: {each})" if r.rounds else ""
+        lines.append(f"| {r.name}{rounds} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -688,15 +698,17 @@ def ratios(results: list[Result], workers: int) -> list[Ratio]:
     """Each target of the issue whose two rows ``results`` has, measured: no value
     when the baseline served nothing (a run too short for its slowest requests),
     invalid when either side was answered non-2xx."""
-    pairs = [
+    # The per-request targets from the side-by-side medians (side_by_side.py).
+    side = SIDE_BY_SIDE
+    pairs = [(ours + side, baseline + side, goal) for ours, baseline, goal in (
         ("GET original 1 MP", "bare Flask send_file", 0.9),
         ("warm variant (WebP, cached)", "bare Flask send_file", 0.9),
-        ("warm variant (WebP, cached)", "GET original 1 MP", 0.8),
         ("upload 1 MP JPEG", "bare Flask upload, Pillow verify", 0.6),
         ("upload 1 MP JPEG, raw body", "bare Flask upload, Pillow verify", 0.6),
         ("upload 1 MP JPEG, raw body", "bare Flask upload, Pillow verify, raw body",
          0.6),
-    ]
+    )]
+    pairs.append(("warm variant (WebP, cached)", "GET original 1 MP", 0.8))
     pairs += [(f"cold conversion to {ext} (cache off)",
                f"Pillow alone, {workers} processes: {fmt}", 0.9)
               for ext, fmt in COLD_FORMATS]

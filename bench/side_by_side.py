@@ -1,0 +1,76 @@
+"""The per-request targets of `make bench`, measured side by side: ProgImage and the
+bare Flask app (bare_app.py) run at once, each warmed up by a discarded run, then
+wrk takes their reads in turns for ROUNDS rounds, then their uploads likewise, so
+that a change in the machine's load falls on both; each row is the median of its
+rounds.
+
+Sequential runs minutes apart differed by up to 45% on this shared machine, more
+than the gaps these targets measure.
+"""
+
+import os
+import statistics
+from pathlib import Path
+
+from live_servers import Gunicorn
+from run import (
+    ROOT, SIDE_BY_SIDE, WORKERS, Result, multipart, raw, upload, wrk,
+)
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
+SECONDS = int(os.environ.get("BENCH_SIDE_SECONDS", "5"))
+
+
+def side_by_side_rows(folder: Path, storage: Path, photo: bytes) -> list[Result]:
+    """GET original, GET cached WebP and raw and multipart uploads of ``photo`` on
+    ProgImage (storing in ``storage``), and the bare app's send_file and verified
+    uploads, in turns; one median row each, named with SIDE_BY_SIDE."""
+    bare_env = {"BENCH_FILE": str(folder / "static" / "photo.jpg")}
+    bare_path = ("--pythonpath", str(ROOT / "bench"), "--preload")
+    ours_env = {"PROGIMAGE_STORAGE": str(storage)}
+    with Gunicorn(folder, ours_env, workers=WORKERS) as ours, \
+            Gunicorn(folder, bare_env, *bare_path, workers=WORKERS,
+                     app="bare_app:create_app()") as bare:
+        ref = upload(ours.url, photo)
+        base = f"{ours.url}/storage/{ref}"
+        reads = [
+            ("GET original 1 MP", base, ours, None),
+            ("warm variant (WebP, cached)", f"{base}.webp", ours, None),
+            ("bare Flask send_file", f"{bare.url}/file", bare, None),
+        ]
+        # After the reads: the write-back of thousands of fsynced uploads slows
+        # whatever runs next.
+        uploads = [
+            ("upload 1 MP JPEG, raw body", f"{ours.url}/storage/", ours,
+             raw(photo, folder)),
+            ("upload 1 MP JPEG", f"{ours.url}/storage/", ours,
+             multipart(photo, folder)),
+            ("bare Flask upload, Pillow verify, raw body", f"{bare.url}/upload", bare,
+             raw(photo, folder)),
+            ("bare Flask upload, Pillow verify", f"{bare.url}/upload", bare,
+             multipart(photo, folder)),
+        ]
+        for url, server in ((f"{base}.webp", ours), (base, ours),
+                            (f"{bare.url}/file", bare)):
+            wrk("warm-up", url, server, seconds=SECONDS)  # discarded
+        runs: dict[str, list[Result]] = {}
+        for scenarios in (reads, uploads):
+            for _ in range(ROUNDS):
+                for name, url, server, script in scenarios:
+                    runs.setdefault(name, []).append(
+                        wrk(name, url, server, script, seconds=SECONDS))
+    return [_median(name + SIDE_BY_SIDE, results) for name, results in runs.items()]
+
+
+def _median(name: str, results: list[Result]) -> Result:
+    """One row for several runs of a scenario: median rate and latencies, the
+    largest RSS, every non-2xx answer, and each round's rate."""
+    return Result(
+        name,
+        statistics.median(r.rps for r in results),
+        statistics.median(r.p50 for r in results),
+        statistics.median(r.p99 for r in results),
+        max((r.rss_mib or 0) for r in results) or None,
+        sum(r.errors for r in results),
+        tuple(r.rps for r in results),
+    )
