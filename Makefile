@@ -27,7 +27,7 @@ ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
 .PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders bench-signatures bench-sources bench-auto \
-	bench-per-request bench-upload-cpu bench-growth fuzz attack mutate \
+	bench-per-request bench-instructions bench-upload-cpu bench-growth fuzz attack mutate \
 	docs-pictures screenshots
 
 # `make run` needs the runtime packages only; `make test` adds the development ones
@@ -106,6 +106,10 @@ bench-sources: install
 # CPU µs of each GET in process (steady on a loaded machine); BENCH_PROFILE=1 profiles.
 bench-per-request: install
 	PYTHONPATH=src:tests:bench .venv/bin/python bench/per_request.py
+
+# Instructions per GET counted by valgrind's callgrind: steady on a loaded machine.
+bench-instructions: install
+	PYTHONPATH=src:tests:bench .venv/bin/python bench/instructions.py
 
 # CPU µs of a raw upload in the worker and its converter, beside the bare app's.
 bench-upload-cpu: install

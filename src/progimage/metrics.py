@@ -34,7 +34,7 @@ class Metrics:
         # Each label set's series, looked up once: .labels() costs more than the
         # count itself. Bounded, as the labels are (see web/monitoring.py).
         self._counted: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
-        self._children: dict[tuple[Counter, str, str], Counter] = {}
+        self._children: dict[tuple, Counter] = {}
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         route = ["method", "route"]
         formats = ["source", "target"]
@@ -114,13 +114,17 @@ class Metrics:
         if method != "HEAD" and sent:
             self._child(self.sent_bytes, method, route).inc(sent)
 
-    def _child(self, counter: Counter, method: str, route: str) -> Counter:
-        """``counter.labels(method, route)``, looked up once; made on first use
-        only, as ``labels`` would, so that no series of zeros appears."""
-        key = (counter, method, route)
+    def cache_lookup(self, hit: bool, target: str) -> None:
+        """Count a variant cache hit or miss of a conversion to ``target``."""
+        self._child(self.cache_hits if hit else self.cache_misses, target).inc()
+
+    def _child(self, counter: Counter, *labels: str) -> Counter:
+        """``counter.labels(*labels)``, looked up once; made on first use only, as
+        ``labels`` would, so that no series of zeros appears."""
+        key = (counter, *labels)
         child = self._children.get(key)
         if child is None:
-            child = self._children[key] = counter.labels(method, route)
+            child = self._children[key] = counter.labels(*labels)
         return child
 
     def exposition(self) -> bytes:

@@ -508,8 +508,7 @@ class ImageService:
 
     def _count(self, hit: bool, target: ImageFormat) -> None:
         """Count a variant cache hit or miss."""
-        counter = self.metrics.cache_hits if hit else self.metrics.cache_misses
-        counter.labels(target.name).inc()
+        self.metrics.cache_lookup(hit, target.name)
 
     def _encoder(self, target: ImageFormat) -> dict[str, object]:
         return self._encoders.get(target.name, {})

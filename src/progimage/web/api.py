@@ -167,7 +167,7 @@ def download(name: str) -> Response:
         return _sandboxed(_send(original, found.etag, found.record))
     response = _send(functools.partial(_variant, found), found.etag, found.record)
     filename = f"{ref}.{extension or found.target.extension}"
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers.add("Content-Disposition", f'inline; filename="{filename}"')
     return _sandboxed(response)
 
 
@@ -215,7 +215,7 @@ def _sandboxed(response: Response) -> Response:
     """An image answer: whatever its bytes, a browser must not run them; and a
     signed URL's answer is kept by caches no longer than the URL is valid. It asks
     for the client hints, as an image service's answers do."""
-    response.headers["Content-Security-Policy"] = SANDBOX
+    response.headers.add("Content-Security-Policy", SANDBOX)
     advertise(response)
     deadline = expires()
     if deadline is not None and not get_service().settings.private_reads:
@@ -367,16 +367,17 @@ def _send(respond: Callable[[], Response], etag: str, record: ImageRecord) -> Re
         check_preconditions(request, etag, created)
         current = is_current(request, etag, created)
         response = Response(status=304) if current else respond()
+    # Added, not set: a new answer has none of them, and ``set`` looks through
+    # every header for one to replace (several times per request in all).
     headers = response.headers
-    headers["ETag"] = quote_etag(etag)
-    headers["Last-Modified"] = http_last_modified(record.created)
-    # Set as a string: the cache_control accessors re-parse the header on every write.
-    headers["Cache-Control"] = (
-        PRIVATE if get_service().settings.private_reads else IMMUTABLE
-    )
+    headers.add("ETag", quote_etag(etag))
+    headers.add("Last-Modified", http_last_modified(record.created))
+    # As a string: the cache_control accessors re-parse the header on every write.
+    headers.add("Cache-Control",
+                PRIVATE if get_service().settings.private_reads else IMMUTABLE)
     if response.status_code != 200 or "X-Accel-Redirect" in headers:
         return response
-    headers["Accept-Ranges"] = "bytes"
+    headers.add("Accept-Ranges", "bytes")
     if plain:
         return response
     try:
@@ -449,8 +450,7 @@ def _file(file: BinaryIO, mime: str, size: int) -> Response:
     gunicorn for a local file)."""
     # What send_file does for an open file, without its name, date and cache
     # handling (_send sets those): a tenth of a GET original's Python otherwise.
-    response = Response(
-        wrap_file(request.environ, file), mimetype=mime, direct_passthrough=True
+    return Response(
+        wrap_file(request.environ, file), mimetype=mime, direct_passthrough=True,
+        headers=[("Content-Length", str(size))],
     )
-    response.content_length = size
-    return response
