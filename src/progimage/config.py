@@ -30,7 +30,11 @@ RANGES = (
     ("webp_method", 0, 6),
     ("avif_quality", 0, 100),
     ("avif_speed", 0, 10),
+    ("heif_quality", 0, 100),
 )
+# x265's presets, fastest first: what PROGIMAGE_HEIF_PRESET may name.
+HEIF_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
+                "slow", "slower", "veryslow", "placebo")
 BOOLEANS = {
     "1": True, "true": True, "yes": True, "0": False, "false": False, "no": False,
 }
@@ -73,6 +77,9 @@ class Settings:
     # AVIF quality and speed (0-10, higher is faster): see docs/benchmarks.md.
     avif_quality: int = 60
     avif_speed: int = 8
+    # HEIF quality and x265 preset (speed): see docs/benchmarks.md.
+    heif_quality: int = 45
+    heif_preset: str = "fast"
     # Seconds a conversion may run before it is stopped and answers 503.
     convert_timeout: float = 30.0
     # Converter processes per server process (conversions run outside the server).
@@ -147,11 +154,7 @@ class Settings:
     def __post_init__(self) -> None:
         if not self.storage:
             raise SettingsError("PROGIMAGE_STORAGE must not be empty")
-        if self.log_format not in LOG_FORMATS:
-            raise SettingsError(
-                f"PROGIMAGE_LOG_FORMAT must be one of {', '.join(LOG_FORMATS)}, "
-                f"not {self.log_format!r}"
-            )
+        self._check_choices()
         for name in ("max_upload_bytes", "max_pixels", "convert_timeout",
                      "convert_workers", "fetch_timeout", "fetch_connect_timeout",
                      "bulk_max_entries", "bulk_max_bytes"):
@@ -209,6 +212,16 @@ class Settings:
             )
         if self.signed_reads != "off" and not self.signature_keys:
             raise SettingsError("PROGIMAGE_SIGNED_READS needs PROGIMAGE_SIGNING_KEYS")
+
+    def _check_choices(self) -> None:
+        """:raises SettingsError: a setting with a fixed set of values has another."""
+        for name, choices in (("log_format", LOG_FORMATS),
+                              ("heif_preset", HEIF_PRESETS)):
+            if getattr(self, name) not in choices:
+                raise SettingsError(
+                    f"PROGIMAGE_{name.upper()} must be one of {', '.join(choices)}, "
+                    f"not {getattr(self, name)!r}"
+                )
 
     def _check_auto_formats(self) -> None:
         """:raises SettingsError: PROGIMAGE_AUTO_FORMATS is empty or names a format

@@ -71,6 +71,8 @@ def test_animated_gif_keeps_frames_with_encoder_settings(client):
     ({"PROGIMAGE_PNG_COMPRESS_LEVEL": "10"}, "between 0 and 9"),
     ({"PROGIMAGE_WEBP_METHOD": "-1"}, "between 0 and 6"),
     ({"PROGIMAGE_AVIF_SPEED": "11"}, "between 0 and 10"),
+    ({"PROGIMAGE_HEIF_QUALITY": "101"}, "between 0 and 100"),
+    ({"PROGIMAGE_HEIF_PRESET": "quick"}, "one of ultrafast, superfast"),
     ({"PROGIMAGE_JPEG_QUALITY": "0"}, "between 1 and 95"),
     ({"PROGIMAGE_CACHE_MAX_BYTES": "-1"}, "PROGIMAGE_CACHE_MAX_BYTES"),
     ({"PROGIMAGE_ACCEL_REDIRECT": "internal"}, "must start with '/'"),
@@ -89,21 +91,21 @@ def test_boolean_settings_parse(raw, value):
     assert Settings.from_env({"PROGIMAGE_JPEG_OPTIMIZE": raw}).jpeg_optimize is value
 
 
-def _avif_save_params(monkeypatch, settings: Settings) -> dict:
-    """Convert a PNG to AVIF in this process with the encoder table of ``settings``,
-    and return the keyword arguments Pillow's AVIF save handler received."""
+def _save_params(monkeypatch, settings: Settings, fmt: str = "AVIF") -> dict:
+    """Convert a PNG to ``fmt`` in this process with the encoder table of
+    ``settings``, and return the keyword arguments Pillow's save handler received."""
+    registry = FormatRegistry.from_pillow()  # registers pillow-heif's formats
     seen: dict = {}
-    save = Image.SAVE["AVIF"]
+    save = Image.SAVE[fmt]
 
     def spy(image, fp, filename):
         seen.update(image.encoderinfo)
         save(image, fp, filename)
 
-    monkeypatch.setitem(Image.SAVE, "AVIF", spy)
-    registry = FormatRegistry.from_pillow()
+    monkeypatch.setitem(Image.SAVE, fmt, spy)
     data = convert(
-        io.BytesIO(make_image("PNG", size=(32, 24))), registry.for_name("AVIF"),
-        registry, 10_000, encoder=encoder_params(settings)["AVIF"],
+        io.BytesIO(make_image("PNG", size=(32, 24))), registry.for_name(fmt),
+        registry, 10_000, encoder=encoder_params(settings)[fmt],
     )
     assert decode(data).size == (32, 24)
     return seen
@@ -112,7 +114,7 @@ def _avif_save_params(monkeypatch, settings: Settings) -> dict:
 def test_avif_is_encoded_at_the_chosen_speed(monkeypatch):
     """AVIF is written at speed 8 and quality 60 (docs/benchmarks.md#encoders), not
     at Pillow's slower default speed 6."""
-    params = _avif_save_params(monkeypatch, Settings())
+    params = _save_params(monkeypatch, Settings())
     assert (params["speed"], params["quality"]) == (8, 60)
 
 
@@ -121,5 +123,21 @@ def test_avif_settings_override_speed_and_quality(monkeypatch):
     settings = Settings.from_env(
         {"PROGIMAGE_AVIF_SPEED": "3", "PROGIMAGE_AVIF_QUALITY": "45"}
     )
-    params = _avif_save_params(monkeypatch, settings)
+    params = _save_params(monkeypatch, settings)
     assert (params["speed"], params["quality"]) == (3, 45)
+
+
+def test_heif_is_encoded_at_the_chosen_quality_and_preset(monkeypatch):
+    """HEIF is written at quality 45 with x265's fast preset (docs/benchmarks.md
+    #encoders-at-equal-quality), not at libheif's defaults."""
+    params = _save_params(monkeypatch, Settings(), "HEIF")
+    assert (params["quality"], params["enc_params"]) == (45, {"preset": "fast"})
+
+
+def test_heif_settings_override_quality_and_preset(monkeypatch):
+    """PROGIMAGE_HEIF_QUALITY and PROGIMAGE_HEIF_PRESET reach the HEIF encoder."""
+    settings = Settings.from_env(
+        {"PROGIMAGE_HEIF_QUALITY": "70", "PROGIMAGE_HEIF_PRESET": "ultrafast"}
+    )
+    params = _save_params(monkeypatch, settings, "HEIF")
+    assert (params["quality"], params["enc_params"]) == (70, {"preset": "ultrafast"})

@@ -105,4 +105,6 @@ def encoder_params(settings: Settings) -> dict[str, dict[str, object]]:
         "PNG": {"compress_level": settings.png_compress_level},
         "WEBP": {"quality": settings.webp_quality, "method": settings.webp_method},
         "AVIF": {"quality": settings.avif_quality, "speed": settings.avif_speed},
+        "HEIF": {"quality": settings.heif_quality,
+                 "enc_params": {"preset": settings.heif_preset}},
     }
