@@ -117,6 +117,8 @@ class Result:
     errors: int = 0
     #: Each round's rate, for a row that is the median of several (side_by_side.py).
     rounds: tuple[float, ...] = ()
+    #: Runs redone because their connections sat on one worker (side_by_side.py).
+    again: int = 0
 
 
 @dataclass
@@ -685,7 +687,8 @@ def table(results: list[Result]) -> list[str]:
         rate = _cell(r.rps) if r.rps is None or r.rps < 100 else f"{r.rps:,.0f}"
         cells = [rate, _cell(r.p50), _cell(r.p99), _cell(r.rss_mib), str(r.errors)]
         each = ", ".join(f"{value:,.0f}" for value in r.rounds)
-        rounds = f" (rounds: {each})" if r.rounds else ""
+        redone = f"; {r.again} run again, lopsided" if r.again else ""
+        rounds = f" (rounds: {each}{redone})" if r.rounds else ""
         lines.append(f"| {r.name}{rounds} | " + " | ".join(cells) + " |")
     return lines
 
