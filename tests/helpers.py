@@ -5,6 +5,7 @@ import io
 import struct
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -66,6 +67,17 @@ def upload(client, data: bytes, name: str = "image", method: str = "PUT",
         path, method=method, data=body,
         content_type=f"multipart/form-data; boundary={boundary}", headers=headers,
     )
+
+
+def answered_reference(response) -> str:
+    """The reference an upload answered, once checked as every upload answers it:
+    200, plain text, a UUID4, and a Location header naming it."""
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    ref = response.get_data(as_text=True)
+    assert uuid.UUID(ref).version == 4
+    assert response.headers["Location"] == f"/storage/{ref}"
+    return ref
 
 
 def encode(image: Image.Image, fmt: str = "PNG", **params) -> bytes:

@@ -9,10 +9,29 @@ here shows (the calling frame, thread and process names), as the logging HOWTO's
 import json
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 # The process id tells which gunicorn worker wrote a line.
 TEXT_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
+
+
+class SecondText:
+    """A text made from a whole second, remade only when the second changes: a
+    formatter asks for it on every record."""
+
+    def __init__(self, make: Callable[[int], str]) -> None:
+        self._make = make
+        self._second: tuple[int, str] = (-1, "")
+
+    def at(self, created: float) -> str:
+        """The text of the second ``created`` (Unix time) falls in."""
+        second, text = self._second
+        if int(created) != second:
+            second = int(created)
+            text = self._make(second)
+            self._second = (second, text)
+        return text
 
 
 class TextFormatter(logging.Formatter):
@@ -21,16 +40,14 @@ class TextFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__(TEXT_FORMAT)
-        self._second: tuple[int, str] = (-1, "")
+        self._seconds = SecondText(
+            lambda second: time.strftime(self.default_time_format,
+                                         self.converter(second)))
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         """The record's local time to the millisecond."""
-        second, text = self._second
-        if int(record.created) != second:
-            second = int(record.created)
-            text = time.strftime(self.default_time_format, self.converter(second))
-            self._second = (second, text)
-        return self.default_msec_format % (text, record.msecs)
+        return self.default_msec_format % (self._seconds.at(record.created),
+                                           record.msecs)
 
 
 class JsonFormatter(logging.Formatter):
@@ -38,7 +55,8 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self) -> None:
         super().__init__()
-        self._second: tuple[int, str] = (-1, "")
+        self._seconds = SecondText(
+            lambda second: datetime.fromtimestamp(second, timezone.utc).isoformat())
 
     def format(self, record: logging.LogRecord) -> str:
         """The record as a JSON object: time, level, logger, message and extras."""
@@ -56,12 +74,8 @@ class JsonFormatter(logging.Formatter):
 
     def _time(self, record: logging.LogRecord) -> str:
         """UTC, ISO 8601 to the millisecond: ``2026-12-02T06:45:31.042+00:00``."""
-        second, text = self._second
-        if int(record.created) != second:
-            second = int(record.created)
-            text = datetime.fromtimestamp(second, timezone.utc).isoformat()
-            self._second = (second, text)
-        # The seconds' text ends in "+00:00": the milliseconds go before it.
+        text = self._seconds.at(record.created)
+        # The second's text ends in "+00:00": the milliseconds go before it.
         return f"{text[:-6]}.{int(record.msecs):03d}{text[-6:]}"
 
 

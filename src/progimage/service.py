@@ -415,7 +415,7 @@ class ImageService:
                 cached = self._cached(self.cache.open_local, ref, key, options)
                 if cached is None:
                     starting()
-                    self._count(hit=False, target=target)
+                    self.metrics.cache_lookup(hit=False, target=target.name)
                     data = self._counted_convert(record, ref, target, options)
                     quality = chosen_quality(data)
                     if quality is not None:
@@ -424,7 +424,7 @@ class ImageService:
                     self.cache.put(ref, key, data)
                     self._drop_if_deleted(self.cache, ref)
                     return io.BytesIO(data), quality
-        self._count(hit=True, target=target)
+        self.metrics.cache_lookup(hit=True, target=target.name)
         return cached
 
     def _cached(
@@ -505,10 +505,6 @@ class ImageService:
         """``convert``, counted and timed in the metrics."""
         with self.metrics.conversion(record.format, target.name):
             return self.convert(ref, target, options)
-
-    def _count(self, hit: bool, target: ImageFormat) -> None:
-        """Count a variant cache hit or miss."""
-        self.metrics.cache_lookup(hit, target.name)
 
     def _encoder(self, target: ImageFormat) -> dict[str, object]:
         return self._encoders.get(target.name, {})

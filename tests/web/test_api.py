@@ -6,7 +6,7 @@ import uuid
 import pytest
 from PIL import Image
 
-from helpers import decode, make_image, upload
+from helpers import answered_reference, decode, make_image, upload
 
 # A reference nothing is stored under, the same in every test process (pytest-xdist
 # requires the same test ids in every worker).
@@ -15,12 +15,7 @@ UNKNOWN = "3f1c2b7e-9d4a-4c1e-8b2f-6a5d7e8f9012"
 
 def test_put_answers_reference_as_plain_text(client):
     """PUT stores the image and answers a UUID4 with a Location header."""
-    response = upload(client, make_image("PNG"))
-    assert response.status_code == 200
-    assert response.mimetype == "text/plain"
-    ref = response.get_data(as_text=True)
-    assert uuid.UUID(ref).version == 4
-    assert response.headers["Location"] == f"/storage/{ref}"
+    answered_reference(upload(client, make_image("PNG")))
 
 
 def test_post_works_like_put(client):
@@ -37,12 +32,7 @@ def test_storage_without_the_slash_stores_too(client, method):
     """/storage answers as /storage/ does, not a redirect with an HTML body that
     uuid=$(curl ...) would capture."""
     data = make_image("PNG")
-    response = upload(client, data, method=method, path="/storage")
-    assert response.status_code == 200
-    assert response.mimetype == "text/plain"
-    ref = response.get_data(as_text=True)
-    assert uuid.UUID(ref).version == 4
-    assert response.headers["Location"] == f"/storage/{ref}"
+    ref = answered_reference(upload(client, data, method=method, path="/storage"))
     with client.get(f"/storage/{ref}") as stored:
         assert stored.data == data
 

@@ -12,6 +12,7 @@ import re
 from flask import Blueprint, Flask, Response, current_app
 from prometheus_client import CONTENT_TYPE_LATEST
 from werkzeug.routing import Rule
+from werkzeug.sansio.utils import get_content_length
 
 from ..metrics import Metrics
 
@@ -64,14 +65,8 @@ def observe(
         route_label(rule.rule) if rule is not None else UNMATCHED,
         status,
         seconds,
-        received=_received(environ),
+        # What werkzeug's request.content_length reads, without a request object.
+        received=get_content_length(environ.get("CONTENT_LENGTH"),
+                                    environ.get("HTTP_TRANSFER_ENCODING")),
         sent=sent,
     )
-
-
-def _received(environ: dict) -> int | None:
-    """The request body's declared length; None without one or when malformed."""
-    try:
-        return max(0, int(environ.get("CONTENT_LENGTH") or ""))
-    except ValueError:
-        return None
