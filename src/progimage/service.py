@@ -16,8 +16,8 @@ from .exceptions import (
     StoredImageCorrupt,
 )
 from .imaging import (
-    ComputedPlaceholder, ConvertJob, Encoded, FormatRegistry, ImageFormat,
-    InspectJob, PlaceholderJob, encoder_params,
+    JPEG_FORMATS, ComputedPlaceholder, ConvertJob, Encoded, FormatRegistry,
+    ImageFormat, InspectJob, PlaceholderJob, encoder_params,
 )
 from .metrics import Metrics
 from .negotiation import AUTO, choose
@@ -182,11 +182,23 @@ class ImageService:
             )
 
     def info(self, ref: str) -> ImageRecord:
-        """What is known about the stored image ``ref``.
+        """What is known about the stored image ``ref``. A JPEG's placeholder,
+        which its upload check leaves out above 0.25 MP (it decodes no pixel then),
+        is computed on the first read and kept, as the placeholder route does (one
+        decode at 1/8 scale); if that fails, the record is answered without one.
 
         :raises ImageNotFound: nothing is stored under ``ref``.
         """
-        return self.storage.record(ref)
+        record = self.storage.record(ref)
+        if record.blurhash or record.format not in JPEG_FORMATS:
+            return record
+        try:
+            return self._computed_placeholder(ref, record)[1]
+        except ImageNotFound:
+            raise
+        except ServiceError as error:
+            log.info("no placeholder for %s: %s", ref, error.detail)
+            return record
 
     def placeholder(self, ref: str) -> tuple[bytes, ImageRecord]:
         """The placeholder PNG of ``ref`` (a blur of its colours, ``RENDER_SIDE``
@@ -202,14 +214,25 @@ class ImageService:
         :raises ConversionTimedOut: the converters stayed busy.
         """
         record = self.storage.record(ref)
-        job = PlaceholderJob(
+        if record.blurhash:
+            job = self._placeholder_job(record)
+            return cast(bytes, self.converters.convert(b"", job)), record
+        return self._computed_placeholder(ref, record)
+
+    def _placeholder_job(self, record: ImageRecord) -> PlaceholderJob:
+        return PlaceholderJob(
             self.formats, self.settings.max_pixels, record.blurhash,
             record.width, record.height, record.orientation,
         )
-        if record.blurhash:
-            return cast(bytes, self.converters.convert(b"", job)), record
+
+    def _computed_placeholder(
+        self, ref: str, record: ImageRecord
+    ) -> tuple[bytes, ImageRecord]:
+        """The placeholder PNG of ``ref`` computed from its original, and its record
+        with the hash and colour kept."""
         with self.storage.open(ref) as original:
-            computed = cast(ComputedPlaceholder, self.converters.convert(original, job))
+            computed = cast(ComputedPlaceholder, self.converters.convert(
+                original, self._placeholder_job(record)))
         return computed.png, self._keep_placeholder(ref, computed)
 
     def _keep_placeholder(self, ref: str, computed: ComputedPlaceholder) -> ImageRecord:

@@ -1,5 +1,6 @@
-"""Placeholders: the BlurHash and average colour computed at upload, shown by /info,
-and the tiny PNG at /storage/<ref>/placeholder, checked against decoded pixels."""
+"""Placeholders: the BlurHash and average colour computed at upload (or at the first
+/info of a large JPEG), shown by /info, and the tiny PNG at
+/storage/<ref>/placeholder, checked against decoded pixels."""
 
 import json
 from dataclasses import replace
@@ -8,7 +9,7 @@ from pathlib import Path
 from PIL import Image, ImageStat
 
 from helpers import decode, encode, make_image, upload, with_orientation
-from progimage.exceptions import StorageUnavailable
+from progimage.exceptions import ConvertersBusy, StorageUnavailable
 from progimage.signing import signed_query
 
 # How far (0-255, per channel) the placeholder's average colour may lie from the
@@ -200,3 +201,47 @@ def test_a_computed_placeholder_is_kept_in_an_s3_record(
     assert client.get(f"/storage/{ref}/placeholder").status_code == 200
     assert len(hash_) == 28
     assert jobs == [(False, ""), (True, hash_)]
+
+
+def test_a_large_jpeg_gets_its_placeholder_at_its_first_info(client, monkeypatch):
+    """Above 0.25 MP the upload check reads a JPEG's markers and decodes nothing:
+    the first /info computes the placeholder from the original, and keeps it."""
+    image = _halves((800, 600), (230, 120, 20), (20, 60, 200))
+    ref = upload(client, encode(image, "JPEG", quality=95)).get_data(as_text=True)
+    jobs = _counted_jobs(client, monkeypatch)
+    first = client.get(f"/storage/{ref}/info").get_json()
+    again = client.get(f"/storage/{ref}/info").get_json()
+    assert jobs == [(False, "")]  # one job, given the original
+    assert len(first["blurhash"]) == 28 and again["blurhash"] == first["blurhash"]
+    assert _close(first["colour"], (125, 90, 110)), first["colour"]
+
+
+def test_a_small_jpeg_has_its_placeholder_from_the_upload(client, monkeypatch):
+    """Up to 0.25 MP the check decodes the JPEG (at 1/8 scale) and keeps the
+    placeholder: /info runs no job."""
+    image = _halves((600, 400), (230, 120, 20), (20, 60, 200))
+    ref = upload(client, encode(image, "JPEG", quality=95)).get_data(as_text=True)
+    jobs = _counted_jobs(client, monkeypatch)
+    info = client.get(f"/storage/{ref}/info").get_json()
+    assert jobs == []
+    assert len(info["blurhash"]) == 28
+
+
+def test_info_answers_without_a_placeholder_it_cannot_compute(client, monkeypatch):
+    """Busy converters do not fail /info: it answers null, and a later /info
+    computes the placeholder."""
+    image = _halves((800, 600), (230, 120, 20), (20, 60, 200))
+    ref = upload(client, encode(image, "JPEG")).get_data(as_text=True)
+    converters = client.application.extensions["progimage"].converters
+    convert = converters.convert
+
+    def busy(data, job):
+        raise ConvertersBusy("as many conversions as allowed are running")
+
+    monkeypatch.setattr(converters, "convert", busy)
+    response = client.get(f"/storage/{ref}/info")
+    assert response.status_code == 200
+    assert response.get_json()["blurhash"] is None
+    assert response.get_json()["width"] == 800
+    monkeypatch.setattr(converters, "convert", convert)
+    assert len(client.get(f"/storage/{ref}/info").get_json()["blurhash"]) == 28

@@ -57,12 +57,25 @@ def test_damaged_png_is_refused(client, name, damage):
     assert "cannot be decoded" in response.get_json()["detail"]
 
 
-def test_truncated_jpeg_is_refused(client):
-    """A JPEG cut off mid-scan is refused (it is decoded at 1/8 scale)."""
-    data = make_image("JPEG", size=(1200, 900), quality=95)
+@pytest.mark.parametrize("size", [(400, 300), (1200, 900)])
+def test_truncated_jpeg_is_refused(client, size):
+    """A JPEG cut off mid-scan is refused: a small one by its decode at 1/8 scale,
+    a large one by its markers (no end-of-image marker)."""
+    data = make_image("JPEG", size=size, quality=95)
     response = upload(client, data[: len(data) * 2 // 3])
     assert response.status_code == 400
     assert "cannot be decoded" in response.get_json()["detail"]
+    assert "truncated" in response.get_json()["detail"]
+
+
+def test_large_jpeg_with_a_malformed_huffman_table_is_refused(client):
+    """The markers are read as libjpeg reads them: a DC table holding a value above
+    15 (libjpeg: "Bogus Huffman table definition") answers 400 at upload."""
+    data = make_image("JPEG", size=(1200, 900))
+    at = data.index(b"\xff\xc4") + 4 + 17  # the first table's first value
+    response = upload(client, data[:at] + b"\x10" + data[at + 1:])
+    assert response.status_code == 400
+    assert "Huffman" in response.get_json()["detail"]
 
 
 def test_small_truncated_bmp_is_refused(client):

@@ -5,12 +5,12 @@ modules a converter runs do."""
 
 from .formats import FormatRegistry, ImageFormat
 from .jobs import (
-    ComputedPlaceholder, ConvertJob, Encoded, ImageInfo, InspectJob, Job,
-    PlaceholderJob, encoder_params,
+    JPEG_FORMATS, ComputedPlaceholder, ConvertJob, Encoded, ImageInfo, InspectJob,
+    Job, PlaceholderJob, encoder_params,
 )
 
 __all__ = [
     "ComputedPlaceholder", "ConvertJob", "Encoded", "FormatRegistry", "ImageFormat",
-    "ImageInfo",
+    "ImageInfo", "JPEG_FORMATS",
     "InspectJob", "Job", "PlaceholderJob", "encoder_params",
 ]

@@ -14,20 +14,21 @@ from PIL import Image, ImageFile, UnidentifiedImageError
 from ..exceptions import ImageTooLarge, UnsupportedImage
 from . import apng, placeholder
 from .formats import FormatRegistry, ImageFormat
-from .jobs import ImageInfo
-from .scans import has_more_scans
+from .jobs import JPEG_FORMATS, ImageInfo
+from . import jpeg_markers
 
 # Layers of these formats are not frames: only the composite image is shown.
 LAYERED_FORMATS = frozenset({"PSD"})
 
 # Uploads whose first frame decodes to at most this many pixels are decoded as a
-# check (at most 8 MB of pixel data); JPEG counts at 1/8 scale, PNG is never decoded.
+# check (at most 8 MB of pixel data); JPEG counts at 1/8 scale.
 CHECK_MAX_PIXELS = 2_000_000
 CHECK_CHUNK = 64 * 1024
-# The check reads a PNG's chunks without decoding them; a PNG up to this size is
-# decoded for its placeholder at upload (a 500x500 photo: about 20 ms), a larger one
-# gets it computed when first asked for.
-PLACEHOLDER_PNG_PIXELS = 250_000
+# The check reads a PNG's chunks, and a JPEG's markers, without decoding them; an
+# image up to this size is decoded for its placeholder at upload anyway (a 500x500
+# PNG photo: about 20 ms, a JPEG at 1/8 scale: 0.5 ms), a larger one gets it
+# computed when first asked for.
+PLACEHOLDER_PIXELS = 250_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # The EXIF tag that says how the camera was held.
 ORIENTATION = 0x0112
@@ -39,7 +40,6 @@ SIGNATURE_BYTES = 16
 # progressive JPEG has 10 scans (6 in greyscale), an MPO two or three times that;
 # 100 leaves room for unusual encoders and still bounds the work to a few decodes.
 MAX_JPEG_SCANS = 100
-JPEG_FORMATS = frozenset({"JPEG", "MPO"})
 
 # What Pillow raises for damaged, truncated or undecodable data (RuntimeError: the
 # AVIF decoder's "Failed to decode frame"; SubprocessError: Ghostscript gave up on
@@ -123,7 +123,7 @@ def _check_scans(stream: BinaryIO) -> None:
     """
     position = stream.tell()
     stream.seek(0)
-    too_many = has_more_scans(stream.read(), than=MAX_JPEG_SCANS)
+    too_many = jpeg_markers.has_more_scans(stream.read(), than=MAX_JPEG_SCANS)
     stream.seek(position)
     if too_many:
         raise ImageTooLarge(
@@ -181,12 +181,13 @@ def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Imag
     """Identify an upload from its header and check its data in bounded memory.
 
     The data check never holds a full-size decode: PNG chunks are read through
-    and their checksums compared, JPEG decodes at 1/8 scale (every byte is still
-    read), and other formats decode their first frame only when it is small
-    (``CHECK_MAX_PIXELS``); larger ones are checked at conversion time. The
-    placeholder (BlurHash, average colour) comes from the decode the check made;
-    a PNG within ``PLACEHOLDER_PNG_PIXELS`` is decoded for it; other images the
-    check does not decode get none here (the placeholder route computes it).
+    and their checksums compared, a JPEG's markers are walked to its end (a small
+    JPEG, or one the walk cannot vouch for, decodes at 1/8 scale), and other
+    formats decode their first frame only when it is small (``CHECK_MAX_PIXELS``);
+    larger ones are checked at conversion time. The placeholder (BlurHash, average
+    colour) comes from the decode the check made; a PNG within
+    ``PLACEHOLDER_PIXELS`` is decoded for it; other images the check does not
+    decode get none here (the placeholder route computes it).
 
     :raises UnsupportedImage: not an image, or its data is damaged or truncated.
     :raises ImageTooLarge: above the pixel limit.
@@ -202,9 +203,7 @@ def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Imag
             orientation=orientation(image) if exif_known else 1,
             has_alpha=image.has_transparency_data,
         )
-        if image.format == "PNG":
-            _check_png(stream, fmt)
-        else:
+        if not _checked_without_decoding(image, stream, fmt):
             # A no-op except for JPEG, which then decodes at 1/8 of its size.
             image.draft(image.mode, (1, 1))
             # Stub formats (WMF, GRIB, HDF5...) cannot load without a handler,
@@ -213,7 +212,7 @@ def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Imag
             if stub or image.width * image.height <= CHECK_MAX_PIXELS:
                 load(image, fmt)
                 info = _with_placeholder(info, image)
-    if info.format.name == "PNG" and info.width * info.height <= PLACEHOLDER_PNG_PIXELS:
+    if info.format.name == "PNG" and info.width * info.height <= PLACEHOLDER_PIXELS:
         stream.seek(0)
         info = _with_placeholder(info, decode(stream, registry, max_pixels))
     stream.seek(0)
@@ -225,6 +224,33 @@ def _with_placeholder(info: ImageInfo, image: Image.Image) -> ImageInfo:
     JPEG's reduced scale)."""
     hash_, colour = placeholder.summarise(image, info.orientation)
     return dataclasses.replace(info, blurhash=hash_, colour=colour)
+
+
+def _checked_without_decoding(
+    image: Image.Image, stream: BinaryIO, fmt: ImageFormat
+) -> bool:
+    """Whether the upload's data is checked from its structure alone: a PNG's
+    chunks, a JPEG's markers (above ``PLACEHOLDER_PIXELS``: a smaller one is decoded
+    for its placeholder, which checks it too).
+
+    :raises UnsupportedImage: the structure shows the data cut off or damaged.
+    """
+    if image.format == "PNG":
+        _check_png(stream, fmt)
+        return True
+    small = image.width * image.height <= PLACEHOLDER_PIXELS
+    if image.format not in JPEG_FORMATS or small:
+        return False
+    position = stream.tell()
+    stream.seek(0)
+    try:
+        return jpeg_markers.is_whole(stream.read())
+    except jpeg_markers.DamagedJpeg as error:
+        raise UnsupportedImage(
+            f"the {fmt.name} image cannot be decoded ({error})"
+        ) from None
+    finally:
+        stream.seek(position)
 
 
 def _check_png(stream: BinaryIO, fmt: ImageFormat) -> None:

@@ -8,6 +8,9 @@ from ..config import Settings
 from ..options import NO_OPTIONS, ImageOptions
 from .formats import FormatRegistry, ImageFormat
 
+# Pillow's names for JPEG files: their check reads markers, they decode at 1/8 scale.
+JPEG_FORMATS = frozenset({"JPEG", "MPO"})
+
 
 @dataclass(frozen=True)
 class InspectJob:
