@@ -1,9 +1,11 @@
-"""Benchmark: what the placeholder (BlurHash and average colour) adds to an upload's
-check, per format and size.
+"""Benchmark: what the placeholder (BlurHash and average colour) costs, per format
+and size: in the upload's check, or later.
 
 Run with ``.venv/bin/python bench/placeholders.py``. Times ``inspect`` (the check a
 converter runs on every upload) in this process, as it is and with the placeholder
-left out, and prints a Markdown table of the fastest runs, in milliseconds.
+left out, and the placeholder job that computes it from the original when the check
+left it out (a large JPEG's first ``/info``, another image's first ``/placeholder``),
+and prints a Markdown table of the fastest runs, in milliseconds.
 """
 
 import io
@@ -16,7 +18,7 @@ from PIL import Image, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from progimage.imaging import inspect as check  # noqa: E402
+from progimage.imaging import PlaceholderJob, inspect as check, worker  # noqa: E402
 from progimage.imaging.formats import FormatRegistry  # noqa: E402
 
 RUNS = 15
@@ -72,14 +74,28 @@ def check_ms(data: bytes, registry: FormatRegistry) -> tuple[float, float]:
     return off, on
 
 
+def later_ms(data: bytes, registry: FormatRegistry) -> float | None:
+    """The placeholder job computing it from the original, fastest of ``RUNS``, in
+    milliseconds; None when the upload check computes it."""
+    info = check.inspect(io.BytesIO(data), registry, MAX_PIXELS)
+    if info.blurhash:
+        return None
+    job = PlaceholderJob(registry, MAX_PIXELS, "", info.width, info.height,
+                         info.orientation)
+    return fastest_ms(lambda: worker.run(job, data))
+
+
 def main() -> None:
     registry = FormatRegistry.from_pillow()
-    print("| upload | check without | with placeholder | added ms |")
-    print("|---|---:|---:|---:|")
+    print("| upload | check without | with placeholder | added ms | later, ms |")
+    print("|---|---:|---:|---:|---:|")
     for fmt, size, params in CASES:
-        off, on = check_ms(photo(fmt, size, params), registry)
+        data = photo(fmt, size, params)
+        off, on = check_ms(data, registry)
+        later = later_ms(data, registry)
         name = f"{fmt} {size[0]}x{size[1]}"
-        print(f"| {name} | {off:.1f} | {on:.1f} | {on - off:+.1f} |")
+        print(f"| {name} | {off:.1f} | {on:.1f} | {on - off:+.1f} | "
+              f"{'' if later is None else f'{later:.1f}'} |")
 
 
 if __name__ == "__main__":
