@@ -27,7 +27,8 @@ ATHERIS_VERSION := ~=3.0
 THUMBOR_VERSION := ~=7.8
 
 .PHONY: install install-runtime run dev test test-fast lock clean bench bench-encoders bench-signatures bench-sources bench-auto \
-	bench-per-request bench-instructions bench-upload-cpu bench-growth fuzz attack mutate \
+	bench-per-request bench-instructions bench-upload-cpu bench-multipart bench-growth \
+	fuzz attack mutate \
 	docs-pictures screenshots
 
 # `make run` needs the runtime packages only; `make test` adds the development ones
@@ -114,6 +115,10 @@ bench-instructions: install
 # CPU µs of a raw upload in the worker and its converter, beside the bare app's.
 bench-upload-cpu: install
 	PYTHONPATH=src:tests:bench .venv/bin/python bench/upload_cpu.py
+
+# CPU µs of parsing one multipart upload: werkzeug, other parsers if installed, none.
+bench-multipart: install
+	PYTHONPATH=src:tests:bench .venv/bin/python bench/multipart.py
 
 # Cost against the work: original sizes, images stored, a converter's peak memory,
 # 1 and 2 instances on S3 behind nginx (wrk, BENCH_SECONDS each; absolute paths, as
