@@ -6,6 +6,7 @@ import random
 
 import pytest
 from helpers import corpus_image
+from hypothesis import given, settings, strategies as st
 from PIL import Image
 
 from progimage.imaging.jpeg_markers import (
@@ -189,3 +190,70 @@ def test_stray_bytes_between_segments_are_skipped_as_libjpeg_skips_them():
     data = _noise_jpeg()
     at = data.index(b"\xff\xc4")
     assert is_whole(data[:at] + b"\x00\x17\xff\xff" + data[at:]) is True
+
+
+WHOLE = _noise_jpeg(progressive=True, comment=b"a note")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=600))
+def test_any_bytes_after_a_start_marker_are_judged_without_a_crash(tail):
+    """Whatever follows FF D8, the walk answers True or False or names the damage:
+    no other exception (which a converter would answer as a crash, 500)."""
+    try:
+        assert is_whole(b"\xff\xd8" + tail) in (True, False)
+    except DamagedJpeg as error:
+        assert str(error)
+
+
+# Frames (SOF0, 1, 2, 9), Huffman and quantisation tables, a scan, a restart interval,
+# a comment, APP0, the end marker and TEM (no length).
+MARKERS = (0xC0, 0xC1, 0xC2, 0xC9, 0xC4, 0xDB, 0xDA, 0xDD, 0xFE, 0xE0, 0xD9, 0x01)
+FRAME = WHOLE[WHOLE.index(b"\xff\xc2"):WHOLE.index(b"\xff\xc4")]
+
+
+def _segment(marker: int, payload: bytes) -> bytes:
+    if marker in (0xD9, 0x01):
+        return bytes([0xFF, marker])
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+# Payloads, often opening with a small count (components, tables) as real ones do.
+PAYLOADS = st.one_of(
+    st.binary(max_size=40),
+    st.builds(lambda count, rest: bytes([count]) + rest,
+              st.integers(0, 5), st.binary(max_size=12)),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.booleans(),
+       st.lists(st.tuples(st.sampled_from(MARKERS), PAYLOADS), max_size=8))
+def test_any_segments_are_judged_without_a_crash(framed, segments):
+    """Segments of every kind with payloads of any length and content, after a
+    real frame header or not: the walk answers or names the damage."""
+    data = b"\xff\xd8" + (FRAME if framed else b"") + b"".join(
+        _segment(marker, payload) for marker, payload in segments)
+    try:
+        assert is_whole(data) in (True, False)
+    except DamagedJpeg as error:
+        assert str(error)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, len(WHOLE) - 1), st.integers(0, 255)),
+                min_size=1, max_size=8),
+       st.integers(0, len(WHOLE)))
+def test_a_damaged_jpeg_is_judged_without_a_crash(flips, cut):
+    """Bytes changed anywhere (tables, frame, scans) and the file cut anywhere: the
+    walk answers or names the damage, and a file it calls whole has an end marker."""
+    data = bytearray(WHOLE)
+    for at, value in flips:
+        data[at] = value
+    damaged = bytes(data[:cut])
+    try:
+        whole = is_whole(damaged)
+    except DamagedJpeg:
+        return
+    if whole:
+        assert b"\xff\xd9" in damaged

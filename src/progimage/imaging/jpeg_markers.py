@@ -233,7 +233,7 @@ def _check_huffman_tables(segment: bytes) -> None:
         total = sum(counts)
         symbols = segment[position + 17:position + 17 + total]
         position += 17 + total
-        if (len(counts) < 16 or position > len(segment) or total > 256
+        if (position > len(segment) or total > 256
                 or kind >> 4 > 1 or kind & 15 > 3):
             raise DamagedJpeg("a malformed Huffman table")
         code = 0
