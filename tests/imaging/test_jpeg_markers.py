@@ -185,6 +185,19 @@ def test_frames_the_walk_does_not_vouch_for_are_left_to_a_decode(name, change):
     assert is_whole(change(data)) is False, name
 
 
+def test_a_jpeg_of_thousands_of_segments_is_left_to_a_decode():
+    """2,000 empty comments between two scans would cost the walk milliseconds of
+    Python each hundred; libjpeg skips them in C. The decode still reads it."""
+    data = _noise_jpeg(progressive=True)
+    second_scan = data.index(b"\xff\xc4", data.index(b"\xff\xda"))
+    padded = data[:second_scan] + b"\xff\xfe\x00\x02" * 2000 + data[second_scan:]
+    assert is_whole(padded) is False
+    assert is_whole(data) is True
+    image = Image.open(io.BytesIO(padded))
+    image.load()
+    assert image.size == (48, 32)
+
+
 def test_stray_bytes_between_segments_are_skipped_as_libjpeg_skips_them():
     """libjpeg warns of "extraneous bytes before marker" and reads on."""
     data = _noise_jpeg()

@@ -30,6 +30,10 @@ CUT_OFF = "truncated"
 # regular expression is quicker over a few bytes), and at most in one step of the
 # array search after that (memory stays bounded whatever the file holds).
 FIRST_WINDOW, WINDOW = 256, 64 * 1024
+# Most markers walked (a progressive JPEG has about 30): a file of millions of empty
+# segments would cost seconds of Python, where libjpeg skips them in C; past this
+# the walk leaves the file to a decode.
+MAX_MARKERS = 1000
 
 
 class DamagedJpeg(ValueError):
@@ -90,7 +94,8 @@ def is_whole(data: bytes) -> bool:
     whose quantisation tables are defined before its first scan.
 
     False when the markers cannot vouch for it (another kind of frame, a height only
-    given after the scans, tables defined late): decode it to know.
+    given after the scans, tables defined late, more than MAX_MARKERS markers):
+    decode it to know.
 
     :raises DamagedJpeg: it is cut off, or a segment is malformed.
     """
@@ -99,7 +104,7 @@ def is_whole(data: bytes) -> bool:
     values = numpy.frombuffer(data, numpy.uint8)
     walk = _Walk()
     position = 2
-    while True:
+    for _ in range(MAX_MARKERS):
         # Skips a scan's entropy-coded data, as libjpeg skips stray bytes.
         position = _after_next_marker(values, position)
         marker = data[position - 1]
@@ -119,6 +124,7 @@ def is_whole(data: bytes) -> bool:
         if not walk.vouches_for(marker, data[position + 2:end]):
             return False
         position = end
+    return False
 
 
 class _Walk:
