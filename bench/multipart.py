@@ -14,34 +14,26 @@ streaming-form-data``); rows for parsers that are missing say so.
 import io
 import itertools
 import os
-import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 
 from werkzeug.formparser import MultiPartParser
 
-from run import photo
+from progimage.web import bodies
+from run import multipart_body, photo
 
 CALLS = int(os.environ.get("BENCH_CALLS", "300"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 CHUNK = 64 * 1024
 
 
-def body(boundary: str, data: bytes) -> bytes:
-    """``data`` as the multipart file field ``data``, as a browser sends it."""
-    return (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; "
-        f"filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
-
-
-def bodies(data: bytes, fresh: bool) -> Iterator[tuple[str, bytes]]:
+def uploads(data: bytes, fresh: bool) -> Iterator[tuple[str, bytes]]:
     """Endless (boundary, body) pairs: a new boundary for each of 4,000 (more than
     the pattern cache holds), or the same one."""
     boundaries = [f"----WebKitFormBoundary{uuid.uuid4().hex[:16]}"
                   for _ in range(4000 if fresh else 1)]
-    return itertools.cycle([(b, body(b, data)) for b in boundaries])
+    return itertools.cycle([(b, multipart_body(data, b)) for b in boundaries])
 
 
 def werkzeug_parse(boundary: str, sent: bytes) -> bytes:
@@ -77,13 +69,9 @@ def streaming_form_data_parse(boundary: str, sent: bytes) -> bytes:
 
 
 def raw_copy(data: bytes) -> bytes:
-    """What a raw-body upload does instead: spool the body as it comes."""
-    spooled = tempfile.SpooledTemporaryFile(max_size=4 * 1024 * 1024)
-    stream = io.BytesIO(data)
-    while chunk := stream.read(CHUNK):
-        spooled.write(chunk)
-    spooled.seek(0)
-    return spooled.read()
+    """What a raw-body upload does instead: spool the body (web/bodies.py)."""
+    with bodies.spooled(io.BytesIO(data)) as body:
+        return body.read()
 
 
 def best_us(action: Callable[[], bytes], expected: int) -> float:
@@ -111,7 +99,7 @@ def main() -> None:
                ("streaming-form-data", streaming_form_data_parse))
     for name, parse in parsers:
         try:
-            times = [best_us(lambda sent=bodies(data, fresh), parse=parse:
+            times = [best_us(lambda sent=uploads(data, fresh), parse=parse:
                              parse(*next(sent)),
                              len(data)) for fresh in (True, False)]
         except ImportError:

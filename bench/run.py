@@ -304,15 +304,18 @@ def _per_second(action, seconds: float = 2.0) -> float:
     return count / (time.perf_counter() - started)
 
 
+def multipart_body(data: bytes, boundary: str = BOUNDARY) -> bytes:
+    """``data`` as the multipart file field ``data``, as a browser sends it."""
+    return (
+        f"--{boundary}\r\nContent-Disposition: form-data; name=\"data\"; "
+        f"filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
+    ).encode() + data + f"\r\n--{boundary}--\r\n".encode()
+
+
 def multipart(data: bytes, folder: Path) -> Path:
     """A wrk script that uploads ``data`` as the multipart field ``data``."""
-    body = (
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"data\"; "
-        f"filename=\"p.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-    ).encode() + data + f"\r\n--{BOUNDARY}--\r\n".encode()
-    return _upload_script(
-        folder, "multipart", body, f"multipart/form-data; boundary={BOUNDARY}"
-    )
+    return _upload_script(folder, "multipart", multipart_body(data),
+                          f"multipart/form-data; boundary={BOUNDARY}")
 
 
 def raw(data: bytes, folder: Path) -> Path:

@@ -116,11 +116,7 @@ def is_whole(data: bytes) -> bool:
             raise DamagedJpeg("a second start-of-image marker")
         if marker in STANDALONE:
             continue
-        end = position + int.from_bytes(data[position:position + 2], "big")
-        if end > len(data) or position + 2 > len(data):
-            raise DamagedJpeg(CUT_OFF)
-        if end < position + 2:
-            raise DamagedJpeg("a segment shorter than its length field")
+        end = _segment_end(data, position)
         if not walk.vouches_for(marker, data[position + 2:end]):
             return False
         position = end
@@ -160,6 +156,21 @@ class _Walk:
             self.scans += 1
             return self.scans > 1 or set(self.frame.values()) <= self.tables
         return True
+
+
+def _segment_end(data: bytes, position: int) -> int:
+    """Where the segment whose length field is at ``position`` ends.
+
+    :raises DamagedJpeg: the file ends first, or the length is below 2.
+    """
+    if position + 2 > len(data):
+        raise DamagedJpeg(CUT_OFF)
+    end = position + int.from_bytes(data[position:position + 2], "big")
+    if end > len(data):
+        raise DamagedJpeg(CUT_OFF)
+    if end < position + 2:
+        raise DamagedJpeg("a segment shorter than its length field")
+    return end
 
 
 def _after_next_marker(values: numpy.ndarray, position: int) -> int:
