@@ -26,6 +26,9 @@ EXTRA_READERS = {
     "input_bw_one_band.fpx": "olefile",
     "hopper.heif": "pillow-heif",
 }
+# The formats of EXTRA_READERS' files, as Pillow names them with those packages.
+EXTRA_FORMATS = {"hopper.mic": "MIC", "input_bw_one_band.fpx": "FPX",
+                 "hopper.heif": "HEIF"}
 # Pillow reads EPS through Ghostscript, a system program.
 NEEDS_GHOSTSCRIPT = {"non_zero_bb.eps"}
 DEFAULT_MAX_PIXELS = 50_000_000
@@ -120,6 +123,16 @@ def test_readable_file_round_trips(stored, row):
         assert response.status_code == 200
         assert response.data == (CORPUS / "images" / row["file"]).read_bytes()
         assert response.mimetype.startswith(("image/", "application/postscript"))
+
+
+@pytest.mark.parametrize("row", READABLE, ids=lambda row: row["file"])
+def test_info_names_the_format_pillow_does(stored, row):
+    """Each readable file is identified as the format Pillow names when it opens the
+    file on its own (the manifest's column), whichever order the check tries them."""
+    client, _, _ = stored
+    ref = _ref(stored, row["file"])
+    expected = EXTRA_FORMATS.get(row["file"], row["pillow_format"])
+    assert client.get(f"/storage/{ref}/info").get_json()["format"] == expected.upper()
 
 
 @pytest.mark.parametrize("row", UNREADABLE, ids=lambda row: row["file"])
