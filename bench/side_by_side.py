@@ -24,7 +24,7 @@ from pathlib import Path
 
 from live_servers import Gunicorn
 from run import (
-    ROOT, SIDE_BY_SIDE, WORKERS, Result, multipart, raw, upload, wrk,
+    BARE_STORE, ROOT, SIDE_BY_SIDE, WORKERS, Result, multipart, raw, upload, wrk,
 )
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
@@ -38,7 +38,10 @@ def side_by_side_rows(folder: Path, storage: Path, photo: bytes) -> list[Result]
     """GET original, GET cached WebP and raw and multipart uploads of ``photo`` on
     ProgImage (storing in ``storage``), and the bare app's send_file and verified
     uploads, in turns; one median row each, named with SIDE_BY_SIDE."""
-    bare_env = {"BENCH_FILE": str(folder / "static" / "photo.jpg")}
+    kept = folder / "bare-store"
+    kept.mkdir(exist_ok=True)
+    bare_env = {"BENCH_FILE": str(folder / "static" / "photo.jpg"),
+                "BENCH_STORE": str(kept)}
     bare_path = ("--pythonpath", str(ROOT / "bench"), "--preload")
     ours_env = {"PROGIMAGE_STORAGE": str(storage)}
     with Gunicorn(folder, ours_env, workers=WORKERS) as ours, \
@@ -62,6 +65,7 @@ def side_by_side_rows(folder: Path, storage: Path, photo: bytes) -> list[Result]
              raw(photo, folder)),
             ("bare Flask upload, Pillow verify", f"{bare.url}/upload", bare,
              multipart(photo, folder)),
+            (BARE_STORE, f"{bare.url}/store", bare, raw(photo, folder)),
         ]
         for url, server in ((f"{base}.webp", ours), (base, ours),
                             (f"{bare.url}/file", bare)):

@@ -64,3 +64,25 @@ def test_avif_against_webp_bytes_and_ssim():
     assert lines[2:4] == ["| .webp | 60,000 | 0.9100 |", "| .avif | 50,000 | 0.9000 |"]
     assert lines[-1] == ("AVIF at no more bytes than WebP (0.83x) and no lower SSIM "
                          "(-0.0100): NO")
+
+
+def test_a_ratio_without_a_goal_is_printed_as_context():
+    results = [run.Result("upload 1 MP JPEG, raw body" + run.SIDE_BY_SIDE, 400.0),
+               run.Result(run.BARE_STORE + run.SIDE_BY_SIDE, 1000.0)]
+    report = run.report(results, {}, 2, "0.5 / 0.7")
+    assert (f"| upload 1 MP JPEG, raw body{run.SIDE_BY_SIDE} / {run.BARE_STORE}"
+            f"{run.SIDE_BY_SIDE} | 0.40 | context | - |") in report.splitlines()
+
+
+def test_the_bare_app_keeps_a_stored_upload_whole(tmp_path, monkeypatch):
+    """The bare app's durable upload, the floor of the context ratio: the body kept
+    byte for byte under the name it answers, nothing else left in the folder."""
+    bare_app = pytest.importorskip("bare_app")
+    photo = run.photo(64, 48)
+    monkeypatch.setenv("BENCH_FILE", str(tmp_path / "unused.jpg"))
+    monkeypatch.setenv("BENCH_STORE", str(tmp_path))
+    client = bare_app.create_app().test_client()
+    response = client.put("/store", data=photo, content_type="image/jpeg")
+    assert response.status_code == 200
+    assert [path.name for path in tmp_path.iterdir()] == [response.text]
+    assert (tmp_path / response.text).read_bytes() == photo
