@@ -211,9 +211,12 @@ def test_a_request_past_its_deadline_in_the_queue_answers_timed_out(monkeypatch)
 @pytest.fixture(name="narrow_app")
 def _narrow_app(tmp_path):
     """An app with one converter and no queue, two images stored by its real
-    converter, which then makes way for a stand-in that blocks."""
+    converter, which then makes way for a stand-in that blocks. No idle reaper
+    (``convert_idle=0``): minutes later, in another test, it would retire the
+    stand-in as if it were a process."""
     app = create_app(Settings(
-        storage=str(tmp_path / "data"), convert_workers=1, convert_queue=0
+        storage=str(tmp_path / "data"), convert_workers=1, convert_queue=0,
+        convert_idle=0,
     ))
     client = app.test_client()
     refs = [upload(client, make_image()).text for _ in range(2)]
