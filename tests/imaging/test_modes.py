@@ -47,6 +47,20 @@ def test_palette_transparency_becomes_alpha():
     assert result.getpixel((0, 0))[3] == 0
 
 
+@pytest.mark.parametrize("transparency", [0, b"\x00\xff"], ids=["index", "per-entry"])
+def test_transparent_palette_is_flattened_on_white(transparency):
+    """A palette's transparent entry is white in RGB, not the colour hidden under
+    it, whether one index is transparent or each entry has an alpha (bytes)."""
+    image = Image.new("P", (2, 1), 0)
+    image.putpalette([0, 0, 0, 10, 200, 30])
+    image.putpixel((1, 0), 1)
+    image.info["transparency"] = transparency
+    result = to_mode(image, "RGB")
+    assert result.mode == "RGB"
+    assert result.getpixel((0, 0)) == (255, 255, 255)
+    assert result.getpixel((1, 0)) == (10, 200, 30)
+
+
 @pytest.mark.parametrize("name, source, expected", [
     ("XBM", "RGBA", "1"), ("MSP", "L", "1"), ("QOI", "L", "RGB"),
     ("QOI", "RGBA", "RGBA"), ("PALM", "RGB", "P"), ("EPS", "LA", "L"),

@@ -67,6 +67,8 @@ def to_mode(
         image = _scale_to_8_bit(image)
     elif image.mode == "I" and target == "I;16":
         image = image.point(lambda value: value * _factor(image, 65535))
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")  # then flattened, like any alpha
     if image.mode in ("LA", "RGBA", "PA") and target not in ("LA", "RGBA", "PA"):
         image = _flatten(image, background)
     if target == "P":
