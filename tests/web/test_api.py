@@ -4,7 +4,7 @@ import io
 import uuid
 
 import pytest
-from PIL import Image
+from PIL import Image, QoiImagePlugin
 
 from helpers import answered_reference, decode, make_image, upload
 
@@ -218,6 +218,30 @@ def test_unsatisfiable_range_is_416(client):
     response = client.get(f"/storage/{ref}", headers={"Range": "bytes=99999-"})
     assert response.status_code == 416
     assert response.headers["Content-Range"] == f"bytes */{len(original)}"
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_qoi_is_what_pillows_own_writer_writes(client, mode):
+    """A QOI variant holds the bytes Pillow's reference (Python) encoder writes for the
+    same pixels: runs, repeats, small and large steps, alpha changes among them."""
+    noise = Image.effect_noise((96, 64), 90).convert("RGB")
+    image = Image.merge(mode, [
+        *noise.split(),
+        *([Image.linear_gradient("L").resize(noise.size)] if mode == "RGBA" else []),
+    ])
+    image.paste((200, 30, 30, 255)[:len(mode)], (0, 0, 96, 20))  # a run of one colour
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    ref = upload(client, buffer.getvalue()).get_data(as_text=True)
+    with client.get(f"/storage/{ref}.qoi") as response:
+        assert response.status_code == 200
+        received = response.data
+    expected = io.BytesIO()
+    image.encoderinfo = {}
+    QoiImagePlugin._save(image, expected, "")  # Pillow's own encoder
+    assert received[:4] == b"qoif" and received[12] == len(mode)
+    assert received == expected.getvalue()
+    assert decode(received).tobytes() == image.tobytes()
 
 
 def test_large_blp_is_written_in_linear_time(client):
