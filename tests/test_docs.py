@@ -1,5 +1,6 @@
 """The README and docs/ stay true: links, the settings table, the curl session."""
 
+import importlib
 import re
 import subprocess
 from dataclasses import fields
@@ -17,6 +18,8 @@ PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 FENCE = re.compile(r"^```.*?^```", re.M | re.S)
 LINK = re.compile(r"\]\(([^)\s]+)\)")
 HOST_LINE = "host=http://127.0.0.1:5000"
+# Names in the docs that look like modules but are files (the archive the CLI writes).
+FILE_NAMES = {"progimage.zip"}
 
 
 def _anchor(heading: str) -> str:
@@ -55,6 +58,23 @@ def test_pages_exist():
 def test_links_resolve(page):
     """Every relative link and #anchor in the README and docs/ leads somewhere."""
     assert _broken_links(page) == []
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+def test_named_modules_exist(page):
+    """Every ``from progimage... import`` and every `progimage.<module>` the docs name
+    imports: a module that moved leaves no stale name behind."""
+    text = page.read_text()
+    for module, names in re.findall(r"from (progimage[\w.]*) import ([\w, ]+)", text):
+        imported = importlib.import_module(module)
+        for name in re.findall(r"(\w+)(?: as \w+)?", names):
+            assert hasattr(imported, name), f"{module}.{name}"
+    for dotted in set(re.findall(r"`(progimage(?:\.\w+)+)`", text)) - FILE_NAMES:
+        module, _, name = dotted.rpartition(".")
+        try:
+            importlib.import_module(dotted)
+        except ModuleNotFoundError:  # a class or function of a module
+            assert hasattr(importlib.import_module(module), name), dotted
 
 
 def test_readme_is_short():
