@@ -220,6 +220,20 @@ def test_unsatisfiable_range_is_416(client):
     assert response.headers["Content-Range"] == f"bytes */{len(original)}"
 
 
+@pytest.mark.parametrize("size", [(65_536, 1), (1, 65_536)], ids=["wide", "tall"])
+@pytest.mark.parametrize("target", ["gif", "tga", "pcx", "msp", "palm"])
+def test_side_a_format_cannot_store_is_422(client, target, size):
+    """Formats with 16-bit sides refuse a longer one with 422 naming the size, not
+    500 (their writers overflow a header field)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (10, 20, 30)).save(buffer, "PNG")
+    ref = upload(client, buffer.getvalue()).get_data(as_text=True)
+    response = client.get(f"/storage/{ref}.{target}")
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert f"{size[0]} x {size[1]} pixels" in response.get_json()["detail"]
+
+
 @pytest.mark.parametrize("mode", ["RGB", "RGBA"])
 def test_qoi_is_what_pillows_own_writer_writes(client, mode):
     """A QOI variant holds the bytes Pillow's reference (Python) encoder writes for the

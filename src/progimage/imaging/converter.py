@@ -140,6 +140,11 @@ def _save(
     output = io.BytesIO()
     try:
         image.save(output, target.name, **params)
+    except OverflowError:  # a side past a 16-bit header field (GIF, TGA, PCX...)
+        raise ConversionFailed(
+            f"{target.name} cannot store an image of {image.width} x {image.height} "
+            "pixels: ask for a smaller w or h"
+        ) from None
     except DECODE_ERRORS as error:
         raise ConversionFailed(
             f"the {source.name} image cannot be written as {target.name} "

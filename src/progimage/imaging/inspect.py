@@ -47,7 +47,7 @@ MAX_JPEG_SCANS = 100
 # an EPS file).
 DECODE_ERRORS = (
     OSError, ValueError, EOFError, SyntaxError, IndexError, KeyError, TypeError,
-    ZeroDivisionError, MemoryError, RuntimeError, struct.error,
+    ZeroDivisionError, OverflowError, MemoryError, RuntimeError, struct.error,
     subprocess.SubprocessError,
 )
 
