@@ -1,9 +1,13 @@
 """Pillow plugins beyond the built-in ones: HEIF/HEIC (phone photos) via pillow-heif,
-a linear-time BLP encoder, QOI through libqoi and exact (lossless) AVIF."""
+a linear-time BLP encoder, QOI through libqoi and exact (lossless) AVIF; and a bound
+on olefile's property vectors, which FlashPix (FPX) files are read with."""
 
+import functools
 import struct
+from collections.abc import Callable
 from typing import IO
 
+from olefile import olefile
 from PIL import AvifImagePlugin, BlpImagePlugin, Image, QoiImagePlugin
 from pillow_heif import register_heif_opener
 
@@ -12,6 +16,8 @@ from . import lossless_avif
 QOI_HEADER = 14  # bytes: magic, width, height, channels, colour space
 QOI_END = bytes(7) + b"\x01"  # every QOI stream ends with these eight bytes
 QOI_CHANNELS = {"RGB": 3, "RGBA": 4}
+# Elements a property vector of an OLE file may have: FlashPix's have a few dozen.
+MAX_OLE_VECTOR = 4096
 
 
 class LinearBlpEncoder(BlpImagePlugin.BLPEncoder):
@@ -68,6 +74,28 @@ def save_qoi(image: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     fp.write(memoryview(encoded)[QOI_HEADER:])
 
 
+def bounded_vectors(parse: Callable[..., object]) -> Callable[..., object]:
+    """olefile 0.47 reads a property vector's length from the file and parses that
+    many elements, past the end of the data too: a 9 KiB FPX upload looped for as
+    long as it was let, growing a list by 11 MiB/s (olefile issues 162 and 170, open).
+    A vector longer than its data or than ``MAX_OLE_VECTOR`` is refused instead;
+    olefile skips the property and Pillow then refuses the file."""
+    if getattr(parse, "bounded", False):
+        return parse
+
+    @functools.wraps(parse)
+    def parse_bounded(ole, data: bytes, offset: int, property_id: int,
+                      property_type: int, *args: object) -> object:
+        if property_type & olefile.VT_VECTOR:
+            length = olefile.i32(data, offset)
+            if length > min(MAX_OLE_VECTOR, len(data) - offset):
+                raise ValueError(f"a property vector of {length} elements")
+        return parse(ole, data, offset, property_id, property_type, *args)
+
+    parse_bounded.bounded = True  # type: ignore[attr-defined]
+    return parse_bounded
+
+
 def register() -> None:
     """Teach Pillow to read and write HEIF, to write BLP quickly, to read and write
     QOI quickly and AVIF exactly when ``lossless`` is asked; safe to call more than
@@ -78,6 +106,9 @@ def register() -> None:
     """
     register_heif_opener()
     Image.register_encoder("BLP", LinearBlpEncoder)
+    olefile.OleFileIO._parse_property = bounded_vectors(
+        olefile.OleFileIO._parse_property
+    )
     Image.register_decoder("qoi", CompiledQoiDecoder)
     Image.register_save("QOI", save_qoi)
     if AvifImagePlugin.SUPPORTED:  # a Pillow built without libavif cannot write AVIF
