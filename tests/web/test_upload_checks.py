@@ -57,6 +57,18 @@ def test_damaged_png_is_refused(client, name, damage):
     assert "cannot be decoded" in response.get_json()["detail"]
 
 
+@pytest.mark.parametrize("size", [(16, 16), (2000, 1500)])
+def test_palette_png_without_its_palette_is_refused(client, size):
+    """A palette PNG without its PLTE chunk is refused as damaged (Pillow asserts
+    that a palette image has a palette; found by ``make fuzz``), small or large."""
+    data = make_image("PNG", size=size, mode="P")
+    start = data.index(b"PLTE") - 4
+    length = int.from_bytes(data[start:start + 4], "big")
+    response = upload(client, data[:start] + data[start + 12 + length:])
+    assert response.status_code == 400
+    assert "damaged" in response.get_json()["detail"]
+
+
 @pytest.mark.parametrize("size", [(400, 300), (1200, 900)])
 def test_truncated_jpeg_is_refused(client, size):
     """A JPEG cut off mid-scan is refused: a small one by its decode at 1/8 scale,

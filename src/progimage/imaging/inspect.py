@@ -44,10 +44,12 @@ MAX_JPEG_SCANS = 100
 
 # What Pillow raises for damaged, truncated or undecodable data (RuntimeError: the
 # AVIF decoder's "Failed to decode frame"; SubprocessError: Ghostscript gave up on
-# an EPS file).
+# an EPS file; AssertionError: a state Pillow assumes, such as a palette image
+# having a palette, that a damaged file breaks).
 DECODE_ERRORS = (
     OSError, ValueError, EOFError, SyntaxError, IndexError, KeyError, TypeError,
-    ZeroDivisionError, OverflowError, MemoryError, RuntimeError, struct.error,
+    ZeroDivisionError, OverflowError, AssertionError, MemoryError, RuntimeError,
+    struct.error,
     subprocess.SubprocessError,
 )
 
@@ -210,11 +212,14 @@ def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Imag
             frames = frame_count(image)
         # A PNG may keep its eXIf chunk after the pixels: reading it would decode them.
         exif_known = image.format != "PNG" or "exif" in image.info
-        info = ImageInfo(
-            fmt, image.width, image.height, frames, image.mode,
-            orientation=orientation(image) if exif_known else 1,
-            has_alpha=image.has_transparency_data,
-        )
+        try:
+            info = ImageInfo(
+                fmt, image.width, image.height, frames, image.mode,
+                orientation=orientation(image) if exif_known else 1,
+                has_alpha=image.has_transparency_data,
+            )
+        except DECODE_ERRORS as error:
+            raise _header_error(error) from None
         if not _checked_without_decoding(image, stream, fmt):
             # A no-op except for JPEG, which then decodes at 1/8 of its size.
             image.draft(image.mode, (1, 1))
