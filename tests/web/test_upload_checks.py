@@ -57,6 +57,17 @@ def test_damaged_png_is_refused(client, name, damage):
     assert "cannot be decoded" in response.get_json()["detail"]
 
 
+def test_gif_with_a_frame_header_after_its_end_is_refused(client):
+    """A GIF with a frame's header after its trailer (';') is the one frame before
+    it, as decoders read it; counting its frames twice read past the end the second
+    time (a 500, found by ``make fuzz``)."""
+    descriptor = b"," + bytes(4) + (8).to_bytes(2, "little") * 2 + b"\x00"
+    response = upload(client, make_image("GIF", size=(8, 8), mode="P") + descriptor)
+    assert response.status_code == 200
+    info = client.get(f"/storage/{response.get_data(as_text=True)}/info").get_json()
+    assert (info["format"], info["frames"]) == ("GIF", 1)
+
+
 @pytest.mark.parametrize("size", [(16, 16), (2000, 1500)])
 def test_palette_png_without_its_palette_is_refused(client, size):
     """A palette PNG without its PLTE chunk is refused as damaged (Pillow asserts

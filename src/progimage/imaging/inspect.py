@@ -169,7 +169,12 @@ def _check_pixels(image: Image.Image, max_pixels: int) -> None:
 
 
 def _count_gif_frames(image: Image.Image, at_most: int) -> int:
-    """Count GIF frames by reading frame headers only, stopping past ``at_most``."""
+    """Count GIF frames by reading frame headers only, stopping past ``at_most``.
+
+    A count that reached the end is kept as Pillow's ``n_frames``: walking again
+    would start where this walk stopped, which ``seek(0)`` does not rewind when
+    the walk failed on frame 1 (a frame header after the trailer then read past
+    the end of the file)."""
     count = 1
     try:
         while count <= at_most:
@@ -177,7 +182,7 @@ def _count_gif_frames(image: Image.Image, at_most: int) -> int:
             image._seek(count, False)
             count += 1
     except EOFError:
-        pass
+        image._n_frames = count  # type: ignore[attr-defined]
     finally:
         image.seek(0)
     return count
@@ -208,11 +213,11 @@ def inspect(stream: BinaryIO, registry: FormatRegistry, max_pixels: int) -> Imag
     """
     with open_image(stream, registry, max_pixels) as image:
         fmt = registry.for_name(image.format)
-        with pillow_warnings():
-            frames = frame_count(image)
         # A PNG may keep its eXIf chunk after the pixels: reading it would decode them.
         exif_known = image.format != "PNG" or "exif" in image.info
         try:
+            with pillow_warnings():
+                frames = frame_count(image)
             info = ImageInfo(
                 fmt, image.width, image.height, frames, image.mode,
                 orientation=orientation(image) if exif_known else 1,
