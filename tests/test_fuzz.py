@@ -96,12 +96,13 @@ HARNESS = _harness()
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "400")) // 4, deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(data=mutated(), target=st.sampled_from(HARNESS.TARGETS))
-def test_the_fuzz_harness_finds_no_crash(data, target):
+@given(data=mutated(), target=st.sampled_from(HARNESS.TARGETS),
+       options=st.sampled_from(HARNESS.OPTIONS))
+def test_the_fuzz_harness_finds_no_crash(data, target, options):
     """``make fuzz`` runs in nothing CI runs: its check, inspect then convert to
-    any writable format with only domain errors allowed, runs here on mutated
-    seeds, a bounded profile of it."""
-    HARNESS.check(data, target)
+    any writable format with any of its option sets, only domain errors allowed,
+    runs here on mutated seeds, a bounded profile of it."""
+    HARNESS.check(data, target, options)
 
 
 def test_broken_eps_found_by_fuzzing_stays_fixed(client):
