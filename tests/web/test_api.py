@@ -1,6 +1,7 @@
 """The HTTP contract: statuses, headers, bodies."""
 
 import io
+import struct
 import uuid
 
 import pytest
@@ -218,6 +219,21 @@ def test_unsatisfiable_range_is_416(client):
     response = client.get(f"/storage/{ref}", headers={"Range": "bytes=99999-"})
     assert response.status_code == 416
     assert response.headers["Content-Range"] == f"bytes */{len(original)}"
+
+
+def test_psd_with_damaged_layer_records_resizes(client):
+    """A PSD whose layer records run past the end of the file (only the composite
+    image is read) resizes like any other: asking for a width made the converter
+    read the layers to count frames, a 500 (found by ``make fuzz``)."""
+    width = height = 8
+    header = b"8BPS" + struct.pack(">H6xHIIHH", 1, 3, height, width, 8, 3)
+    layers = struct.pack(">Ih", 2000, 100) + bytes(10)  # 100 layers in 2,000 bytes
+    sections = struct.pack(">III", 0, 0, len(layers)) + layers
+    pixels = struct.pack(">H", 0) + bytes(range(3 * width * height))  # raw planes
+    ref = upload(client, header + sections + pixels).get_data(as_text=True)
+    with client.get(f"/storage/{ref}.png?w=4") as response:
+        assert response.status_code == 200
+        assert decode(response.data).size == (4, 4)
 
 
 @pytest.mark.parametrize("size", [(65_536, 1), (1, 65_536)], ids=["wide", "tall"])

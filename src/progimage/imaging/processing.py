@@ -18,6 +18,7 @@ from ..exceptions import ImageTooLarge, InvalidOptions
 from ..options import ImageOptions
 from . import adjust, borders, gravity, modes, watermark
 from .inspect import orientation
+from .jobs import JPEG_FORMATS
 
 # Clockwise angles that are exact transpositions (Pillow's names count anticlockwise).
 RIGHT_ANGLES = {
@@ -72,10 +73,13 @@ def oriented_size(image: Image.Image, options: ImageOptions) -> tuple[int, int]:
 def draft(image: Image.Image, options: ImageOptions) -> None:
     """Let a JPEG decode at 1/2, 1/4 or 1/8 scale when the result is smaller anyway.
 
-    Call before the image is loaded; other formats ignore it. Skipped with ``crop``,
-    whose coordinates are in full-size pixels, and for multi-frame files.
+    Call before the image is loaded. Skipped with ``crop``, whose coordinates are
+    in full-size pixels, for multi-frame files, and for other formats, whose frame
+    count may cost a read of their whole file (PSD layers) for nothing.
     """
-    if options.crop or not (options.width or options.height):
+    if image.format not in JPEG_FORMATS or options.crop or not (
+        options.width or options.height
+    ):
         return
     if getattr(image, "n_frames", 1) > 1:
         return  # MPO: frames after the first are decoded at full size anyway
