@@ -14,7 +14,7 @@ from multiprocessing.connection import Connection
 
 from PIL import Image
 
-from ..exceptions import ServiceError, UnsupportedImage
+from ..exceptions import ImageTooLarge, ServiceError, UnsupportedImage
 
 from . import converter, placeholder, plugins
 from .inspect import ImageInfo, decode, inspect
@@ -72,6 +72,10 @@ def _run(job: Job, data: bytes) -> Outcome | Exception:
         return run(job, data)
     except ServiceError as error:
         return error
+    except MemoryError:  # a step the machine (or a limit) has too little memory for
+        return ImageTooLarge(
+            "converting the image needs more memory than the converter could get"
+        )
     except Exception:  # a bug: keep the traceback here, answer a plain 500
         log.exception("conversion crashed")
         return RuntimeError("the conversion crashed")
