@@ -6,7 +6,7 @@ import io
 import pytest
 from PIL import Image, QoiImagePlugin
 
-from helpers import CORPUS, upload
+from helpers import CORPUS, decode, upload
 from progimage.imaging import plugins
 
 plugins.register()
@@ -59,6 +59,25 @@ def test_qoi_round_trips_every_pixel(mode):
         assert decoded.mode == mode
         assert decoded.tobytes() == image.tobytes()
     assert _reference_pixels(data) == image.tobytes()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_qoi_is_what_pillows_own_writer_writes(client, mode):
+    """A QOI variant holds the bytes Pillow's reference (Python) encoder writes for the
+    same pixels: runs, repeats, small and large steps, alpha changes among them."""
+    image = _image(mode)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    ref = upload(client, buffer.getvalue()).get_data(as_text=True)
+    with client.get(f"/storage/{ref}.qoi") as response:
+        assert response.status_code == 200
+        received = response.data
+    expected = io.BytesIO()
+    image.encoderinfo = {}
+    QoiImagePlugin._save(image, expected, "")  # Pillow's own encoder
+    assert received[:4] == b"qoif" and received[12] == len(mode)
+    assert received == expected.getvalue()
+    assert decode(received).tobytes() == image.tobytes()
 
 
 def test_every_cut_of_a_qoi_is_refused():

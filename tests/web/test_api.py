@@ -5,7 +5,7 @@ import struct
 import uuid
 
 import pytest
-from PIL import Image, QoiImagePlugin
+from PIL import Image
 
 from helpers import answered_reference, decode, make_image, upload
 
@@ -248,30 +248,6 @@ def test_side_a_format_cannot_store_is_422(client, target, size):
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     assert f"{size[0]} x {size[1]} pixels" in response.get_json()["detail"]
-
-
-@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
-def test_qoi_is_what_pillows_own_writer_writes(client, mode):
-    """A QOI variant holds the bytes Pillow's reference (Python) encoder writes for the
-    same pixels: runs, repeats, small and large steps, alpha changes among them."""
-    noise = Image.effect_noise((96, 64), 90).convert("RGB")
-    image = Image.merge(mode, [
-        *noise.split(),
-        *([Image.linear_gradient("L").resize(noise.size)] if mode == "RGBA" else []),
-    ])
-    image.paste((200, 30, 30, 255)[:len(mode)], (0, 0, 96, 20))  # a run of one colour
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG")
-    ref = upload(client, buffer.getvalue()).get_data(as_text=True)
-    with client.get(f"/storage/{ref}.qoi") as response:
-        assert response.status_code == 200
-        received = response.data
-    expected = io.BytesIO()
-    image.encoderinfo = {}
-    QoiImagePlugin._save(image, expected, "")  # Pillow's own encoder
-    assert received[:4] == b"qoif" and received[12] == len(mode)
-    assert received == expected.getvalue()
-    assert decode(received).tobytes() == image.tobytes()
 
 
 def test_large_blp_is_written_in_linear_time(client):

@@ -49,9 +49,7 @@ class CompiledQoiDecoder(QoiImagePlugin.QoiDecoder):
         chunks = self.fd.read()
         if not chunks.endswith(QOI_END):
             raise OSError("image file is truncated (no QOI end marker)")
-        header = b"qoif" + struct.pack(
-            ">IIBB", self.state.xsize, self.state.ysize, QOI_CHANNELS[self.mode], 0
-        )
+        header = _qoi_header(self.state.xsize, self.state.ysize, self.mode)
         self.set_as_raw(imagecodecs.qoi_decode(header + chunks).tobytes())
         return -1, 0
 
@@ -60,8 +58,7 @@ def save_qoi(image: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
     """Pillow's QOI writer with the pixels encoded by libqoi (imagecodecs): Pillow's
     encoder is Python, a pixel at a time (0.8 s for 1 MP, 11 s for 15 MP), and
     libqoi writes the same bytes in milliseconds."""
-    channels = QOI_CHANNELS.get(image.mode)
-    if channels is None:
+    if image.mode not in QOI_CHANNELS:
         QoiImagePlugin._save(image, fp, filename)  # refuses the mode in its words
         return
     import imagecodecs  # loaded by the converters that write QOI only
@@ -69,9 +66,13 @@ def save_qoi(image: Image.Image, fp: IO[bytes], filename: str | bytes) -> None:
 
     encoded = imagecodecs.qoi_encode(numpy.asarray(image))
     # Pillow's header: the colour space is "sRGB" (0) only when asked, else linear.
-    colorspace = 0 if image.encoderinfo.get("colorspace") == "sRGB" else 1
-    fp.write(b"qoif" + struct.pack(">IIBB", *image.size, channels, colorspace))
+    linear = image.encoderinfo.get("colorspace") != "sRGB"
+    fp.write(_qoi_header(*image.size, image.mode, linear))
     fp.write(memoryview(encoded)[QOI_HEADER:])
+
+
+def _qoi_header(width: int, height: int, mode: str, linear: bool = False) -> bytes:
+    return b"qoif" + struct.pack(">IIBB", width, height, QOI_CHANNELS[mode], linear)
 
 
 def bounded_vectors(parse: Callable[..., object]) -> Callable[..., object]:
